@@ -1,0 +1,116 @@
+"""The ``broker`` command: starts noida-db, answers Kafka clients, stops cleanly, refuses misuse."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from kafka import KafkaAdminClient
+
+from tests.conftest import BIN, REPO, command_env, run_cli
+from weather_app.kafka.embedded import EmbeddedBroker, free_port
+
+
+def start_broker_command(port: int, data_dir: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(BIN / "faust"), "-A", "weather_app", "broker", "--port", str(port),
+         "--data-dir", str(data_dir)],
+        env=command_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+
+
+def noida_processes(data_dir: Path) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if b"noida-db" in cmdline and str(data_dir).encode() in cmdline:
+                found.append(cmdline.decode(errors="replace"))
+    return found
+
+
+def test_broker_command_starts_answers_and_stops(tmp_path):
+    port = free_port()
+    process = start_broker_command(port, tmp_path / "broker")
+    try:
+        ready = process.stdout.readline()
+        assert ready.startswith(f"Kafka broker ready at 127.0.0.1:{port}"), (
+            ready + process.stderr.read()
+        )
+        admin = KafkaAdminClient(bootstrap_servers=f"127.0.0.1:{port}")
+        assert "__consumer_offsets" in admin.list_topics()
+        admin.close()
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "Kafka broker stopped" in out
+    assert noida_processes(tmp_path / "broker") == []
+    with socket.socket() as probe:  # the port is free again
+        probe.bind(("127.0.0.1", port))
+
+
+def test_broker_keeps_topics_across_a_graceful_restart(tmp_path):
+    port = free_port()
+    with EmbeddedBroker(port, tmp_path / "b") as broker:
+        admin = KafkaAdminClient(bootstrap_servers=broker.address)
+        from kafka.admin import NewTopic
+
+        admin.create_topics([NewTopic("kept", 3, 1)])
+        admin.close()
+    with EmbeddedBroker(port, tmp_path / "b") as broker:
+        admin = KafkaAdminClient(bootstrap_servers=broker.address)
+        assert "kept" in admin.list_topics()
+        admin.close()
+
+
+def test_busy_port_is_refused_with_one_clear_line(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("broker", "--port", str(port), "--data-dir", str(tmp_path),
+                         env=command_env(), check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: port {port} on 127.0.0.1 is already in use; choose another with --port"
+    ]
+
+
+def test_missing_binary_is_reported_with_one_clear_line(tmp_path):
+    fake = tmp_path / "site" / "noida_db"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    env = command_env(PYTHONPATH=str(tmp_path / "site"))
+    result = run_cli("broker", "--port", str(free_port()), "--data-dir", str(tmp_path / "d"),
+                     env=env, check=False)  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: noida-db binary missing at "), lines
+
+
+def test_no_broker_outlives_a_killed_parent(tmp_path):
+    """PR_SET_PDEATHSIG: a SIGKILLed supervisor does not leave the server behind."""
+    port = free_port()
+    script = (
+        "import sys, time; from pathlib import Path\n"
+        "from weather_app.kafka.embedded import EmbeddedBroker\n"
+        f"b = EmbeddedBroker({port}, Path({str(tmp_path / 'orphan')!r})); b.start()\n"
+        "print('up', flush=True); time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout.readline().strip() == "up"
+    assert noida_processes(tmp_path / "orphan")
+    parent.kill()
+    parent.wait()
+    from weather_app.kafka.topics import _wait_until
+
+    _wait_until(lambda: not noida_processes(tmp_path / "orphan"), 20, "noida-db outlived parent")

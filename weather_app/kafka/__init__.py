@@ -1,0 +1,1 @@
+"""Everything that talks to a Kafka broker: the embedded broker, admin work, clients."""
