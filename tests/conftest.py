@@ -1,0 +1,82 @@
+"""Shared fixtures: one real broker per test session, and a way to run the product's CLI.
+
+The broker is the embedded noida-db on a free port with a temporary data folder, unless
+``KAFKA_BROKER`` is already set: then the whole suite runs against that broker (a real Kafka).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from weather_app.kafka.embedded import EmbeddedBroker, free_port
+from weather_app.settings import Settings
+
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Address of the broker every broker-backed test uses."""
+    external = os.environ.get("KAFKA_BROKER")
+    if external:
+        yield external
+        return
+    broker = EmbeddedBroker(free_port(), tmp_path_factory.mktemp("broker"))
+    with broker:
+        os.environ["KAFKA_BROKER"] = broker.address
+        try:
+            yield broker.address
+        finally:
+            os.environ.pop("KAFKA_BROKER", None)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def settings(kafka_broker: str, data_dir: Path) -> Settings:
+    return Settings(kafka_broker=kafka_broker, data_dir=data_dir, connect_timeout=5)
+
+
+@pytest.fixture
+def cli_env(kafka_broker: str, data_dir: Path) -> dict[str, str]:
+    """Environment for CLI subprocesses: the session broker and this test's data folder."""
+    return command_env(KAFKA_BROKER=kafka_broker, WEATHER_DATA_DIR=str(data_dir))
+
+
+def command_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEATHER_", "KAFKA_"))}
+    env.update(overrides)
+    return env
+
+
+def run_cli(
+    *args: str, env: dict[str, str], timeout: float = 120, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``faust -A weather_app ARGS`` to completion and return its output."""
+    result = subprocess.run(
+        [str(BIN / "faust"), "-A", "weather_app", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"faust {' '.join(args)} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result
