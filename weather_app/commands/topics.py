@@ -7,6 +7,7 @@ from faust.cli import option
 from weather_app.app import settings
 from weather_app.cli import command
 from weather_app.kafka.topics import ensure_topics, product_topics
+from weather_app.reset import reset_everything
 
 
 @command(
@@ -17,7 +18,10 @@ from weather_app.kafka.topics import ensure_topics, product_topics
 async def topics(self: object, reset: bool, replication_factor: int | None) -> None:
     """Create stations (6), stations-json (6) and temperatures (4); --reset recreates them."""
     chosen = settings.override(replication_factor=replication_factor)
-    ensure_topics(chosen, product_topics(chosen), reset=reset, report=_say)
+    if reset:
+        reset_everything(chosen, product_topics(chosen), report=_say)
+    else:
+        ensure_topics(chosen, product_topics(chosen), report=_say)
 
 
 def _say(line: str) -> None:

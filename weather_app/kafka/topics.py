@@ -26,6 +26,19 @@ TEMPERATURES = "temperatures"
 #: topic name -> partition count
 PARTITIONS: dict[str, int] = {STATIONS: 6, STATIONS_JSON: 6, TEMPERATURES: 4}
 
+DEAD_LETTERS = "weather-dlq"
+
+#: the Faust app's id: its consumer group and the prefix of its tables' changelog topics
+APP_ID = "weather"
+STATION_SUMMARY_TABLE = "station-summary"
+TEMPERATURE_SUMMARY_TABLE = "temperature-summary"
+
+#: source topic -> the changelog topics of the tables summarising it
+CHANGELOGS: dict[str, tuple[str, ...]] = {
+    STATIONS: (f"{APP_ID}-{STATION_SUMMARY_TABLE}-changelog",),
+    TEMPERATURES: (f"{APP_ID}-{TEMPERATURE_SUMMARY_TABLE}-changelog",),
+}
+
 #: dataset name -> the topics its producer writes
 DATASET_TOPICS: dict[str, tuple[str, ...]] = {
     "stations": (STATIONS, STATIONS_JSON),
@@ -136,6 +149,14 @@ def _check_partitions(
                 "run `faust -A weather_app topics --reset`"
             )
         report(f"kept {spec.name} ({spec.partitions} partitions)")
+
+
+def delete_topics(admin: KafkaAdminClient, names: list[str], timeout: float) -> list[str]:
+    """Delete those of ``names`` that exist, wait until they are gone; returns the deleted."""
+    present = [name for name in names if name in set(admin.list_topics())]
+    if present:
+        _delete(admin, present, timeout)
+    return present
 
 
 def _delete(admin: KafkaAdminClient, names: list[str], timeout: float) -> None:
