@@ -1,11 +1,11 @@
 """Kafka weather pipeline as a Faust app: ``faust -A weather_app <command>``.
 
 As in Faust's project layout guide, the package exposes ``app`` (which also shadows the
-``weather_app.app`` submodule attribute, as Faust's ``-A`` lookup needs) and importing it
-registers every command.
+``weather_app.app`` submodule attribute, as Faust's ``-A`` lookup needs); importing the
+package registers the agents, tables and commands.
 """
 
-from weather_app import commands  # noqa: F401  (registers the CLI commands)
+from weather_app import agents, commands  # noqa: F401  (registers agents and commands)
 from weather_app.app import app, settings
 
 __all__ = ["app", "settings"]

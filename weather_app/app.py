@@ -1,11 +1,16 @@
-"""The Faust application: one place that turns :class:`Settings` into a configured ``faust.App``."""
+"""The Faust application: one place that turns :class:`Settings` into a configured app."""
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import faust
+from faust.transport.drivers.aiokafka import Producer
+from faust.types import ProducerT
 
+from weather_app.kafka.membership import evict_previous_member
+from weather_app.kafka.topics import APP_ID
 from weather_app.settings import Settings, SettingsError
 
 try:
@@ -14,15 +19,50 @@ except SettingsError as error:
     sys.exit(f"error: {error}")  # one line on stderr, exit status 1, for every command
 
 
+class FlushingProducer(Producer):
+    """Flushes buffered sends before committing transactions.
+
+    faust 0.15.3 commits a transaction without flushing the producer buffer first, so a table
+    update still in the buffer (``send_soon``) can miss the transaction it belongs to and be
+    lost with the next abort. Flushing first puts every change before its commit.
+    """
+
+    async def commit_transactions(self, *args: Any, **kwargs: Any) -> None:
+        await self.flush()
+        await super().commit_transactions(*args, **kwargs)
+
+
+class WeatherApp(faust.App):
+    async def on_first_start(self) -> None:
+        evict_previous_member(settings)
+        await super().on_first_start()
+
+    def _create_directories(self) -> None:
+        self.conf.datadir.mkdir(parents=True, exist_ok=True)  # Faust creates the last level only
+        super()._create_directories()
+
+    def _new_producer(self) -> ProducerT:
+        return FlushingProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+
 def broker_url(servers: list[str]) -> str:
     return "kafka://" + ";".join(servers)
 
 
-app = faust.App(
-    "weather",
+app = WeatherApp(
+    APP_ID,
     broker=broker_url(settings.bootstrap_servers),
     store="rocksdb://",
     datadir=str(settings.data_dir / "faust"),
+    processing_guarantee=settings.processing_guarantee,
     topic_replication_factor=settings.replication_factor,
+    key_serializer="raw",
+    value_serializer="raw",
     web_enabled=False,
+    # a crashed worker's partitions move to the others once its session expires
+    broker_session_timeout=settings.session_timeout,
+    broker_heartbeat_interval=max(settings.session_timeout / 10, 0.5),
+    broker_rebalance_timeout=settings.session_timeout * 2,
+    stream_buffer_maxsize=16384,
+    broker_max_poll_records=5000,
 )

@@ -22,6 +22,9 @@ DEFAULT_BROKER = "127.0.0.1:9092"
 STATIONS_DELAY_SEC = 1.0  # one simulated day per second (P6)
 TEMPERATURES_DELAY_SEC = 0.5  # one simulated day per half second (P7)
 
+GUARANTEES = ("exactly_once", "at_least_once")
+WORKER_PRODUCES = ("none", "stations", "temperatures", "all")
+
 _HOST_PORT = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
 
 
@@ -40,6 +43,10 @@ class Settings:
     duplicate_rate: float = 0.05
     station_count: int = 15
     connect_timeout: float = 10.0
+    processing_guarantee: str = "exactly_once"
+    snapshot_interval: float = 1.0
+    worker_produces: str = "none"
+    session_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -70,6 +77,13 @@ class Settings:
         given = {name: value for name, value in changes.items() if value is not None}
         return dataclasses.replace(self, **given)
 
+    @property
+    def produced_in_worker(self) -> tuple[str, ...]:
+        """Datasets the worker's leader produces itself (``WEATHER_WORKER_PRODUCES``)."""
+        if self.worker_produces == "all":
+            return ("stations", "temperatures")
+        return () if self.worker_produces == "none" else (self.worker_produces,)
+
     def delay_for(self, dataset: str) -> float:
         """Seconds between simulated days for ``dataset`` (``stations`` or ``temperatures``)."""
         return {"stations": self.stations_delay, "temperatures": self.temperatures_delay}[dataset]
@@ -94,6 +108,10 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "WEATHER_DUPLICATE_RATE": ("duplicate_rate", float),
     "WEATHER_STATION_COUNT": ("station_count", int),
     "WEATHER_CONNECT_TIMEOUT_SEC": ("connect_timeout", float),
+    "WEATHER_PROCESSING_GUARANTEE": ("processing_guarantee", str),
+    "WEATHER_SNAPSHOT_INTERVAL_SEC": ("snapshot_interval", float),
+    "WEATHER_WORKER_PRODUCES": ("worker_produces", str),
+    "WEATHER_SESSION_TIMEOUT_SEC": ("session_timeout", float),
 }
 _FIELD_TO_ENV = {field: name for name, (field, _) in _ENVIRONMENT.items()}
 
@@ -124,6 +142,24 @@ def _validate(settings: Settings) -> None:
     if not math.isfinite(settings.connect_timeout) or settings.connect_timeout <= 0:
         raise SettingsError(
             f"connect_timeout must be > 0 seconds, got {settings.connect_timeout!r}"
+        )
+    if settings.processing_guarantee not in GUARANTEES:
+        raise SettingsError(
+            f"processing_guarantee must be one of {', '.join(GUARANTEES)}, "
+            f"got {settings.processing_guarantee!r}"
+        )
+    if not math.isfinite(settings.snapshot_interval) or settings.snapshot_interval <= 0:
+        raise SettingsError(
+            f"snapshot_interval must be > 0 seconds, got {settings.snapshot_interval!r}"
+        )
+    if not math.isfinite(settings.session_timeout) or not 3 <= settings.session_timeout <= 300:
+        raise SettingsError(
+            f"session_timeout must be 3..300 seconds, got {settings.session_timeout!r}"
+        )
+    if settings.worker_produces not in WORKER_PRODUCES:
+        raise SettingsError(
+            f"worker_produces must be one of {', '.join(WORKER_PRODUCES)}, "
+            f"got {settings.worker_produces!r}"
         )
     if settings.replication_factor < 1:
         raise SettingsError(f"replication_factor must be >= 1, got {settings.replication_factor!r}")

@@ -1,3 +1,3 @@
 """CLI commands, one module per command; importing this package registers them all."""
 
-from weather_app.commands import broker, demo, generate, topics  # noqa: F401
+from weather_app.commands import broker, debug, demo, generate, produce, topics  # noqa: F401

@@ -1,0 +1,144 @@
+"""The summary agents: ``stations`` and ``temperatures`` into tables, snapshots, dead letters.
+
+Each agent takes events in batches (Faust's per-event cost dominates otherwise) and hands them
+to a :class:`PartitionedSummaries`; a timer exports snapshots of the owned partitions, and the
+revocation/shutdown signals export the partitions a worker is about to lose.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from faust.types import TP, AppT, StreamT
+
+from weather_app.app import app, settings
+from weather_app.core import snapshot
+from weather_app.core.records import decode_station, decode_temperature
+from weather_app.core.summary import temperature_group
+from weather_app.exporter import SnapshotExporter
+from weather_app.kafka.dead_letters import DeadLetters
+from weather_app.kafka.membership import remember_member
+from weather_app.kafka.topics import (
+    DEAD_LETTERS,
+    PARTITIONS,
+    STATION_SUMMARY_TABLE,
+    STATIONS,
+    TEMPERATURE_SUMMARY_TABLE,
+    TEMPERATURES,
+)
+from weather_app.summaries import PartitionedSummaries
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 2000
+BATCH_WAIT_SEC = 0.1
+
+
+def _station_fields(key: bytes | None, value: bytes | None) -> tuple[str, str, float]:
+    record = decode_station(value)
+    return record.station, record.date, record.degrees
+
+
+def _temperature_fields(key: bytes | None, value: bytes | None) -> tuple[str, str, float]:
+    record = decode_temperature(value, key)
+    month, year = temperature_group(record.date)
+    return f"{month}/{year}", record.date, record.degrees
+
+
+def _source(topic: str) -> Any:
+    return app.topic(topic, partitions=PARTITIONS[topic], key_type=bytes, value_type=bytes)
+
+
+def _table(name: str, topic: str) -> Any:
+    return app.Table(
+        name,
+        default=None,
+        partitions=PARTITIONS[topic],  # keys and values are stored as JSON
+    )
+
+
+app.topic(DEAD_LETTERS, partitions=1, internal=True)  # created by the worker when missing
+
+station_summaries = PartitionedSummaries(_table(STATION_SUMMARY_TABLE, STATIONS), _station_fields)
+temperature_summaries = PartitionedSummaries(
+    _table(TEMPERATURE_SUMMARY_TABLE, TEMPERATURES), _temperature_fields
+)
+trusted = settings.processing_guarantee == "exactly_once"
+exporters = {
+    STATIONS: SnapshotExporter(
+        snapshot.STATIONS, settings.output_dir("stations"), station_summaries,
+        trust_restored_state=trusted,
+    ),
+    TEMPERATURES: SnapshotExporter(
+        snapshot.TEMPERATURES, settings.output_dir("temperatures"), temperature_summaries,
+        group_key=lambda name: tuple(name.split("/")), trust_restored_state=trusted,
+    ),
+}  # fmt: skip
+dead_letters = DeadLetters(settings)
+
+
+async def _summarise(stream: StreamT, summaries: PartitionedSummaries) -> None:
+    async for events in stream.take_events(BATCH_SIZE, within=BATCH_WAIT_SEC):
+        for bad in summaries.apply(events):
+            message = bad.event.message
+            log.warning(
+                "dead letter %s[%d]@%d: %s",
+                message.topic, message.partition, message.offset, bad.reason,
+            )  # fmt: skip
+            dead_letters.send(
+                message.topic, message.partition, message.offset,
+                message.key, message.value, bad.reason,
+            )  # fmt: skip
+
+
+@app.agent(_source(STATIONS))
+async def summarise_stations(stream: StreamT) -> None:
+    await _summarise(stream, station_summaries)
+
+
+@app.agent(_source(TEMPERATURES))
+async def summarise_temperatures(stream: StreamT) -> None:
+    await _summarise(stream, temperature_summaries)
+
+
+def _owned(topic: str) -> list[int]:
+    return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topic)
+
+
+def _ready() -> bool:
+    return not app.rebalancing and app.tables.recovery.completed.is_set()
+
+
+@app.timer(settings.snapshot_interval)
+async def export_snapshots() -> None:
+    if _ready():
+        for topic, exporter in exporters.items():
+            exporter.export(_owned(topic))
+
+
+@app.on_partitions_assigned.connect
+async def remember_membership(sender: AppT, assigned: set[TP], **kwargs: Any) -> None:
+    coordinator = app.consumer._thread._ensure_consumer()._coordinator  # type: ignore[attr-defined]
+    remember_member(settings, coordinator.member_id)
+
+
+@app.on_partitions_revoked.connect
+async def export_revoked(sender: AppT, revoked: set[TP], **kwargs: Any) -> None:
+    """Last snapshots of the partitions this worker loses (tables are still open here)."""
+    for topic, exporter in exporters.items():
+        partitions = sorted(tp.partition for tp in revoked if tp.topic == topic)
+        if partitions and app.tables.recovery.completed.is_set():
+            exporter.export(partitions)
+        exporter.forget(partitions)
+        exporter.summaries.forget(partitions)
+
+
+@app.on_before_shutdown.connect
+async def export_on_shutdown(sender: AppT, **kwargs: Any) -> None:
+    """Final snapshots from the in-memory mirrors (the stores are closed by now)."""
+    for exporter in exporters.values():
+        loaded = sorted(exporter.summaries.partitions)
+        if loaded:
+            exporter.export(loaded)
+    dead_letters.close()

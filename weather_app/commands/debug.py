@@ -1,0 +1,69 @@
+"""``faust -A weather_app debug``: print every new record of a topic, one dict per line.
+
+Consumer group "debug" with broker-assigned partitions; a new group starts at the end of the
+topic (it never seeks to the beginning). Records go to stdout, flushed; everything else to stderr.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+from faust.cli import option
+from kafka import KafkaConsumer
+from kafka.errors import KafkaError
+
+from weather_app.app import settings
+from weather_app.cli import command
+from weather_app.core.records import BadRecord, decode_station, decode_temperature
+from weather_app.errors import WeatherError
+from weather_app.kafka.topics import STATIONS, TEMPERATURES, broker_unreachable
+
+GROUP = "debug"
+
+
+def describe(topic: str, partition: int, key: bytes | None, value: bytes | None) -> dict:
+    """The printed form of a record (raises BadRecord for one that does not decode)."""
+    name = key.decode("utf-8", "replace") if key is not None else None
+    if topic == TEMPERATURES:
+        record = decode_temperature(value, None)
+        return {"partition": partition, "key": name, "date": record.date,
+                "degrees": record.degrees}  # fmt: skip
+    station = decode_station(value)
+    return {"partition": partition, "key": name, "date": station.date, "station": station.station,
+            "degrees": station.degrees, "raining": station.raining}  # fmt: skip
+
+
+@command(option("--topic", default=TEMPERATURES, help="temperatures or stations"))
+async def debug(self: object, topic: str) -> None:
+    """Print new records of a topic as they arrive (consumer group "debug")."""
+    if topic not in (TEMPERATURES, STATIONS):
+        raise WeatherError(f"unknown topic {topic!r}; choose temperatures or stations")
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    try:
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=GROUP,
+            auto_offset_reset="latest",
+            bootstrap_timeout_ms=int(settings.connect_timeout * 1000),
+        )
+    except KafkaError as error:
+        raise broker_unreachable(settings, error) from None
+    try:
+        while not stopping.is_set():
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                for record in records:
+                    try:
+                        line = describe(tp.topic, tp.partition, record.key, record.value)
+                    except BadRecord as error:
+                        print(f"skipped {tp.topic}[{tp.partition}]@{record.offset}: {error}",
+                              file=sys.stderr)  # fmt: skip
+                        continue
+                    sys.stdout.write(f"{line}\n")
+            sys.stdout.flush()
+    finally:
+        consumer.close()

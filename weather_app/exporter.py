@@ -1,0 +1,91 @@
+"""Writing ``partition-N.json`` snapshots of the partitions a worker owns.
+
+A snapshot is written when its partition changed (or its file vanished), at most once per
+interval, and when the partition is revoked or the worker stops. The offset in a file never
+goes backwards: a worker that restarts from an older committed state replays the same records
+(updates are idempotent) and only overwrites the file once it has caught up with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from weather_app.atomic import atomic_write
+from weather_app.core import snapshot
+from weather_app.errors import WeatherError
+from weather_app.summaries import PartitionedSummaries, PartitionState
+
+log = logging.getLogger(__name__)
+
+
+def read_snapshot(kind: str, path: Path, partition: int) -> tuple[int, list[tuple[Any, Any]]]:
+    """(offset, groups) of a snapshot file, or a :class:`WeatherError` naming the file."""
+    try:
+        return snapshot.parse(kind, path.read_bytes(), partition)
+    except snapshot.CorruptSnapshot as error:
+        raise WeatherError(f"corrupt snapshot {path}: {error}") from None
+
+
+class SnapshotExporter:
+    def __init__(
+        self,
+        kind: str,
+        folder: Path,
+        summaries: PartitionedSummaries,
+        group_key: Any = lambda name: name,
+        trust_restored_state: bool = True,
+    ) -> None:
+        self.kind = kind
+        self.folder = folder
+        self.summaries = summaries
+        self.group_key = group_key
+        #: under at_least_once the restored table may hold changes beyond its own position
+        #: (changelog writes are not atomic with it): wait until the replay has passed it
+        self.trust_restored_state = trust_restored_state
+        self._floors: dict[int, int] = {}
+        self._written: dict[int, int] = {}
+
+    def path(self, partition: int) -> Path:
+        return self.folder / snapshot.file_name(partition)
+
+    def check_files(self, partitions: list[int]) -> None:
+        """Read the existing files of newly owned partitions: corrupt ones stop the worker."""
+        for partition in partitions:
+            if partition not in self._floors:
+                path = self.path(partition)
+                self._floors[partition] = (
+                    read_snapshot(self.kind, path, partition)[0] if path.exists() else 0
+                )
+
+    def export(self, partitions: list[int], *, force: bool = False) -> list[int]:
+        """Write the snapshots of ``partitions`` that changed; returns those written."""
+        self.check_files(partitions)
+        written = []
+        for partition in partitions:
+            state = self.summaries.state(partition)
+            if not self._exportable(state):
+                continue
+            path = self.path(partition)
+            if not force and self._written.get(partition) == state.version and path.exists():
+                continue
+            atomic_write(path, snapshot.render(self.render(state)))
+            self._floors[partition] = state.position
+            self._written[partition] = state.version
+            written.append(partition)
+        return written
+
+    def render(self, state: PartitionState) -> dict[str, Any]:
+        groups = [(self.group_key(name), stats) for name, stats in state.groups.items()]
+        return snapshot.build(self.kind, state.partition, state.position, groups)
+
+    def forget(self, partitions: list[int]) -> None:
+        for partition in partitions:
+            self._floors.pop(partition, None)
+            self._written.pop(partition, None)
+
+    def _exportable(self, state: PartitionState) -> bool:
+        if state.position < self._floors.get(state.partition, 0):
+            return False  # replaying records the file already covers
+        return self.trust_restored_state or state.replayed_to >= state.restored_position
