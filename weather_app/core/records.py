@@ -11,6 +11,7 @@ import calendar
 import datetime as dt
 import json
 import math
+import re
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -18,7 +19,8 @@ from google.protobuf.message import DecodeError
 from weather_app.core.generators import StationDay, Temperature
 from weather_app.core.report_pb2 import Report
 
-MONTHS = tuple(calendar.month_name[1:])  # "January".."December", whatever the locale
+MONTHS = tuple(calendar.month_name[1:])
+_YYYY_MM_DD = re.compile(r"\d{4}-\d{2}-\d{2}")  # "January".."December", whatever the locale
 
 
 class BadRecord(ValueError):
@@ -75,7 +77,8 @@ def _fields(value: bytes | None) -> dict[str, Any]:
 
 def _date(fields: dict[str, Any]) -> str:
     date = fields.get("date")
-    if not isinstance(date, str) or len(date) != 10:
+    # fromisoformat alone also takes other ISO 8601 forms ("1990-W01-1", "19900105")
+    if not isinstance(date, str) or not _YYYY_MM_DD.fullmatch(date):
         raise BadRecord(f"malformed date {date!r}")
     try:
         dt.date.fromisoformat(date)

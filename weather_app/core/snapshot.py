@@ -68,7 +68,7 @@ def parse(kind: str, data: bytes, partition: int) -> tuple[int, list[tuple[Any, 
         raise CorruptSnapshot(f"not valid JSON ({error})") from None
     if not isinstance(snapshot, dict):
         raise CorruptSnapshot("not a JSON object")
-    if snapshot.get("partition") != partition:
+    if snapshot.get("partition") != partition or isinstance(snapshot.get("partition"), bool):
         raise CorruptSnapshot(f"says partition {snapshot.get('partition')!r}, not {partition}")
     offset = snapshot.get("offset")
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
@@ -82,8 +82,9 @@ def parse(kind: str, data: bytes, partition: int) -> tuple[int, list[tuple[Any, 
         else:
             if name not in MONTHS or not isinstance(value, dict):
                 raise CorruptSnapshot(f"unexpected key {name!r}")
-            groups.extend(((name, year), _stats(stats, f"{name} {year}"))
-                          for year, stats in value.items())  # fmt: skip
+            groups.extend(
+                ((name, year), _stats(stats, f"{name} {year}")) for year, stats in value.items()
+            )
     return offset, groups
 
 
@@ -95,11 +96,15 @@ def _stats(value: Any, where: str) -> Stats:
     except (KeyError, TypeError):
         raise CorruptSnapshot(f"{where}: stats need count, sum, start and end") from None
     valid = (
-        isinstance(stats["count"], int) and stats["count"] > 0
+        isinstance(stats["count"], int)
+        and not isinstance(stats["count"], bool)
+        and stats["count"] > 0
         and isinstance(stats["sum"], int | float)
-        and isinstance(stats["start"], str) and isinstance(stats["end"], str)
+        and not isinstance(stats["sum"], bool)
+        and isinstance(stats["start"], str)
+        and isinstance(stats["end"], str)
         and stats["start"] <= stats["end"]
-    )  # fmt: skip
+    )
     if not valid:
         raise CorruptSnapshot(f"{where}: invalid stats {value!r}")
     return stats
