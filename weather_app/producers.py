@@ -11,7 +11,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from weather_app.core.datasets import dataset_records, days_of
 from weather_app.core.records import BadRecord, decode_station, decode_temperature
-from weather_app.kafka.producing import new_producer, send_days
+from weather_app.kafka.producing import ReliableSender, new_producer, send_days
 from weather_app.kafka.topics import DATASET_TOPICS, PARTITIONS
 from weather_app.pacing import paced
 from weather_app.settings import Settings
@@ -43,16 +43,16 @@ def produce(
         if newest is not None:
             day_stream = itertools.dropwhile(lambda day: day[0].date <= newest, day_stream)
     day_stream = itertools.islice(day_stream, days)
-    producer = new_producer(settings)
+    sender = ReliableSender(lambda: new_producer(settings))
     try:
         return send_days(
-            producer,
+            sender,
             paced(day_stream, settings.delay_for(dataset)),
             on_day=progress or (lambda _: None),
             should_stop=should_stop,
         )
     finally:
-        producer.close()
+        sender.close()
 
 
 def newest_date(settings: Settings, dataset: str) -> str | None:
