@@ -16,6 +16,7 @@ from weather_app.app import app, settings
 from weather_app.core import snapshot
 from weather_app.core.records import decode_station, decode_temperature
 from weather_app.core.summary import temperature_group
+from weather_app.errors import WeatherError
 from weather_app.exporter import SnapshotExporter
 from weather_app.kafka.dead_letters import DeadLetters
 from weather_app.kafka.membership import remember_member
@@ -67,14 +68,19 @@ temperature_summaries = PartitionedSummaries(
 trusted = settings.processing_guarantee == "exactly_once"
 exporters = {
     STATIONS: SnapshotExporter(
-        snapshot.STATIONS, settings.output_dir("stations"), station_summaries,
+        snapshot.STATIONS,
+        settings.output_dir("stations"),
+        station_summaries,
         trust_restored_state=trusted,
     ),
     TEMPERATURES: SnapshotExporter(
-        snapshot.TEMPERATURES, settings.output_dir("temperatures"), temperature_summaries,
-        group_key=lambda name: tuple(name.split("/")), trust_restored_state=trusted,
+        snapshot.TEMPERATURES,
+        settings.output_dir("temperatures"),
+        temperature_summaries,
+        group_key=lambda name: tuple(name.split("/")),
+        trust_restored_state=trusted,
     ),
-}  # fmt: skip
+}
 dead_letters = DeadLetters(settings)
 
 
@@ -84,12 +90,19 @@ async def _summarise(stream: StreamT, summaries: PartitionedSummaries) -> None:
             message = bad.event.message
             log.warning(
                 "dead letter %s[%d]@%d: %s",
-                message.topic, message.partition, message.offset, bad.reason,
-            )  # fmt: skip
+                message.topic,
+                message.partition,
+                message.offset,
+                bad.reason,
+            )
             dead_letters.send(
-                message.topic, message.partition, message.offset,
-                message.key, message.value, bad.reason,
-            )  # fmt: skip
+                message.topic,
+                message.partition,
+                message.offset,
+                message.key,
+                message.value,
+                bad.reason,
+            )
 
 
 @app.agent(_source(STATIONS))
@@ -118,9 +131,16 @@ async def export_snapshots() -> None:
 
 
 @app.on_partitions_assigned.connect
-async def remember_membership(sender: AppT, assigned: set[TP], **kwargs: Any) -> None:
+async def on_assigned(sender: AppT, assigned: set[TP], **kwargs: Any) -> None:
     coordinator = app.consumer._thread._ensure_consumer()._coordinator  # type: ignore[attr-defined]
     remember_member(settings, coordinator.member_id)
+    for topic, exporter in exporters.items():
+        try:  # a corrupt file must stop the worker before it is overwritten
+            exporter.check_files(sorted(tp.partition for tp in assigned if tp.topic == topic))
+        except WeatherError as error:
+            log.critical("%s", error)
+            await app.crash(error)
+            raise
 
 
 @app.on_partitions_revoked.connect

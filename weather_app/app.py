@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from collections.abc import Awaitable
 from typing import Any
 
 import faust
 from faust.transport.drivers.aiokafka import Producer
-from faust.types import ProducerT
+from faust.types import ProducerT, RecordMetadata
 
 from weather_app.kafka.membership import evict_previous_member
 from weather_app.kafka.topics import APP_ID
@@ -30,6 +32,21 @@ class FlushingProducer(Producer):
     async def commit_transactions(self, *args: Any, **kwargs: Any) -> None:
         await self.flush()
         await super().commit_transactions(*args, **kwargs)
+
+    async def send(self, *args: Any, **kwargs: Any) -> Awaitable[RecordMetadata]:
+        """Send, and crash the worker if the send fails for good.
+
+        Faust only logs a failed changelog send ("exception was never retrieved") and goes on,
+        so the table would silently lose that update at the next restart. Crashing instead
+        lets the worker restart from the last committed state and replay.
+        """
+        future = await super().send(*args, **kwargs)
+        future.add_done_callback(self._crash_on_failure)  # type: ignore[attr-defined]
+        return future
+
+    def _crash_on_failure(self, future: asyncio.Future) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            self._crashing = asyncio.ensure_future(self.app.crash(future.exception()))
 
 
 class WeatherApp(faust.App):
