@@ -5,7 +5,7 @@ As in Faust's project layout guide, the package exposes ``app`` (which also shad
 package registers the agents, tables and commands.
 """
 
-from weather_app import agents, commands  # noqa: F401  (registers agents and commands)
+from weather_app import agents, commands, worker_producers  # noqa: F401  (registers them)
 from weather_app.app import app, settings
 
 __all__ = ["app", "settings"]
