@@ -43,9 +43,13 @@ class Process:
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(
                 [str(BIN / "faust"), "-A", "weather_app", *self.args],
-                env=self.env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
+                env=self.env,
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         return self
 
     def running(self) -> bool:
@@ -56,7 +60,9 @@ class Process:
         os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait()
 
-    def stop(self, timeout: float = 60) -> int:
+    def stop(self, timeout: float = 60, must_exit: bool = True) -> int:
+        """SIGTERM and wait; a process still running after ``timeout`` is killed (and fails
+        the test unless ``must_exit`` is False)."""
         assert self.popen is not None
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
@@ -65,6 +71,8 @@ class Process:
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait()
+                if not must_exit:
+                    return self.popen.returncode
                 raise AssertionError(
                     f"{self.args[0]} ignored SIGTERM; log: {self.tail()}"
                 ) from None
@@ -118,8 +126,12 @@ def ground_truth(bootstrap: str, kind: str) -> dict[int, dict[str, Any]]:
                 group = (calendar.month_name[int(report.date[5:7])], report.date[:4])
             stats = groups.get(group)
             if stats is None:
-                groups[group] = {"count": 1, "sum": report.degrees, "start": report.date,
-                                 "end": report.date}  # fmt: skip
+                groups[group] = {
+                    "count": 1,
+                    "sum": report.degrees,
+                    "start": report.date,
+                    "end": report.date,
+                }
             elif report.date > stats["end"]:
                 stats["count"] += 1
                 stats["sum"] += report.degrees
@@ -157,8 +169,10 @@ def same_stats(actual: dict[str, Any], expected: dict[str, Any]) -> bool:
         elif isinstance(value, dict):
             other = actual[name]
             if (other["count"], other["start"], other["end"]) != (
-                value["count"], value["start"], value["end"],
-            ):  # fmt: skip
+                value["count"],
+                value["start"],
+                value["end"],
+            ):
                 return False
             for field in ("sum", "avg"):
                 if abs(other[field] - value[field]) > 1e-9 * max(1.0, abs(value[field])):
@@ -201,6 +215,14 @@ def wait_caught_up(
     folder: Path, bootstrap: str, kind: str, timeout: float, worker: Process | None = None
 ) -> None:
     """Wait until every partition file's offset reaches the topic's end, then compare."""
+    wait_offsets(folder, bootstrap, kind, timeout, worker)
+    assert matches_ground_truth(folder, bootstrap, kind), diff_report(folder, bootstrap, kind)
+
+
+def wait_offsets(
+    folder: Path, bootstrap: str, kind: str, timeout: float, worker: Process | None = None
+) -> None:
+    """Wait until every partition file's offset reaches the topic's end."""
     ends = end_offsets(bootstrap, kind)
 
     def caught_up() -> bool:
@@ -216,4 +238,3 @@ def wait_caught_up(
         offsets = {p: s["offset"] for p, s in (found or {}).items()}
         log = worker.tail() if worker is not None else ""
         raise AssertionError(f"{kind}: files at {offsets}, topic ends {ends}\n{log}") from None
-    assert matches_ground_truth(folder, bootstrap, kind), diff_report(folder, bootstrap, kind)

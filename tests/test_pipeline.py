@@ -76,8 +76,9 @@ def test_summaries_equal_ground_truth_and_readers_never_see_broken_json(
 ):
     watcher = SnapshotWatcher(data_dir)
     watcher.start()
-    run_cli("produce", "--dataset", "all", "--delay", "0", "--days", "3000", "--seed", "11",
-            env=env)  # fmt: skip
+    run_cli(
+        "produce", "--dataset", "all", "--delay", "0", "--days", "3000", "--seed", "11", env=env
+    )
     work = worker(env, tmp_path / "worker.log").start()
     try:
         wait_caught_up(data_dir / "temperatures", kafka_broker, "temperatures", 120, work)
@@ -106,14 +107,18 @@ def test_sigkilled_workers_neither_lose_nor_double_count(
     watcher.start()
     producer = Process(
         ["produce", "--dataset", "all", "--delay", "0.004", "--days", "2500", "--seed", "5"],
-        env, tmp_path / "producer.log",
-    ).start()  # fmt: skip
+        env,
+        tmp_path / "producer.log",
+    ).start()
     log = tmp_path / "worker.log"
     work = worker(env, log).start()
     try:
         for crash in range(1, 4):
-            wait_for(lambda n=crash: log.read_text().count("[^Worker]: Ready") >= n, 60,
-                     "the worker to be ready")  # fmt: skip
+            wait_for(
+                lambda n=crash: log.read_text().count("[^Worker]: Ready") >= n,
+                60,
+                "the worker to be ready",
+            )
             time.sleep(rng.uniform(0.2, 2.0))  # a random moment of processing to crash in
             work.kill()
             work = worker(env, log).start()
@@ -132,16 +137,37 @@ def test_sigkilled_workers_neither_lose_nor_double_count(
 def test_reset_then_new_data_counts_only_the_new_data(
     env, data_dir, kafka_broker, fresh_topics, tmp_path
 ):
-    run_cli("produce", "--dataset", "temperatures", "--delay", "0", "--days", "800",
-            "--seed", "1", env=env)  # fmt: skip
+    run_cli(
+        "produce",
+        "--dataset",
+        "temperatures",
+        "--delay",
+        "0",
+        "--days",
+        "800",
+        "--seed",
+        "1",
+        env=env,
+    )
     work = worker(env, tmp_path / "worker.log").start()
     try:
         wait_caught_up(data_dir / "temperatures", kafka_broker, "temperatures", 120, work)
     finally:
         assert work.stop() == 0
     # same dates again after a reset: stale state would swallow them all as duplicates
-    result = run_cli("produce", "--dataset", "temperatures", "--delay", "0", "--days", "300",
-                     "--seed", "2", "--reset-topics", env=env)  # fmt: skip
+    result = run_cli(
+        "produce",
+        "--dataset",
+        "temperatures",
+        "--delay",
+        "0",
+        "--days",
+        "300",
+        "--seed",
+        "2",
+        "--reset-topics",
+        env=env,
+    )
     assert "removed 4 snapshot files" in result.stdout
     assert sum(end_offsets(kafka_broker, "temperatures").values()) >= 300
     work = worker(env, tmp_path / "worker2.log").start()

@@ -38,8 +38,18 @@ def test_unreachable_broker():
 
 
 def test_generate_prints_paced_json_lines():
-    result = run_cli("generate", "--dataset", "temperatures", "--days", "3", "--delay", "0",
-                     "--seed", "4", env=command_env())  # fmt: skip
+    result = run_cli(
+        "generate",
+        "--dataset",
+        "temperatures",
+        "--days",
+        "3",
+        "--delay",
+        "0",
+        "--seed",
+        "4",
+        env=command_env(),
+    )
     lines = result.stdout.splitlines()
     dates = sorted({line.split('"date": "')[1][:10] for line in lines})
     assert dates == ["1990-01-01", "1990-01-02", "1990-01-03"]

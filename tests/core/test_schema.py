@@ -13,10 +13,18 @@ PROTO_DIR = Path(__file__).resolve().parents[2] / "proto"
 
 def generated_descriptor(out: Path) -> bytes:
     subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", "-I", str(PROTO_DIR),
-         f"--python_out={out}", "report.proto"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            "-I",
+            str(PROTO_DIR),
+            f"--python_out={out}",
+            "report.proto",
+        ],
+        check=True,
+        capture_output=True,
+    )
     source = (out / "report_pb2.py").read_text()
     literal = re.search(r"AddSerializedFile\((b'.*?')\)", source, re.S)
     assert literal, "protoc output has no serialized descriptor"

@@ -15,11 +15,23 @@ from weather_app.kafka.embedded import EmbeddedBroker, free_port
 
 def start_broker_command(port: int, data_dir: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [str(BIN / "faust"), "-A", "weather_app", "broker", "--port", str(port),
-         "--data-dir", str(data_dir)],
-        env=command_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        [
+            str(BIN / "faust"),
+            "-A",
+            "weather_app",
+            "broker",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=command_env(),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
 
 
 def noida_processes(data_dir: Path) -> list[str]:
@@ -77,8 +89,15 @@ def test_busy_port_is_refused_with_one_clear_line(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = run_cli("broker", "--port", str(port), "--data-dir", str(tmp_path),
-                         env=command_env(), check=False)  # fmt: skip
+        result = run_cli(
+            "broker",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path),
+            env=command_env(),
+            check=False,
+        )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"error: port {port} on 127.0.0.1 is already in use; choose another with --port"
@@ -90,8 +109,15 @@ def test_missing_binary_is_reported_with_one_clear_line(tmp_path):
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("")
     env = command_env(PYTHONPATH=str(tmp_path / "site"))
-    result = run_cli("broker", "--port", str(free_port()), "--data-dir", str(tmp_path / "d"),
-                     env=env, check=False)  # fmt: skip
+    result = run_cli(
+        "broker",
+        "--port",
+        str(free_port()),
+        "--data-dir",
+        str(tmp_path / "d"),
+        env=env,
+        check=False,
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: noida-db binary missing at "), lines
