@@ -14,16 +14,22 @@ from weather_app.kafka.embedded import EmbeddedBroker
 
 @command(
     option("--port", type=int, default=None, help="Kafka port [default: KAFKA_BROKER's, 9092]"),
-    option("--data-dir", type=str, default=None,
-           help="Broker data folder [default: $WEATHER_DATA_DIR/broker]"),
+    option(
+        "--data-dir",
+        type=str,
+        default=None,
+        help="Broker data folder [default: $WEATHER_DATA_DIR/broker]",
+    ),
     option("--host", default="127.0.0.1", help="Address to bind"),
-)  # fmt: skip
+)
 async def broker(self: object, port: int | None, data_dir: str | None, host: str) -> None:
     """Run the embedded Kafka broker (noida-db) until Ctrl-C or SIGTERM."""
     server = embedded_broker(port, data_dir, host)
     with server:
-        print(f"Kafka broker ready at {server.address} (data in {server.data_dir}); "
-              "Ctrl-C stops it", flush=True)  # fmt: skip
+        print(
+            f"Kafka broker ready at {server.address} (data in {server.data_dir}); Ctrl-C stops it",
+            flush=True,
+        )
         wait_for_stop_signal(server)
     print("Kafka broker stopped", flush=True)
 

@@ -28,11 +28,16 @@ def describe(topic: str, partition: int, key: bytes | None, value: bytes | None)
     name = key.decode("utf-8", "replace") if key is not None else None
     if topic == TEMPERATURES:
         record = decode_temperature(value, None)
-        return {"partition": partition, "key": name, "date": record.date,
-                "degrees": record.degrees}  # fmt: skip
+        return {"partition": partition, "key": name, "date": record.date, "degrees": record.degrees}
     station = decode_station(value)
-    return {"partition": partition, "key": name, "date": station.date, "station": station.station,
-            "degrees": station.degrees, "raining": station.raining}  # fmt: skip
+    return {
+        "partition": partition,
+        "key": name,
+        "date": station.date,
+        "station": station.station,
+        "degrees": station.degrees,
+        "raining": station.raining,
+    }
 
 
 @command(option("--topic", default=TEMPERATURES, help="temperatures or stations"))
@@ -53,17 +58,34 @@ async def debug(self: object, topic: str) -> None:
         )
     except KafkaError as error:
         raise broker_unreachable(settings, error) from None
+    announced = False
     try:
         while not stopping.is_set():
-            for tp, records in consumer.poll(timeout_ms=500).items():
+            batch = consumer.poll(timeout_ms=500)
+            if not announced and consumer.assignment():
+                announced = _announce(consumer)
+            for tp, records in batch.items():
                 for record in records:
                     try:
                         line = describe(tp.topic, tp.partition, record.key, record.value)
                     except BadRecord as error:
-                        print(f"skipped {tp.topic}[{tp.partition}]@{record.offset}: {error}",
-                              file=sys.stderr)  # fmt: skip
+                        print(
+                            f"skipped {tp.topic}[{tp.partition}]@{record.offset}: {error}",
+                            file=sys.stderr,
+                        )
                         continue
                     sys.stdout.write(f"{line}\n")
             sys.stdout.flush()
     finally:
         consumer.close()
+
+
+def _announce(consumer: KafkaConsumer) -> bool:
+    """Tell stderr which partitions are read and from where, once positions are known."""
+    positions = {tp.partition: consumer.position(tp) for tp in sorted(consumer.assignment())}
+    print(
+        f"debug: reading partitions {positions} (partition: next offset)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return True

@@ -14,12 +14,16 @@ from weather_app.settings import Settings, SettingsError
 def dataset_options(datasets: Sequence[str]) -> list[Any]:
     return [
         option("--dataset", default=datasets[0], help=f"One of: {', '.join(datasets)}"),
-        option("--delay", type=float, default=None,
-               help="Seconds per simulated day, 0 = as fast as possible "
-                    "[default: WEATHER_DELAY_SEC, else 1 for stations, 0.5 for temperatures]"),
+        option(
+            "--delay",
+            type=float,
+            default=None,
+            help="Seconds per simulated day, 0 = as fast as possible "
+            "[default: WEATHER_DELAY_SEC, else 1 for stations, 0.5 for temperatures]",
+        ),
         option("--days", type=int, default=None, help="Stop after N simulated days"),
         option("--seed", type=int, default=None, help="Random seed [default: WEATHER_SEED]"),
-    ]  # fmt: skip
+    ]
 
 
 def resolve_dataset_options(

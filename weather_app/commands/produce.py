@@ -21,9 +21,13 @@ CHOICES = ("all", "stations", "temperatures")
 
 @command(
     *dataset_options(datasets=CHOICES),
-    option("--reset-topics", is_flag=True, default=False,
-           help="Reset the topics (and everything derived from them) first"),
-)  # fmt: skip
+    option(
+        "--reset-topics",
+        is_flag=True,
+        default=False,
+        help="Reset the topics (and everything derived from them) first",
+    ),
+)
 async def produce(
     self: object,
     dataset: str,

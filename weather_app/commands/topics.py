@@ -12,9 +12,13 @@ from weather_app.reset import reset_everything
 
 @command(
     option("--reset", is_flag=True, default=False, help="Delete and recreate the topics"),
-    option("--replication-factor", type=int, default=None,
-           help="Replicas per partition [default: WEATHER_REPLICATION_FACTOR, 1]"),
-)  # fmt: skip
+    option(
+        "--replication-factor",
+        type=int,
+        default=None,
+        help="Replicas per partition [default: WEATHER_REPLICATION_FACTOR, 1]",
+    ),
+)
 async def topics(self: object, reset: bool, replication_factor: int | None) -> None:
     """Create stations (6), stations-json (6) and temperatures (4); --reset recreates them."""
     chosen = settings.override(replication_factor=replication_factor)

@@ -22,9 +22,14 @@ class DeadLetters:
         self._producer: KafkaProducer | None = None
 
     def send(
-        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
         reason: str,
-    ) -> None:  # fmt: skip
+    ) -> None:
         headers = [
             ("source-topic", topic.encode()),
             ("source-partition", str(partition).encode()),

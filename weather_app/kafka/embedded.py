@@ -92,9 +92,17 @@ class EmbeddedBroker:
             )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [
-            str(binary), "start", "--only", "kafka", "--host", self.host,
-            "--kafka-port", str(self.port), "--data-dir", str(self.data_dir),
-        ]  # fmt: skip
+            str(binary),
+            "start",
+            "--only",
+            "kafka",
+            "--host",
+            self.host,
+            "--kafka-port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+        ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command,

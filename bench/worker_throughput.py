@@ -1,0 +1,469 @@
+"""Throughput of the Faust summary worker against a plain kafka-python loop, and its latency.
+
+What is measured, on a private embedded broker (noida-db) in a temporary folder:
+
+* produce: N ``temperatures`` records from the real generator and codec, sent with the
+  product's producer settings (acks=all, idempotent) and flushed;
+* plain loop: one kafka-python consumer reading the backlog and applying exactly the summary
+  update rule the worker applies (decode, group, ``updated``), state in a dict: the ceiling
+  for this work in one Python process, with no tables, changelogs, transactions or snapshots;
+* faust worker, ``exactly_once`` and ``at_least_once``: the real ``faust -A weather_app worker``
+  processing the same backlog from scratch (no committed offsets, no changelogs, new stores).
+  Its progress is read from its snapshot files, so the window starts at the first snapshot
+  with an offset > 0 (startup, group join and table recovery are left out; the records
+  already done at that point are subtracted) and ends when every partition's file reaches
+  the topic's end. Files are written every ``WEATHER_SNAPSHOT_INTERVAL_SEC`` (0.2 s here), so
+  both ends of the window are known to within about that interval;
+* latency: with a caught-up ``exactly_once`` worker, records paced at 1000/s; for every
+  100th, the time from ``send()`` until a snapshot file covers its offset. That includes the
+  producer's linger, the worker's batching (up to 0.1 s), the transaction commit and the
+  snapshot interval, i.e. what a reader of the files sees.
+
+Why: the worker pays for exactly-once tables (changelog writes in Kafka transactions) and for
+Faust's per-event machinery; the ratio to the plain loop says how much, and whether
+``at_least_once`` buys anything back.
+
+Run: ``python bench/worker_throughput.py [--records 200000]``; the table goes to stdout,
+progress to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import itertools
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from kafka import KafkaConsumer, TopicPartition
+
+from weather_app.core.generators import Temperature, dane_county
+from weather_app.core.records import BadRecord, decode_temperature
+from weather_app.core.summary import Stats, temperature_group, updated
+from weather_app.kafka.embedded import EmbeddedBroker, free_port
+from weather_app.kafka.producing import messages, new_producer
+from weather_app.kafka.topics import (
+    APP_ID,
+    CHANGELOGS,
+    PARTITIONS,
+    STATIONS,
+    TEMPERATURES,
+    admin_client,
+    delete_topics,
+    ensure_topics,
+    product_topics,
+)
+from weather_app.reset import reset_everything
+from weather_app.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+FAUST = Path(sys.executable).parent / "faust"
+DEADLINE_SEC = 600.0  # for every wait: a stuck run fails instead of hanging
+SNAPSHOT_INTERVAL_SEC = 0.2
+THROUGHPUT_POLL_SEC = 0.02
+LATENCY_POLL_SEC = 0.01
+LATENCY_RATE = 1000  # records per second
+LATENCY_SECONDS = 10.0
+LATENCY_SAMPLE_EVERY = 100
+SEED = 7
+
+_OFFSET = re.compile(rb'"offset":\s*(\d+)')
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Result:
+    runtime: str
+    records: int
+    seconds: float  # the measured window
+    wall: float  # from process (or consumer) start until caught up
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def wait_for(condition: Callable[[], T | None], what: str, poll: float) -> T:
+    """Poll ``condition`` until it returns a value that is not None (or fail at the deadline)."""
+    deadline = time.monotonic() + DEADLINE_SEC
+    while True:
+        result = condition()
+        if result is not None:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {DEADLINE_SEC:g} s waiting for {what}")
+        time.sleep(poll)
+
+
+def partitions() -> list[TopicPartition]:
+    return [TopicPartition(TEMPERATURES, p) for p in range(PARTITIONS[TEMPERATURES])]
+
+
+def end_offsets(settings: Settings) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        return {tp.partition: end for tp, end in consumer.end_offsets(partitions()).items()}
+    finally:
+        consumer.close()
+
+
+# -- backlog ----------------------------------------------------------------------------------
+
+
+def fill_backlog(settings: Settings, records: Iterator[Temperature], count: int) -> Result:
+    """Send ``count`` records of ``records`` and flush; checks that the topic holds them all."""
+    producer = new_producer(settings)
+    try:
+        start = time.perf_counter()
+        for record in itertools.islice(records, count):
+            for topic, key, value in messages(record):
+                producer.send(topic, key=key, value=value)
+        producer.flush()
+        seconds = time.perf_counter() - start
+    finally:
+        producer.close()
+    stored = sum(end_offsets(settings).values())
+    if stored != count:
+        raise RuntimeError(f"sent {count} records but the topic holds {stored}")
+    return Result("produce", count, seconds, seconds)
+
+
+# -- plain kafka-python loop ------------------------------------------------------------------
+
+
+def plain_loop(settings: Settings, ends: dict[int, int]) -> Result:
+    """Read the backlog with manual assignment and apply the summary rule per partition."""
+    opened = time.perf_counter()
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        max_poll_records=5000,
+    )
+    summaries: dict[int, dict[tuple[str, str], Stats]] = {p: {} for p in ends}
+    processed = rejected = 0
+    try:
+        tps = partitions()
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, 0)
+        deadline = time.monotonic() + DEADLINE_SEC
+        start = time.perf_counter()
+        pending = {tp for tp in tps if ends[tp.partition] > 0}
+        while pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"plain loop still reading after {DEADLINE_SEC:g} s")
+            for tp, batch in consumer.poll(timeout_ms=1000).items():
+                groups = summaries[tp.partition]
+                for message in batch:
+                    processed += 1
+                    try:
+                        record = decode_temperature(message.value, message.key)
+                    except BadRecord:
+                        rejected += 1
+                        continue
+                    group = temperature_group(record.date)
+                    stats = updated(groups.get(group), record.date, record.degrees)
+                    if stats is not None:
+                        groups[group] = stats
+            pending = {tp for tp in pending if consumer.position(tp) < ends[tp.partition]}
+        finished = time.perf_counter()
+    finally:
+        consumer.close()
+    if processed != sum(ends.values()) or rejected:
+        raise RuntimeError(f"plain loop read {processed} records ({rejected} rejected)")
+    return Result("plain kafka-python loop", processed, finished - start, finished - opened)
+
+
+# -- the Faust worker -------------------------------------------------------------------------
+
+
+def read_offset(path: Path) -> int | None:
+    """The ``offset`` of a snapshot file, or None while it does not exist.
+
+    Snapshots start with ``partition`` then ``offset`` (see ``core/snapshot.py``), so the head
+    of the file is enough; parsing a whole file of a long backlog every 10 ms would load the
+    machine the worker runs on. Files are replaced atomically, so a read never sees a mix.
+    """
+    try:
+        with path.open("rb") as file:
+            head = file.read(256)
+            found = _OFFSET.search(head)
+            return int(found.group(1)) if found else int(json.loads(head + file.read())["offset"])
+    except FileNotFoundError:
+        return None
+
+
+class Worker:
+    """``faust -A weather_app worker`` with its own data folder, output in a log file."""
+
+    def __init__(self, settings: Settings, guarantee: str, data_dir: Path) -> None:
+        self.guarantee = guarantee
+        self.data_dir = data_dir
+        self.snapshots = data_dir / "temperatures"
+        self.log = data_dir.parent / f"{data_dir.name}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("WEATHER_", "KAFKA_"))}
+        env.update(
+            KAFKA_BROKER=settings.kafka_broker,
+            WEATHER_DATA_DIR=str(data_dir),
+            WEATHER_PROCESSING_GUARANTEE=guarantee,
+            WEATHER_SNAPSHOT_INTERVAL_SEC=str(SNAPSHOT_INTERVAL_SEC),
+        )
+        self.started = time.perf_counter()
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [str(FAUST), "-A", "weather_app", "worker", "--without-web", "-l", "warn"],
+                env=env,
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches us only; we stop the worker
+                preexec_fn=_die_with_parent,
+            )
+
+    def offsets(self) -> dict[int, int | None]:
+        """Each partition's snapshot offset (None: no file yet); fails if the worker died."""
+        if self.process.poll() is not None:
+            raise RuntimeError(
+                f"{self.guarantee} worker exited with {self.process.returncode}:\n{self.tail()}"
+            )
+        return {p: read_offset(self.snapshots / f"partition-{p}.json") for p in _partition_ids()}
+
+    def wait_caught_up(self, ends: dict[int, int], poll: float) -> float:
+        """Wait until every snapshot reaches ``ends``; returns when that was first seen."""
+
+        def caught_up() -> float | None:
+            now = time.perf_counter()
+            return now if self.offsets() == ends else None
+
+        return wait_for(caught_up, f"snapshots at {ends} ({self.guarantee} worker)", poll)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+                raise RuntimeError(f"worker ignored SIGTERM:\n{self.tail()}") from None
+
+    def tail(self, lines: int = 30) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def forget_worker_state(settings: Settings) -> None:
+    """Make the next worker start from offset 0 with empty tables; keep the backlog."""
+    with admin_client(settings) as admin:
+        committed = admin.list_group_offsets(APP_ID).get(APP_ID, {})
+        tps = [tp for tp in committed if tp.topic == TEMPERATURES]
+        if tps:
+            admin.delete_group_offsets(APP_ID, tps)
+        changelogs = [*CHANGELOGS[TEMPERATURES], *CHANGELOGS[STATIONS]]
+        delete_topics(admin, changelogs, settings.connect_timeout)
+
+
+def worker_throughput(settings: Settings, guarantee: str, data_dir: Path) -> Result:
+    forget_worker_state(settings)
+    ends = end_offsets(settings)
+    worker = Worker(settings, guarantee, data_dir)
+    try:
+
+        def first_progress() -> tuple[float, int] | None:
+            now = time.perf_counter()
+            offsets = worker.offsets()
+            if any(offset for offset in offsets.values()):
+                return now, sum(offset or 0 for offset in offsets.values())
+            return None
+
+        start, done_at_start = wait_for(
+            first_progress, f"the {guarantee} worker's first snapshot", THROUGHPUT_POLL_SEC
+        )
+        finished = worker.wait_caught_up(ends, THROUGHPUT_POLL_SEC)
+    finally:
+        worker.stop()
+    if done_at_start >= sum(ends.values()):
+        raise RuntimeError("backlog too small: the worker was done by its first snapshot")
+    return Result(
+        f"faust worker {guarantee}",
+        sum(ends.values()) - done_at_start,
+        finished - start,
+        finished - worker.started,
+    )
+
+
+# -- latency ----------------------------------------------------------------------------------
+
+
+class OffsetTimeline(threading.Thread):
+    """Polls the snapshot files; records when each partition's offset changed."""
+
+    def __init__(self, worker: Worker) -> None:
+        super().__init__(daemon=True)
+        self.worker = worker
+        self.changes: dict[int, list[tuple[float, int]]] = {}
+        self.error: BaseException | None = None
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                now = time.perf_counter()
+                for partition, offset in self.worker.offsets().items():
+                    seen = self.changes.setdefault(partition, [])
+                    if offset is not None and (not seen or seen[-1][1] != offset):
+                        seen.append((now, offset))
+                time.sleep(LATENCY_POLL_SEC)
+        except BaseException as error:
+            self.error = error
+
+    def latest(self) -> dict[int, int | None]:
+        if self.error is not None:
+            raise self.error
+        return {p: seen[-1][1] if seen else None for p, seen in list(self.changes.items())}
+
+    def covered_at(self, partition: int, offset: int) -> float:
+        """When a snapshot first covered ``offset`` (its offset passed it)."""
+        return next(t for t, seen in self.changes[partition] if seen > offset)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(10)
+
+
+def latency(settings: Settings, records: Iterator[Temperature], data_dir: Path) -> list[float]:
+    """Milliseconds from send to a covering snapshot, for every 100th of the paced records."""
+    forget_worker_state(settings)
+    worker = Worker(settings, "exactly_once", data_dir)
+    producer = new_producer(settings)
+    timeline = OffsetTimeline(worker)
+    try:
+        say("  catching up with the backlog first")
+        worker.wait_caught_up(end_offsets(settings), THROUGHPUT_POLL_SEC)
+        timeline.start()
+        total = int(LATENCY_RATE * LATENCY_SECONDS)
+        say(f"  sending {total} records at {LATENCY_RATE}/s")
+        samples = []
+        start = time.perf_counter()
+        for index, record in enumerate(itertools.islice(records, total)):
+            pause = start + index / LATENCY_RATE - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)  # pacing to an absolute schedule, not waiting on a condition
+            (topic, key, value), *_ = messages(record)
+            sent = time.perf_counter()
+            future = producer.send(topic, key=key, value=value)
+            if index % LATENCY_SAMPLE_EVERY == 0:
+                samples.append((sent, future))
+        producer.flush()
+        sampled = [(sent, future.get(30)) for sent, future in samples]
+        ends = end_offsets(settings)
+        wait_for(
+            lambda: True if timeline.latest() == ends else None,
+            f"snapshots at {ends} after the paced records",
+            LATENCY_POLL_SEC,
+        )
+    finally:
+        timeline.stop()
+        producer.close()
+        worker.stop()
+    return [
+        (timeline.covered_at(meta.partition, meta.offset) - sent) * 1000 for sent, meta in sampled
+    ]
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], percent: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
+
+
+def table(backlog: Result, results: list[Result], latencies: list[float]) -> str:
+    baseline = results[0].rate
+    lines = [
+        f"backlog: {backlog.records} temperatures records ({len(partitions())} partitions), "
+        f"produced at {backlog.rate:,.0f} rec/s",
+        f"{'runtime':<30} {'rec/s':>8}  {'vs plain loop':>13}  {'window s':>8}  {'wall s':>7}",
+    ]
+    for result in results:
+        lines.append(
+            f"{result.runtime:<30} {result.rate:>8,.0f}  {result.rate / baseline:>13.2f}  "
+            f"{result.seconds:>8.1f}  {result.wall:>7.1f}"
+        )
+    lines.append(
+        f"produce->snapshot latency at {LATENCY_RATE} rec/s "
+        f"(snapshot interval {SNAPSHOT_INTERVAL_SEC:g} s, default 1 s): "
+        f"p50 {percentile(latencies, 50):.0f} ms, p95 {percentile(latencies, 95):.0f} ms, "
+        f"max {max(latencies):.0f} ms ({len(latencies)} samples)"
+    )
+    lines.append(
+        "window: worker from its first snapshot to caught up (plain loop: first poll to end); "
+        "wall: from process start"
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=200_000, help="backlog size")
+    args = parser.parse_args()
+    if args.records < 1:
+        parser.error("--records must be >= 1")
+
+    with tempfile.TemporaryDirectory(prefix="bench-worker-") as tmp:
+        root = Path(tmp)
+        with EmbeddedBroker(free_port(), root / "broker") as broker:
+            settings = Settings(kafka_broker=broker.address, data_dir=root / "data")
+            reset_everything(settings, product_topics(settings, [TEMPERATURES]), report=_quiet)
+            ensure_topics(settings, product_topics(settings), report=_quiet)  # the worker's others
+
+            records = dane_county(seed=SEED)
+            say(f"producing {args.records} records on {broker}")
+            backlog = fill_backlog(settings, records, args.records)
+            ends = end_offsets(settings)
+            say("plain kafka-python loop")
+            results = [plain_loop(settings, ends)]
+            for guarantee in ("exactly_once", "at_least_once"):
+                say(f"faust worker {guarantee}")
+                results.append(worker_throughput(settings, guarantee, root / guarantee))
+            say("latency (faust worker exactly_once)")
+            latencies = latency(settings, records, root / "latency")
+    print(table(backlog, results, latencies), flush=True)
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _partition_ids() -> range:
+    return range(PARTITIONS[TEMPERATURES])
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when this process dies, so no worker is orphaned."""
+    with contextlib.suppress(OSError):  # not Linux: the explicit stop() still applies
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+if __name__ == "__main__":
+    main()
