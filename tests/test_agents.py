@@ -9,7 +9,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from tests.conftest import command_env, run_cli
-from tests.pipeline import read_snapshots, wait_for, wait_offsets, worker
+from tests.pipeline import read_partition, read_snapshots, wait_for, wait_offsets, worker
 from weather_app.core.codec import to_protobuf
 from weather_app.core.generators import Temperature
 from weather_app.kafka.topics import DEAD_LETTERS, product_topics
@@ -31,19 +31,7 @@ def fresh_topics(settings):
 
 
 def dead_letters(bootstrap: str) -> list:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        tp = TopicPartition(DEAD_LETTERS, 0)
-        consumer.assign([tp])
-        end = consumer.end_offsets([tp])[tp]
-        consumer.seek_to_beginning(tp)
-        records = []
-        while consumer.position(tp) < end:
-            for batch in consumer.poll(timeout_ms=1000).values():
-                records.extend(batch)
-        return records
-    finally:
-        consumer.close()
+    return read_partition(bootstrap, DEAD_LETTERS, 0)
 
 
 def dead_letter_count(bootstrap: str) -> int:
