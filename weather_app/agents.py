@@ -14,8 +14,7 @@ from faust.types import TP, AppT, StreamT
 
 from weather_app.app import app, settings
 from weather_app.core import snapshot
-from weather_app.core.records import decode_station, decode_temperature
-from weather_app.core.summary import temperature_group
+from weather_app.core.summary import FIELDS
 from weather_app.errors import WeatherError
 from weather_app.exporter import SnapshotExporter
 from weather_app.kafka.dead_letters import DeadLetters
@@ -28,23 +27,13 @@ from weather_app.kafka.topics import (
     TEMPERATURE_SUMMARY_TABLE,
     TEMPERATURES,
 )
+from weather_app.locks import PartitionLocks
 from weather_app.summaries import PartitionedSummaries
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
 BATCH_WAIT_SEC = 0.1
-
-
-def _station_fields(key: bytes | None, value: bytes | None) -> tuple[str, str, float]:
-    record = decode_station(value)
-    return record.station, record.date, record.degrees
-
-
-def _temperature_fields(key: bytes | None, value: bytes | None) -> tuple[str, str, float]:
-    record = decode_temperature(value, key)
-    month, year = temperature_group(record.date)
-    return f"{month}/{year}", record.date, record.degrees
 
 
 def _source(topic: str) -> Any:
@@ -61,9 +50,9 @@ def _table(name: str, topic: str) -> Any:
 
 app.topic(DEAD_LETTERS, partitions=1, internal=True)  # created by the worker when missing
 
-station_summaries = PartitionedSummaries(_table(STATION_SUMMARY_TABLE, STATIONS), _station_fields)
+station_summaries = PartitionedSummaries(_table(STATION_SUMMARY_TABLE, STATIONS), FIELDS[STATIONS])
 temperature_summaries = PartitionedSummaries(
-    _table(TEMPERATURE_SUMMARY_TABLE, TEMPERATURES), _temperature_fields
+    _table(TEMPERATURE_SUMMARY_TABLE, TEMPERATURES), FIELDS[TEMPERATURES]
 )
 trusted = settings.processing_guarantee == "exactly_once"
 exporters = {
@@ -77,11 +66,11 @@ exporters = {
         snapshot.TEMPERATURES,
         settings.output_dir("temperatures"),
         temperature_summaries,
-        group_key=lambda name: tuple(name.split("/")),
         trust_restored_state=trusted,
     ),
 }
 dead_letters = DeadLetters(settings)
+locks = {topic: PartitionLocks(exporter.folder) for topic, exporter in exporters.items()}
 
 
 async def _summarise(stream: StreamT, summaries: PartitionedSummaries) -> None:
@@ -135,8 +124,10 @@ async def on_assigned(sender: AppT, assigned: set[TP], **kwargs: Any) -> None:
     coordinator = app.consumer._thread._ensure_consumer()._coordinator  # type: ignore[attr-defined]
     remember_member(settings, coordinator.member_id)
     for topic, exporter in exporters.items():
-        try:  # a corrupt file must stop the worker before it is overwritten
-            exporter.check_files(sorted(tp.partition for tp in assigned if tp.topic == topic))
+        partitions = sorted(tp.partition for tp in assigned if tp.topic == topic)
+        try:  # a corrupt file, or another writer of it, must stop the worker before it writes
+            locks[topic].acquire(partitions)
+            exporter.check_files(partitions)
         except WeatherError as error:
             log.critical("%s", error)
             await app.crash(error)
@@ -152,6 +143,7 @@ async def export_revoked(sender: AppT, revoked: set[TP], **kwargs: Any) -> None:
             exporter.export(partitions)
         exporter.forget(partitions)
         exporter.summaries.forget(partitions)
+        locks[topic].release(partitions)
 
 
 @app.on_before_shutdown.connect
@@ -161,4 +153,6 @@ async def export_on_shutdown(sender: AppT, **kwargs: Any) -> None:
         loaded = sorted(exporter.summaries.partitions)
         if loaded:
             exporter.export(loaded)
+    for topic_locks in locks.values():
+        topic_locks.release()
     dead_letters.close()

@@ -34,13 +34,11 @@ class SnapshotExporter:
         kind: str,
         folder: Path,
         summaries: PartitionedSummaries,
-        group_key: Any = lambda name: name,
         trust_restored_state: bool = True,
     ) -> None:
         self.kind = kind
         self.folder = folder
         self.summaries = summaries
-        self.group_key = group_key
         #: under at_least_once the restored table may hold changes beyond its own position
         #: (changelog writes are not atomic with it): wait until the replay has passed it
         self.trust_restored_state = trust_restored_state
@@ -77,8 +75,7 @@ class SnapshotExporter:
         return written
 
     def render(self, state: PartitionState) -> dict[str, Any]:
-        groups = [(self.group_key(name), stats) for name, stats in state.groups.items()]
-        return snapshot.build(self.kind, state.partition, state.position, groups)
+        return snapshot.from_names(self.kind, state.partition, state.position, state.groups)
 
     def forget(self, partitions: list[int]) -> None:
         for partition in partitions:

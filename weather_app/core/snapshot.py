@@ -56,6 +56,22 @@ def build(
     return snapshot
 
 
+def from_names(
+    kind: str, partition: int, offset: int, groups: Mapping[str, Stats]
+) -> dict[str, Any]:
+    """:func:`build` from groups named as the runtimes keep them ("A", "January/1990")."""
+    return build(kind, partition, offset, [(_key(kind, name), s) for name, s in groups.items()])
+
+
+def names(kind: str, groups: list[tuple[Any, Stats]]) -> dict[str, Stats]:
+    """The inverse of :func:`from_names` for :func:`parse`'s groups."""
+    return {(key if kind == STATIONS else "/".join(key)): stats for key, stats in groups}
+
+
+def _key(kind: str, name: str) -> Any:
+    return name if kind == STATIONS else tuple(name.split("/", 1))
+
+
 def render(snapshot: Mapping[str, Any]) -> bytes:
     return (json.dumps(snapshot, indent=2) + "\n").encode("utf-8")
 

@@ -9,9 +9,10 @@ Groups: a station's name (stations), or a month name and year (temperatures).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypedDict
 
-from weather_app.core.records import month_name
+from weather_app.core.records import decode_station, decode_temperature, month_name
 
 
 class Stats(TypedDict):
@@ -38,3 +39,23 @@ def updated(stats: Stats | None, date: str, degrees: float) -> Stats | None:
 def temperature_group(date: str) -> tuple[str, str]:
     """(month name, year) of a "YYYY-MM-DD" date: the temperatures summary's group."""
     return month_name(date), date[:4]
+
+
+def station_fields(key: bytes | None, value: bytes | None) -> tuple[str, str, float]:
+    """(group, date, degrees) of a ``stations`` record; raises BadRecord."""
+    record = decode_station(value)
+    return record.station, record.date, record.degrees
+
+
+def temperature_fields(key: bytes | None, value: bytes | None) -> tuple[str, str, float]:
+    """(group, date, degrees) of a ``temperatures`` record; the group is "Month/YYYY"."""
+    record = decode_temperature(value, key)
+    month, year = temperature_group(record.date)
+    return f"{month}/{year}", record.date, record.degrees
+
+
+#: topic -> how its records are decoded into (group, date, degrees)
+FIELDS: dict[str, Callable[[bytes | None, bytes | None], tuple[str, str, float]]] = {
+    "stations": station_fields,
+    "temperatures": temperature_fields,
+}
