@@ -1,3 +1,12 @@
 """CLI commands, one module per command; importing this package registers them all."""
 
-from weather_app.commands import broker, debug, demo, generate, produce, topics  # noqa: F401
+from weather_app.commands import (  # noqa: F401  (registers each command)
+    broker,
+    consume,
+    debug,
+    demo,
+    generate,
+    plot,
+    produce,
+    topics,
+)
