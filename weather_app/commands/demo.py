@@ -1,7 +1,7 @@
 """``faust -A weather_app demo`` (what ``make run`` runs): the whole product on one machine.
 
 Starts the embedded broker, resets the topics (a fresh start), then a worker whose leader also
-produces both datasets at their pace, and keeps everything running until Ctrl-C.
+produces both datasets at their pace, and the plot refresher; keeps them running until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -77,6 +77,12 @@ async def demo(self: object, port: int | None) -> None:
                 [faust, "-A", "weather_app", "worker", "--without-web", "-l", "info"],
                 env,
                 logs / "worker.log",
+            ),
+            Child(
+                "plots",
+                [faust, "-A", "weather_app", "plot", "--every", "30"],
+                env,
+                logs / "plots.log",
             ),
         ]
         print(
