@@ -73,9 +73,10 @@ dead_letters = DeadLetters(settings)
 locks = {topic: PartitionLocks(exporter.folder) for topic, exporter in exporters.items()}
 
 
-async def _summarise(stream: StreamT, summaries: PartitionedSummaries) -> None:
+async def _summarise(stream: StreamT, summaries: PartitionedSummaries, topic: str) -> None:
     async for events in stream.take_events(BATCH_SIZE, within=BATCH_WAIT_SEC):
-        for bad in summaries.apply(events):
+        applied = summaries.apply(events)
+        for bad in applied.rejected:
             message = bad.event.message
             log.warning(
                 "dead letter %s[%d]@%d: %s",
@@ -92,16 +93,24 @@ async def _summarise(stream: StreamT, summaries: PartitionedSummaries) -> None:
                 message.value,
                 bad.reason,
             )
+        for partition, offset in applied.rewinds.items():
+            log.warning(
+                "%s[%d]: records skipped by the consumer; re-reading from %d",
+                topic,
+                partition,
+                offset,
+            )
+            await app.consumer.seek(TP(topic, partition), offset)
 
 
 @app.agent(_source(STATIONS))
 async def summarise_stations(stream: StreamT) -> None:
-    await _summarise(stream, station_summaries)
+    await _summarise(stream, station_summaries, STATIONS)
 
 
 @app.agent(_source(TEMPERATURES))
 async def summarise_temperatures(stream: StreamT) -> None:
-    await _summarise(stream, temperature_summaries)
+    await _summarise(stream, temperature_summaries, TEMPERATURES)
 
 
 def _owned(topic: str) -> list[int]:

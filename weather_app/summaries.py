@@ -12,6 +12,7 @@ written at shutdown, after Faust has closed the stores. A batch writes each chan
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,20 @@ class PartitionState:
     replayed_to: int = 0
     #: bumped on every change, so the exporter writes only what changed
     version: int = 0
+    #: whether ``position`` is known (from the table or an event) to be the next offset
+    anchored: bool = False
+    #: the position last rewound to, how often, and when (monotonic seconds)
+    rewound_to: int | None = None
+    rewinds: int = 0
+    rewound_at: float = 0.0
+
+
+@dataclass
+class Applied:
+    """What a batch left to do: dead letters to send, partitions to re-read from an offset."""
+
+    rejected: list[Rejected] = field(default_factory=list)
+    rewinds: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -71,18 +86,31 @@ class PartitionedSummaries:
         for partition in partitions:
             self.partitions.pop(partition, None)
 
-    def apply(self, events: Sequence[EventT]) -> list[Rejected]:
-        """Count a batch of events; returns those rejected as bad records."""
-        rejected: list[Rejected] = []
+    def apply(self, events: Sequence[EventT]) -> Applied:
+        """Count a batch of events.
+
+        The table's position says where each partition continues. Faust can deliver a
+        partition past it after an in-process rebalance (and then commits over the gap), so an
+        event beyond the position is not counted: the partition is rewound to the position
+        instead, and later events of it in this batch are dropped until it is re-read.
+        """
+        applied = Applied()
         changed: dict[int, dict[str, Stats]] = {}
         last_event: dict[int, EventT] = {}
         for event in events:
             message = event.message
+            if message.partition in applied.rewinds:
+                continue
             state = self.state(message.partition)
+            if state.anchored and message.offset > state.position and not _real_gap(state):
+                if _may_rewind(state):
+                    applied.rewinds[message.partition] = state.position
+                continue  # events fetched before the rewind took effect are dropped
+            state.anchored = True
             try:
                 group, date, degrees = self.decode(message.key, message.value)
             except BadRecord as error:
-                rejected.append(Rejected(event, str(error)))
+                applied.rejected.append(Rejected(event, str(error)))
             else:
                 stats = updated(state.groups.get(group), date, degrees)
                 if stats is not None:
@@ -95,7 +123,7 @@ class PartitionedSummaries:
             last_event[message.partition] = event
         for partition, event in last_event.items():
             self._persist(event, partition, changed.get(partition, {}))
-        return rejected
+        return applied
 
     def _persist(self, event: EventT, partition: int, changed: dict[str, Stats]) -> None:
         # Faust routes a table write to the changelog partition (and transaction) of the
@@ -114,9 +142,29 @@ class PartitionedSummaries:
             name = key[len(prefix) :]
             if name == OFFSET_KEY:
                 state.position = state.restored_position = int(value)
+                state.anchored = True
             else:
                 state.groups[name] = _as_stats(value)
         return state
+
+
+#: rewinds to the same offset after which a gap is taken as real (e.g. transaction markers)
+MAX_REWINDS = 5
+REWIND_INTERVAL_SEC = 1.0
+
+
+def _real_gap(state: PartitionState) -> bool:
+    return state.rewound_to == state.position and state.rewinds >= MAX_REWINDS
+
+
+def _may_rewind(state: PartitionState) -> bool:
+    """Whether to seek again now (at most once per interval, counting rewinds per offset)."""
+    now = time.monotonic()
+    if state.rewound_to == state.position and now - state.rewound_at < REWIND_INTERVAL_SEC:
+        return False
+    state.rewinds = state.rewinds + 1 if state.rewound_to == state.position else 1
+    state.rewound_to, state.rewound_at = state.position, now
+    return True
 
 
 def _as_stats(value: Any) -> Stats:

@@ -1,0 +1,100 @@
+"""``PartitionedSummaries`` on its own: the table's position decides where a partition goes on.
+
+Faust can deliver a partition past the records it has processed after an in-process
+rebalance; those events must not be counted, and the partition must be re-read from the
+position the table holds.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from weather_app import summaries as summaries_module
+from weather_app.core.codec import to_protobuf
+from weather_app.core.generators import Temperature
+from weather_app.core.summary import FIELDS
+from weather_app.summaries import MAX_REWINDS, PartitionedSummaries
+
+
+class FakeTable(dict):
+    """A Faust table as the summaries use it: item assignment and ``items()``."""
+
+
+class FakeEvent:
+    """An event as the summaries read it (weak-referenceable, like Faust's)."""
+
+    def __init__(self, message: SimpleNamespace) -> None:
+        self.message = message
+
+
+def event(partition: int, offset: int, date: str, degrees: float = 10.0) -> FakeEvent:
+    message = SimpleNamespace(
+        partition=partition,
+        offset=offset,
+        key=b"January",
+        value=to_protobuf(Temperature(date, degrees)),
+        topic="temperatures",
+    )
+    return FakeEvent(message)
+
+
+def january(day: int) -> str:
+    return f"1990-01-{day:02d}"
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(summaries_module.time, "monotonic", lambda: now[0])
+    return now
+
+
+@pytest.fixture
+def summaries(monkeypatch):
+    monkeypatch.setattr(summaries_module, "_current_event", SimpleNamespace(set=lambda _: None))
+    return PartitionedSummaries(FakeTable(), FIELDS["temperatures"])
+
+
+def test_events_past_the_position_are_not_counted_and_the_partition_is_rewound(summaries, clock):
+    summaries.apply([event(0, offset, january(offset + 1)) for offset in range(3)])
+    applied = summaries.apply([event(0, 5, january(6)), event(0, 6, january(7))])
+    assert applied.rewinds == {0: 3}
+    state = summaries.state(0)
+    assert (state.position, state.groups["January/1990"]["count"]) == (3, 3)
+    # stale events fetched before the seek took effect are dropped without a new seek
+    assert summaries.apply([event(0, 7, january(8))]).rewinds == {}
+    # the re-read arrives: every record counted once, in order
+    summaries.apply([event(0, offset, january(offset + 1)) for offset in range(3, 8)])
+    assert summaries.state(0).position == 8
+    assert summaries.table["0/January/1990"]["count"] == 8
+    assert summaries.table["0/#offset"] == 8
+
+
+def test_a_gap_that_survives_repeated_rewinds_is_taken_as_real(summaries, clock):
+    summaries.apply([event(1, 0, january(1))])
+    for _ in range(MAX_REWINDS):
+        assert summaries.apply([event(1, 4, january(2))]).rewinds == {1: 1}
+        clock[0] += 1.5
+    summaries.apply([event(1, 4, january(2))])
+    assert summaries.state(1).position == 5
+    assert summaries.table["1/January/1990"]["count"] == 2
+
+
+def test_the_position_restored_from_the_table_anchors_the_partition(summaries, clock):
+    summaries.table["2/#offset"] = 40
+    summaries.table["2/January/1990"] = {
+        "count": 1,
+        "sum": 1.0,
+        "start": "1990-01-01",
+        "end": "1990-01-01",
+    }
+    assert summaries.apply([event(2, 41, january(2))]).rewinds == {2: 40}
+    assert summaries.apply([event(2, 40, january(2))]).rewinds == {}
+    assert summaries.state(2).groups["January/1990"]["count"] == 2
+
+
+def test_a_fresh_partition_starts_wherever_its_first_event_is(summaries, clock):
+    assert summaries.apply([event(3, 17, january(1))]).rewinds == {}
+    assert summaries.state(3).position == 18
