@@ -27,6 +27,12 @@ CHOICES = ("all", "stations", "temperatures")
         default=False,
         help="Reset the topics (and everything derived from them) first",
     ),
+    option(
+        "--resume",
+        is_flag=True,
+        default=False,
+        help="Continue after the newest date already in the topic (same --seed)",
+    ),
 )
 async def produce(
     self: object,
@@ -35,6 +41,7 @@ async def produce(
     days: int | None,
     seed: int | None,
     reset_topics: bool,
+    resume: bool,
 ) -> None:
     """Produce stations (protobuf + JSON) and/or temperatures until stopped or --days N."""
     chosen = resolve_dataset_options(settings, dataset, delay, days, seed, datasets=CHOICES)
@@ -54,6 +61,7 @@ async def produce(
                 chosen,
                 name,
                 days=days,
+                resume=resume,
                 progress=_progress(name, days, chosen.delay_for(name)),
                 should_stop=stopping.is_set,
             )

@@ -1,0 +1,67 @@
+"""The rain-forecast dataset: each station day with the weather of the two days before it.
+
+    python -m spark.dataset [--every 60] [--seconds N] [--available-now] [--source python|kafka]
+
+Streams ``stations-json`` into parquet under ``$WEATHER_DATA_DIR/spark/dataset`` (one file per
+trigger: the stream is repartitioned to 1), with a checkpoint beside it, so a restarted job
+continues exactly where the last one committed. Rows: station, date, raining, month,
+sub1degrees, sub1raining, sub2degrees, sub2raining.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from spark.reports import labelled, parse_reports
+from spark.session import SOURCES, read_kafka, spark_session
+
+TOPIC = "stations-json"
+
+
+def output_dir() -> Path:
+    return Path(os.environ.get("WEATHER_DATA_DIR", "data")) / "spark"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--every", type=float, default=60.0, help="trigger interval (default 60)")
+    parser.add_argument("--seconds", type=float, default=None, help="stop after N seconds")
+    parser.add_argument(
+        "--available-now", action="store_true", help="process what is in the topic now, then stop"
+    )
+    parser.add_argument("--source", choices=SOURCES, default="python")
+    args = parser.parse_args(argv)
+    if args.every <= 0 or (args.seconds is not None and args.seconds <= 0):
+        parser.error("--every and --seconds must be > 0")
+    folder = output_dir()
+    spark = spark_session("weather-dataset")
+    try:
+        reports = parse_reports(read_kafka(spark, TOPIC, source=args.source), watermark=False)
+        writer = (
+            labelled(reports)
+            .repartition(1)
+            .writeStream.format("parquet")
+            .option("path", str(folder / "dataset"))
+            .option("checkpointLocation", str(folder / "dataset-checkpoint"))
+            .outputMode("append")
+        )
+        if args.available_now:
+            writer = writer.trigger(availableNow=True)
+        else:
+            writer = writer.trigger(processingTime=f"{args.every:g} seconds")
+        query = writer.start()
+        if args.available_now or args.seconds is None:
+            query.awaitTermination()
+        else:
+            query.awaitTermination(args.seconds)
+            query.stop()
+    finally:
+        spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

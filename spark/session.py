@@ -1,0 +1,81 @@
+"""The SparkSession every job uses, and streaming reads of a Kafka topic.
+
+Two ways to read Kafka, same options and same schema:
+
+* ``python`` (default): our Python data source :mod:`spark.kafka_source`, which needs nothing
+  but kafka-python; it is what runs here, where Maven Central is out of reach;
+* ``kafka``: Spark's own connector, for clusters that have ``spark-sql-kafka`` on the classpath.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+
+from spark.kafka_source import KafkaDataSource
+
+SOURCES = ("python", "kafka")
+_FORMATS = {"python": KafkaDataSource.name(), "kafka": "kafka"}
+DEFAULT_BROKER = "127.0.0.1:9092"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def spark_session(app_name: str) -> SparkSession:
+    """A SparkSession for the pipeline's jobs, with the Kafka data source registered.
+
+    ``local[*]`` unless ``SPARK_MASTER`` says otherwise; UTC session time zone; quiet (no UI,
+    no progress bars, WARN logs). Python workers run this interpreter and can import this
+    repository (they unpickle :mod:`spark.kafka_source` classes) whatever the current folder.
+    """
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    _add_to_pythonpath(REPO)  # read by the JVM when it starts, passed on to Python workers
+    spark = (
+        SparkSession.builder.appName(app_name)
+        .master(os.environ.get("SPARK_MASTER", "local[*]"))
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("WARN")
+    spark.dataSource.register(KafkaDataSource)
+    return spark
+
+
+def read_kafka(
+    spark: SparkSession,
+    topic: str,
+    *,
+    source: str = "python",
+    bootstrap: str | None = None,
+    starting_offsets: str = "earliest",
+    max_offsets_per_trigger: int | None = None,
+) -> DataFrame:
+    """A streaming DataFrame of ``topic`` (Spark's Kafka schema: key, value, topic, ...).
+
+    ``bootstrap`` defaults to ``KAFKA_BROKER``, then 127.0.0.1:9092. ``topic`` may be several
+    comma-separated topics. ``starting_offsets``: earliest, latest or Spark's JSON.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
+    servers = bootstrap or os.environ.get("KAFKA_BROKER") or DEFAULT_BROKER
+    reader = (
+        spark.readStream.format(_FORMATS[source])
+        .option("kafka.bootstrap.servers", servers)
+        .option("subscribe", topic)
+        .option("startingOffsets", starting_offsets)
+    )
+    if max_offsets_per_trigger is not None:
+        reader = reader.option("maxOffsetsPerTrigger", str(max_offsets_per_trigger))
+    return reader.load()
+
+
+def _add_to_pythonpath(folder: Path) -> None:
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if str(folder) not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(folder), *paths])

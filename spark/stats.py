@@ -1,0 +1,61 @@
+"""Streaming statistics per station from ``stations-json``, printed to the console.
+
+    python -m spark.stats [--seconds 30] [--every 5] [--source python|kafka]
+
+Reads from the earliest offset; every ``--every`` seconds prints, per station, the first and
+latest date, the number of measurements, the average and the maximum temperature (complete
+output mode), and stops cleanly after ``--seconds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from spark.reports import parse_reports
+from spark.session import SOURCES, read_kafka, spark_session
+
+TOPIC = "stations-json"
+
+
+def station_stats(reports: DataFrame) -> DataFrame:
+    return reports.groupBy("station").agg(
+        F.min("date").alias("start"),
+        F.max("date").alias("end"),
+        F.count("*").alias("measurements"),
+        F.avg("degrees").alias("avg"),
+        F.max("degrees").alias("max"),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0, help="run time (default 30)")
+    parser.add_argument("--every", type=float, default=5.0, help="trigger interval (default 5)")
+    parser.add_argument("--source", choices=SOURCES, default="python")
+    args = parser.parse_args(argv)
+    if args.seconds <= 0 or args.every <= 0:
+        parser.error("--seconds and --every must be > 0")
+    spark = spark_session("weather-stats")
+    try:
+        stats = station_stats(parse_reports(read_kafka(spark, TOPIC, source=args.source)))
+        query = (
+            stats.orderBy("station")
+            .writeStream.format("console")
+            .option("truncate", "false")
+            .trigger(processingTime=f"{args.every:g} seconds")
+            .outputMode("complete")
+            .start()
+        )
+        query.awaitTermination(args.seconds)
+        query.stop()
+    finally:
+        spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

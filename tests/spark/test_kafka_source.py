@@ -1,0 +1,346 @@
+"""The ``weather_kafka`` Spark source against the session's real broker, on private topics.
+
+Every record's identity is (partition, offset, key, value, timestamp in ms); the expected
+values come from the producer's acknowledgements, never from the source under test.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
+
+from spark.kafka_source import (
+    MAX_PER_TRIGGER,
+    STARTING,
+    KafkaDataSource,
+    KafkaOptions,
+    fair_share,
+)
+from spark.session import read_kafka
+from tests.pipeline import wait_for
+
+PARTITIONS = 3
+BACKLOG = 3000
+LIMIT = 500
+QUERY_TIMEOUT = 90.0
+
+Record = tuple[int, int, bytes, bytes, int]  # partition, offset, key, value, timestamp ms
+COLUMNS = ("partition", "offset", "key", "value", "unix_millis(timestamp) AS ms", "timestampType")
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+class Topics:
+    """Creates uniquely named topics for this module and deletes them at the end."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        self.created: list[str] = []
+
+    def new(self, partitions: int = PARTITIONS) -> str:
+        name = f"spark-source-test-{uuid.uuid4().hex[:10]}"
+        self.admin.create_topics([NewTopic(name, partitions, 1)])
+        self.created.append(name)
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
+        try:
+            wait_for(
+                lambda: len(consumer.partitions_for_topic(name)) == partitions,
+                30,
+                f"topic {name} with {partitions} partitions",
+            )
+        finally:
+            consumer.close()
+        return name
+
+    def close(self) -> None:
+        try:
+            if self.created:
+                self.admin.delete_topics(self.created)
+        finally:
+            self.admin.close()
+
+
+def produce(bootstrap: str, topic: str, numbers: range) -> set[Record]:
+    """Send records ``numbers`` round-robin over the partitions; what the broker acknowledged."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    try:
+        sent = []
+        for n in numbers:
+            key, value = f"key-{n}".encode(), f"value-{n}".encode()
+            future = producer.send(topic, key=key, value=value, partition=n % PARTITIONS)
+            sent.append((key, value, future))
+        producer.flush()
+        records = set()
+        for key, value, future in sent:
+            meta = future.get(30)
+            records.add((meta.partition, meta.offset, key, value, meta.timestamp))
+        return records
+    finally:
+        producer.close()
+
+
+class Collector:
+    """A foreachBatch sink keeping every row as a record, and each batch's size.
+
+    Unlike the memory sink, foreachBatch lets a query restart from its checkpoint. It runs on
+    the driver, in a Py4J callback thread, hence the lock.
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[Record] = []
+        self.batches: list[int] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, frame: DataFrame, batch_id: int) -> None:
+        rows = frame.selectExpr(*COLUMNS).collect()
+        assert {row.timestampType for row in rows} <= {0}  # CreateTime
+        with self._lock:
+            self.rows.extend(
+                (r.partition, r.offset, bytes(r.key), bytes(r.value), r.ms) for r in rows
+            )
+            self.batches.append(len(rows))
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.rows)
+
+
+def start(
+    spark: SparkSession, topic: str, checkpoint: Path, sink: Collector, **read: Any
+) -> DataStreamWriter:
+    return (
+        read_kafka(spark, topic, **read)
+        .writeStream.foreachBatch(sink)
+        .option("checkpointLocation", str(checkpoint))
+    )
+
+
+def run_available_now(
+    spark: SparkSession, topic: str, checkpoint: Path, **read: Any
+) -> tuple[list[Record], list[int]]:
+    """Run a Trigger.AvailableNow query to the end: its rows and each batch's row count."""
+    sink = Collector()
+    query = start(spark, topic, checkpoint, sink, **read).trigger(availableNow=True).start()
+    try:
+        assert query.awaitTermination(QUERY_TIMEOUT), "AvailableNow query did not finish"
+        assert query.exception() is None
+        progress = [p["numInputRows"] for p in query.recentProgress if p["numInputRows"]]
+    finally:
+        query.stop()
+    assert progress == [size for size in sink.batches if size]
+    return sink.rows, sink.batches
+
+
+def stop(query: StreamingQuery | None) -> None:
+    if query is not None:
+        query.stop()
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def topics(kafka_broker: str) -> Iterator[Topics]:
+    created = Topics(kafka_broker)
+    try:
+        yield created
+    finally:
+        created.close()
+
+
+@pytest.fixture(scope="module")
+def backlog(kafka_broker: str, topics: Topics) -> tuple[str, set[Record]]:
+    """A topic holding BACKLOG records, shared read-only by the tests of this module."""
+    topic = topics.new()
+    return topic, produce(kafka_broker, topic, range(BACKLOG))
+
+
+# -- tests ------------------------------------------------------------------------------------
+
+
+def test_backlog_in_limited_batches_exactly_once(
+    spark: SparkSession, kafka_broker: str, backlog: tuple[str, set[Record]], tmp_path: Path
+) -> None:
+    topic, expected = backlog
+    rows, batches = run_available_now(
+        spark, topic, tmp_path / "cp", bootstrap=kafka_broker, max_offsets_per_trigger=LIMIT
+    )
+    assert len(rows) == BACKLOG
+    assert set(rows) == expected
+    nonempty = [count for count in batches if count]
+    assert sum(nonempty) == BACKLOG
+    assert len(nonempty) >= math.ceil(BACKLOG / LIMIT), batches
+    assert max(nonempty) <= LIMIT, batches
+
+
+def test_batch_read_between_offsets(
+    spark: SparkSession, kafka_broker: str, backlog: tuple[str, set[Record]]
+) -> None:
+    topic, expected = backlog
+    frame = (
+        spark.read.format("weather_kafka")
+        .option("kafka.bootstrap.servers", kafka_broker)
+        .option("subscribe", topic)
+        .option("endingOffsets", json.dumps({topic: {"0": 10, "1": -1, "2": 0}}))
+        .load()
+    )
+    rows = {
+        (r.partition, r.offset, bytes(r.key), bytes(r.value), r.ms)
+        for r in frame.selectExpr(*COLUMNS).collect()
+    }
+    assert rows == {r for r in expected if r[0] == 1 or (r[0] == 0 and r[1] < 10)}
+
+
+def test_starting_offsets_latest_and_json(
+    spark: SparkSession, kafka_broker: str, backlog: tuple[str, set[Record]], tmp_path: Path
+) -> None:
+    topic, expected = backlog
+    rows, _ = run_available_now(
+        spark, topic, tmp_path / "latest", bootstrap=kafka_broker, starting_offsets="latest"
+    )
+    assert rows == []
+
+    offsets = {topic: {"0": 900, "1": -2, "2": -1}}  # p0 from 900, p1 from the start, p2 none
+    rows, _ = run_available_now(
+        spark,
+        topic,
+        tmp_path / "json",
+        bootstrap=kafka_broker,
+        starting_offsets=json.dumps(offsets),
+    )
+    wanted = {r for r in expected if (r[0] == 0 and r[1] >= 900) or r[0] == 1}
+    assert len(rows) == len(wanted) == 100 + BACKLOG // PARTITIONS
+    assert set(rows) == wanted
+
+
+def test_records_produced_while_running_reach_a_later_trigger(
+    spark: SparkSession, kafka_broker: str, topics: Topics, tmp_path: Path
+) -> None:
+    topic = topics.new()
+    before = produce(kafka_broker, topic, range(300))
+    checkpoint = tmp_path / "cp"
+    sink = Collector()
+    query = None
+    try:
+        query = (
+            start(spark, topic, checkpoint, sink, bootstrap=kafka_broker, starting_offsets="latest")
+            .trigger(processingTime="500 milliseconds")
+            .start()
+        )
+        running = query
+        # A finished trigger means the initial ("latest") offsets are fixed.
+        wait_for(lambda: running.lastProgress is not None, QUERY_TIMEOUT, "a first trigger")
+        after = produce(kafka_broker, topic, range(300, 900))
+
+        def arrived() -> bool:
+            assert running.exception() is None, running.exception()
+            return sink.count() >= len(after)
+
+        wait_for(arrived, QUERY_TIMEOUT, f"{len(after)} new rows in the sink", poll=0.25)
+    finally:
+        stop(query)
+    rows = sink.rows
+    assert len(rows) == len(after)
+    assert set(rows) == after
+    assert not set(rows) & before
+
+    # Restarted on its checkpoint, the query resumes where it stopped (startingOffsets is
+    # only for new queries).
+    later = produce(kafka_broker, topic, range(900, 1200))
+    rows, _ = run_available_now(
+        spark, topic, checkpoint, bootstrap=kafka_broker, starting_offsets="earliest"
+    )
+    assert len(rows) == len(later)
+    assert set(rows) == later
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"kafka.bootstrap.servers": None}, "kafka.bootstrap.servers"),
+        ({"kafka.bootstrap.servers": " "}, "kafka.bootstrap.servers"),
+        ({"subscribe": None}, "subscribe"),
+        ({"subscribe": "a,,b"}, "subscribe"),
+        ({STARTING: "{not json"}, STARTING),
+        ({STARTING: "yesterday"}, STARTING),
+        ({STARTING: '{"t": {"0": -3}}'}, STARTING),
+        ({STARTING: '{"t": {"zero": 1}}'}, STARTING),
+        ({STARTING: '{"other": {"0": 1}}'}, STARTING),
+        ({STARTING: '["t"]'}, STARTING),
+        ({MAX_PER_TRIGGER: "0"}, MAX_PER_TRIGGER),
+        ({MAX_PER_TRIGGER: "-5"}, MAX_PER_TRIGGER),
+        ({MAX_PER_TRIGGER: "many"}, MAX_PER_TRIGGER),
+        ({"endingOffsets": "earliest"}, "endingOffsets"),
+        ({"kafka.isolation.level": "dirty"}, "kafka.isolation.level"),
+        ({"maxOffsetPerTrigger": "10"}, "maxoffsetpertrigger"),  # a typo is not ignored
+    ],
+)
+def test_bad_options_name_the_option(changes: dict[str, str | None], named: str) -> None:
+    options = {"kafka.bootstrap.servers": "h:1", "subscribe": "t"}
+    options.update({k: v for k, v in changes.items() if v is not None})
+    options = {k: v for k, v in options.items() if changes.get(k, "") is not None}
+    with pytest.raises(ValueError, match=named):
+        KafkaOptions.parse(options)
+    with pytest.raises(ValueError, match=named):
+        KafkaDataSource(options).schema()  # what Spark calls on load()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("kafka.bootstrap.servers", None),
+        (STARTING, '{"topic": '),
+        (MAX_PER_TRIGGER, "0"),
+    ],
+)
+def test_bad_options_fail_in_spark_at_load(
+    spark: SparkSession, kafka_broker: str, option: str, value: str | None
+) -> None:
+    reader = spark.readStream.format("weather_kafka").option("subscribe", "topic")
+    if option != "kafka.bootstrap.servers":
+        reader = reader.option("kafka.bootstrap.servers", kafka_broker)
+    if value is not None:
+        reader = reader.option(option, value)
+    with pytest.raises(Exception, match=option):
+        reader.load()
+
+
+def test_missing_topic_fails_the_query(spark: SparkSession, kafka_broker: str) -> None:
+    missing = f"spark-source-missing-{uuid.uuid4().hex[:10]}"
+    query = read_kafka(spark, missing, bootstrap=kafka_broker).writeStream.format("noop").start()
+    try:
+        with pytest.raises(Exception, match=f"topic '{missing}' does not exist"):
+            query.awaitTermination(QUERY_TIMEOUT)
+    finally:
+        query.stop()
+
+
+def test_read_kafka_rejects_an_unknown_source(spark: SparkSession) -> None:
+    with pytest.raises(ValueError, match="source must be one of python, kafka"):
+        read_kafka(spark, "t", source="jdbc")
+
+
+def test_fair_share_never_exceeds_the_limit() -> None:
+    cases = [
+        ({"a": 1000, "b": 1000, "c": 1000}, 500, {"a": 167, "b": 167, "c": 166}),
+        ({"a": 10, "b": 1000, "c": 1000}, 500, {"a": 10, "b": 245, "c": 245}),
+        ({"a": 0, "b": 3, "c": 1}, 500, {"a": 0, "b": 3, "c": 1}),
+        ({"a": 5, "b": 9, "c": 7}, 2, {"a": 0, "b": 1, "c": 1}),
+    ]
+    for available, limit, want in cases:
+        got = fair_share(available, limit)  # type: ignore[arg-type]
+        assert got == want, (available, limit)
+        assert sum(got.values()) == min(limit, sum(available.values()))
