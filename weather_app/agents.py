@@ -130,8 +130,9 @@ async def export_snapshots() -> None:
 
 @app.on_partitions_assigned.connect
 async def on_assigned(sender: AppT, assigned: set[TP], **kwargs: Any) -> None:
-    coordinator = app.consumer._thread._ensure_consumer()._coordinator  # type: ignore[attr-defined]
-    remember_member(settings, coordinator.member_id)
+    member_id = app.member_id()
+    if member_id is not None:
+        remember_member(settings, member_id)
     for topic, exporter in exporters.items():
         partitions = sorted(tp.partition for tp in assigned if tp.topic == topic)
         try:  # a corrupt file, or another writer of it, must stop the worker before it writes

@@ -8,10 +8,11 @@ from collections.abc import Awaitable
 from typing import Any
 
 import faust
+from faust.exceptions import ConsumerNotStarted
 from faust.transport.drivers.aiokafka import Producer
 from faust.types import ProducerT, RecordMetadata
 
-from weather_app.kafka.membership import evict_previous_member
+from weather_app.kafka.membership import Liveness, evict_previous_member
 from weather_app.kafka.topics import APP_ID
 from weather_app.settings import Settings, SettingsError
 
@@ -50,9 +51,26 @@ class FlushingProducer(Producer):
 
 
 class WeatherApp(faust.App):
+    liveness: Liveness | None = None
+
     async def on_first_start(self) -> None:
         evict_previous_member(settings)
+        self.liveness = Liveness(settings, self.member_id)
+        self.liveness.start()
         await super().on_first_start()
+
+    async def on_stop(self) -> None:
+        if self.liveness is not None:
+            self.liveness.stop()
+        await super().on_stop()
+
+    def member_id(self) -> str | None:
+        """This worker's id in the consumer group, once it has joined."""
+        try:
+            coordinator = self.consumer._thread._ensure_consumer()._coordinator  # type: ignore
+        except ConsumerNotStarted:
+            return None
+        return coordinator.member_id or None
 
     def _create_directories(self) -> None:
         self.conf.datadir.mkdir(parents=True, exist_ok=True)  # Faust creates the last level only
@@ -70,7 +88,7 @@ app = WeatherApp(
     APP_ID,
     broker=broker_url(settings.bootstrap_servers),
     store="rocksdb://",
-    datadir=str(settings.data_dir / "faust"),
+    datadir=str(settings.worker_state_dir),
     processing_guarantee=settings.processing_guarantee,
     topic_replication_factor=settings.replication_factor,
     key_serializer="raw",

@@ -41,7 +41,7 @@ def reset_everything(
         gone = delete_topics(admin, changelogs, settings.connect_timeout)
         for name in gone:
             report(f"deleted {name}")
-    stores = settings.data_dir / "faust"
+    stores = settings.worker_state_dir
     if stores.exists() and any(name in CHANGELOGS for name in names):
         shutil.rmtree(stores)
         report(f"removed local table stores {stores}")

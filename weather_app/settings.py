@@ -47,6 +47,7 @@ class Settings:
     snapshot_interval: float = 1.0
     worker_produces: str = "none"
     session_timeout: float = 10.0
+    state_dir: Path | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -92,6 +93,12 @@ class Settings:
     def bootstrap_servers(self) -> list[str]:
         return [server.strip() for server in self.kafka_broker.split(",")]
 
+    @property
+    def worker_state_dir(self) -> Path:
+        """A worker's own state (table stores, member id): ``WEATHER_STATE_DIR``, by default
+        ``$WEATHER_DATA_DIR/faust``. Workers that share the data folder need their own."""
+        return self.state_dir if self.state_dir is not None else self.data_dir / "faust"
+
     def output_dir(self, name: str) -> Path:
         """Folder for one kind of output (``stations``, ``temperatures``, ``plots``, ``spark``)."""
         return self.data_dir / name
@@ -112,6 +119,7 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "WEATHER_SNAPSHOT_INTERVAL_SEC": ("snapshot_interval", float),
     "WEATHER_WORKER_PRODUCES": ("worker_produces", str),
     "WEATHER_SESSION_TIMEOUT_SEC": ("session_timeout", float),
+    "WEATHER_STATE_DIR": ("state_dir", Path),
 }
 _FIELD_TO_ENV = {field: name for name, (field, _) in _ENVIRONMENT.items()}
 

@@ -11,12 +11,16 @@ Kafka this only makes restarts faster.
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from kafka.admin import MemberToRemove
 from kafka.errors import KafkaError
 
 from weather_app.atomic import atomic_write
+from weather_app.errors import WeatherError
 from weather_app.kafka.topics import APP_ID, admin_client
 from weather_app.settings import Settings
 
@@ -24,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def member_file(settings: Settings) -> Path:
-    return settings.data_dir / "faust" / "member-id"
+    return settings.worker_state_dir / "member-id"
 
 
 def remember_member(settings: Settings, member_id: str) -> None:
@@ -46,3 +50,79 @@ def evict_previous_member(settings: Settings) -> None:
     else:
         log.info("evicted previous member %s from group %s", member_id, APP_ID)
     path.unlink(missing_ok=True)
+
+
+def members_dir(settings: Settings) -> Path:
+    """Liveness files of the workers sharing ``WEATHER_DATA_DIR`` (one per member id)."""
+    return settings.data_dir / ".members"
+
+
+def heartbeat(settings: Settings, member_id: str) -> None:
+    path = members_dir(settings) / member_id
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+
+
+def evict_dead_members(settings: Settings, own_member_id: str | None) -> list[str]:
+    """Remove from the group the members whose liveness file is older than the session timeout.
+
+    The broker should expire them itself; noida-db never does, so a worker that died without
+    leaving would hold its partitions (and the whole group's rebalance) forever.
+    """
+    folder = members_dir(settings)
+    if not folder.exists():
+        return []
+    now = time.time()
+    stale = [
+        path
+        for path in folder.iterdir()
+        if path.name != own_member_id and now - path.stat().st_mtime > settings.session_timeout
+    ]
+    if not stale:
+        return []
+    evicted = []
+    with admin_client(settings) as admin:
+        group = admin.describe_groups([APP_ID]).get(APP_ID, {})
+        members = {member["member_id"] for member in group.get("members", [])}
+        for path in stale:
+            if path.name not in members:
+                log.info("member %s has left the group", path.name)
+            else:
+                try:
+                    admin.remove_group_members(APP_ID, [MemberToRemove(member_id=path.name)])
+                    evicted.append(path.name)
+                    log.warning(
+                        "evicted member %s: no heartbeat for %.0fs",
+                        path.name,
+                        now - path.stat().st_mtime,
+                    )
+                except KafkaError as error:
+                    log.info("member %s not evicted: %s", path.name, error)
+            path.unlink(missing_ok=True)
+    return evicted
+
+
+class Liveness(threading.Thread):
+    """Beats for this worker and evicts dead peers, once a second, beside the event loop.
+
+    A thread, not a Faust timer: timers start only once the worker is ready, which never
+    happens while the group waits for a dead member.
+    """
+
+    def __init__(self, settings: Settings, member_id: Callable[[], str | None]) -> None:
+        super().__init__(name="weather-liveness", daemon=True)
+        self.settings, self.member_id = settings, member_id
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(1.0):
+            own = self.member_id()
+            try:
+                if own is not None:
+                    heartbeat(self.settings, own)
+                evict_dead_members(self.settings, own)
+            except (OSError, KafkaError, WeatherError) as error:
+                log.warning("liveness check failed: %s", error)
+
+    def stop(self) -> None:
+        self.stopping.set()
