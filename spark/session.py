@@ -33,15 +33,17 @@ def spark_session(app_name: str) -> SparkSession:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     _add_to_pythonpath(REPO)  # read by the JVM when it starts, passed on to Python workers
-    spark = (
+    builder = (
         SparkSession.builder.appName(app_name)
         .master(os.environ.get("SPARK_MASTER", "local[*]"))
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
     )
+    if os.environ.get("SPARK_PACKAGES"):  # e.g. Spark's own Kafka connector on a cluster
+        builder = builder.config("spark.jars.packages", os.environ["SPARK_PACKAGES"])
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     spark.dataSource.register(KafkaDataSource)
     return spark

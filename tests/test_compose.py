@@ -1,0 +1,144 @@
+"""docker-compose.yml checked statically (no Docker engine here): it must run the real product."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+
+import pytest
+import yaml
+
+from tests.conftest import BIN, REPO, command_env
+from weather_app.settings import _ENVIRONMENT
+
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+SERVICES: dict = COMPOSE["services"]
+THREE_BROKERS = dict(
+    line.split("=", 1)
+    for line in (REPO / "three-brokers.env").read_text().splitlines()
+    if line and not line.startswith("#")
+)
+SETTINGS_NAMES = set(_ENVIRONMENT) | {"WEATHER_DELAY_SEC"}
+SPARK_NAMES = {"SPARK_MASTER", "SPARK_PACKAGES"}  # read by spark/session.py
+_VARIABLE = re.compile(r"\$\{(\w+):-([^}]*)\}")
+
+
+def resolve(value: object, env: dict[str, str]) -> str:
+    """Compose's ${NAME:-default} substitution."""
+    return _VARIABLE.sub(lambda m: env.get(m.group(1), m.group(2)), str(value))
+
+
+def argv(service: dict) -> list[str]:
+    entrypoint = service.get("entrypoint") or []
+    return [*entrypoint, *service.get("command", [])]
+
+
+def app_services() -> dict[str, dict]:
+    return {name: s for name, s in SERVICES.items() if s.get("image", "").startswith("weather-app")}
+
+
+def kafka_services(profile: str | None) -> dict[str, dict]:
+    return {
+        name: s
+        for name, s in SERVICES.items()
+        if s["image"].startswith("apache/kafka")
+        and (not s.get("profiles") or profile in s["profiles"])
+    }
+
+
+@pytest.mark.parametrize("name", sorted(app_services()))
+def test_every_app_command_is_a_real_cli_of_the_project(name):
+    args = argv(SERVICES[name])
+    if args[:3] == ["faust", "-A", "weather_app"]:
+        command = [str(BIN / "faust"), *args[1:4], "--help"]
+        flags = [a for a in args[4:] if a.startswith("-")]
+    else:
+        assert args[:2] == ["python", "-m"], args
+        command = [sys.executable, "-m", args[2], "--help"]
+        flags = [a for a in args[3:] if a.startswith("-")]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=command_env())
+    assert result.returncode == 0, result.stderr
+    for flag in flags:
+        assert flag in result.stdout, f"{name}: {flag} is not an option of {args}"
+
+
+def test_environment_names_match_the_settings():
+    for name, service in SERVICES.items():
+        for variable in service.get("environment", {}):
+            if variable.startswith(("WEATHER_", "KAFKA_BROKER")) or variable in SPARK_NAMES:
+                assert variable in SETTINGS_NAMES | SPARK_NAMES, f"{name}: unknown {variable}"
+    session = (REPO / "spark" / "session.py").read_text()
+    assert all(f'"{variable}"' in session for variable in SPARK_NAMES)
+    assert set(THREE_BROKERS) - {"KAFKA_QUORUM_VOTERS", "KAFKA_MIN_INSYNC_REPLICAS"} <= (
+        SETTINGS_NAMES
+    )
+
+
+@pytest.mark.parametrize(
+    ("profile", "env", "brokers", "min_isr"),
+    [(None, {}, 1, 1), ("three-brokers", THREE_BROKERS, 3, 2)],
+)
+def test_replication_matches_the_broker_count(profile, env, brokers, min_isr):
+    kafkas = kafka_services(profile)
+    assert len(kafkas) == brokers
+    voters = set()
+    for service in kafkas.values():
+        quorum = resolve(service["environment"]["KAFKA_CONTROLLER_QUORUM_VOTERS"], env)
+        node = resolve(service["environment"]["KAFKA_NODE_ID"], env)
+        assert f"{node}@{service['hostname']}:9093" in quorum.split(",")
+        kafka_env = {k: resolve(v, env) for k, v in service["environment"].items()}
+        for setting in (
+            "DEFAULT_REPLICATION_FACTOR",
+            "OFFSETS_TOPIC_REPLICATION_FACTOR",
+            "TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        ):
+            assert kafka_env[f"KAFKA_{setting}"] == str(brokers)
+        assert kafka_env["KAFKA_MIN_INSYNC_REPLICAS"] == str(min_isr)
+        assert kafka_env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == str(min_isr)
+        voters.add(quorum)
+    assert len(voters) == 1 and len(voters.pop().split(",")) == brokers
+    for service in app_services().values():
+        app_env = {k: resolve(v, env) for k, v in service["environment"].items()}
+        assert app_env["WEATHER_REPLICATION_FACTOR"] == str(brokers)
+        assert len(app_env["KAFKA_BROKER"].split(",")) == brokers
+
+
+def test_images_are_pinned_and_spark_versions_agree():
+    for name, service in SERVICES.items():
+        image = service["image"]
+        assert re.fullmatch(r"[\w./-]+:\d[\w.-]*", image), f"{name}: {image} is not pinned"
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pyspark = next(
+        re.search(r"==([\d.]+)", d).group(1)
+        for d in dependencies["optional-dependencies"]["spark"]
+        if d.startswith("pyspark")
+    )
+    spark_images = {s["image"] for s in SERVICES.values() if s["image"].startswith("apache/spark")}
+    assert spark_images == {f"apache/spark:{pyspark}-python3"}
+    assert SERVICES["spark-job"]["environment"]["SPARK_PACKAGES"].endswith(f":{pyspark}")
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11\.\d+-slim", dockerfile, re.M)
+    assert "openjdk-17" in dockerfile and '".[spark]"' in dockerfile
+
+
+def test_services_start_in_order_without_sleeps():
+    for name, service in SERVICES.items():
+        assert "sleep" not in " ".join(map(str, argv(service))), name
+        for dependency, condition in service.get("depends_on", {}).items():
+            assert dependency in SERVICES, f"{name} depends on unknown {dependency}"
+            if dependency in kafka_services(None):
+                assert condition["condition"] == "service_healthy", name
+    for name in kafka_services("three-brokers"):
+        assert "healthcheck" in SERVICES[name]
+    assert SERVICES["worker"]["depends_on"]["topics"]["condition"] == (
+        "service_completed_successfully"
+    )
+
+
+def test_scaled_workers_share_snapshots_but_not_their_state():
+    worker = SERVICES["worker"]
+    assert "container_name" not in worker and "ports" not in worker  # --scale worker=N
+    assert "weather-data:/data" in worker["volumes"]
+    assert not worker["environment"]["WEATHER_STATE_DIR"].startswith("/data")
