@@ -22,10 +22,14 @@ from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 from spark.kafka_source import (
     MAX_PER_TRIGGER,
+    POLL_TIMEOUT,
     STARTING,
+    ConsumerSettings,
     KafkaDataSource,
+    KafkaInputPartition,
     KafkaOptions,
     fair_share,
+    read_partition,
 )
 from spark.session import read_kafka
 from tests.pipeline import wait_for
@@ -326,6 +330,19 @@ def test_missing_topic_fails_the_query(spark: SparkSession, kafka_broker: str) -
             query.awaitTermination(QUERY_TIMEOUT)
     finally:
         query.stop()
+
+
+def test_a_task_fails_at_its_deadline_instead_of_hanging(
+    kafka_broker: str, backlog: tuple[str, set[Record]]
+) -> None:
+    topic, _ = backlog
+    end = BACKLOG // PARTITIONS  # partition 0 holds offsets 0..end-1
+    settings = ConsumerSettings(kafka_broker, poll_timeout_ms=1000)
+    split = KafkaInputPartition(topic, 0, end - 5, end + 5, settings)  # 5 beyond the log
+    got = []
+    with pytest.raises(TimeoutError, match=f"no record past offset {end} .*{POLL_TIMEOUT}"):
+        got.extend(row[4] for row in read_partition(split))
+    assert got == list(range(end - 5, end))
 
 
 def test_read_kafka_rejects_an_unknown_source(spark: SparkSession) -> None:
