@@ -12,7 +12,7 @@ What is measured, on a private embedded broker (noida-db) in a temporary folder:
   JVM), timed from ``start()`` until the query terminates; once without a limit (one batch, a
   task per partition) and once with ``maxOffsetsPerTrigger`` (many batches: per-batch cost).
   The SparkSession is created before, and its start-up is reported apart;
-* micro-batch latency: a ``processingTime("1 second")`` query from ``latest`` while records
+* micro-batch latency: ``spark.stats``' own query (1-second trigger) from ``latest`` while reports
   arrive at a steady rate; the average and max ``durationMs.triggerExecution`` of its batches
   with data (the first one left out: it pays for warming up), from ``query.recentProgress``.
 
@@ -40,7 +40,8 @@ from typing import Any, TypeVar
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-from weather_app.core.generators import dane_county
+from weather_app.core.codec import to_json
+from weather_app.core.generators import all_stations, dane_county
 from weather_app.kafka.embedded import EmbeddedBroker, free_port
 from weather_app.kafka.producing import messages
 
@@ -210,13 +211,22 @@ class Latency:
 
 
 def trigger_latency(spark: Any, bootstrap: str, checkpoint: Path) -> Latency:
-    """Trigger times of a 1-second processing-time query while records arrive steadily."""
-    from spark.session import read_kafka
+    """Trigger times of ``spark.stats``' query (1-second trigger) while station reports arrive.
 
-    counter = Counter()
-    query = (
+    The query is the job's own: parse ``stations-json`` records, aggregate per station,
+    complete mode; written to the no-op sink so that printing does not count.
+    """
+    from spark.reports import parse_reports
+    from spark.session import read_kafka
+    from spark.stats import station_stats
+
+    reports = parse_reports(
         read_kafka(spark, TOPIC, bootstrap=bootstrap, starting_offsets="latest")
-        .writeStream.foreachBatch(counter)
+    )
+    query = (
+        station_stats(reports)
+        .writeStream.format("noop")
+        .outputMode("complete")
         .option("checkpointLocation", str(checkpoint))
         .trigger(processingTime="1 second")
         .start()
@@ -226,22 +236,22 @@ def trigger_latency(spark: Any, bootstrap: str, checkpoint: Path) -> Latency:
         # A finished trigger means the "latest" starting offsets are fixed.
         wait_for(lambda: query.lastProgress, "the latency query's first trigger")
         total = int(LATENCY_RATE * LATENCY_SECONDS)
-        say(f"  sending {total} records at {LATENCY_RATE}/s")
+        say(f"  sending {total} station reports at {LATENCY_RATE}/s")
         start = time.perf_counter()
-        for index, record in enumerate(itertools.islice(dane_county(seed=SEED + 1), total)):
+        for index, record in enumerate(itertools.islice(all_stations(seed=SEED + 1), total)):
             pause = start + index / LATENCY_RATE - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)  # pacing to an absolute schedule, not waiting on a condition
-            (_, key, value), *_ = messages(record)
-            producer.send(TOPIC, key=key, value=value)
+            producer.send(TOPIC, key=record.station.encode(), value=to_json(record))
         producer.flush()
 
-        def all_counted() -> bool | None:
+        def all_processed() -> bool | None:
             if query.exception() is not None:
                 raise RuntimeError(f"latency query failed: {query.exception()}")
-            return True if counter.rows >= total else None
+            done = sum(p["numInputRows"] for p in query.recentProgress)
+            return True if done >= total else None
 
-        wait_for(all_counted, f"{total} records counted by the latency query")
+        wait_for(all_processed, f"{total} reports processed by the stats query")
         progress = list(query.recentProgress)
     finally:
         producer.close()
@@ -275,7 +285,7 @@ def table(backlog: Result, session_sec: float, results: list[Result], latency: L
             f"{result.seconds:>7.1f}  {batches:>7}"
         )
     lines.append(
-        f"processingTime 1 s at {LATENCY_RATE} rec/s: triggerExecution avg "
+        f"spark.stats query, 1 s trigger, at {LATENCY_RATE} rec/s: triggerExecution avg "
         f"{latency.average_ms:,.0f} ms, max {latency.max_ms:,.0f} ms over {latency.batches} "
         f"batches with data ({latency.rows / latency.batches:,.0f} rows per batch)"
     )
