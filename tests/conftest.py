@@ -55,6 +55,25 @@ def cli_env(kafka_broker: str, data_dir: Path) -> dict[str, str]:
     return command_env(KAFKA_BROKER=kafka_broker, WEATHER_DATA_DIR=str(data_dir))
 
 
+@pytest.fixture
+def env(kafka_broker: str, data_dir: Path) -> dict[str, str]:
+    """CLI environment for pipeline tests: the session broker, this test's data, fast snapshots."""
+    return command_env(
+        KAFKA_BROKER=kafka_broker,
+        WEATHER_DATA_DIR=str(data_dir),
+        WEATHER_SNAPSHOT_INTERVAL_SEC="0.2",
+    )
+
+
+@pytest.fixture
+def fresh_topics(settings: Settings) -> None:
+    """Empty product topics, and nothing left that was derived from earlier ones."""
+    from weather_app.kafka.topics import product_topics
+    from weather_app.reset import reset_everything
+
+    reset_everything(settings, product_topics(settings), report=lambda _: None)
+
+
 def command_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WEATHER_", "KAFKA_"))}
     env.update(overrides)

@@ -5,29 +5,13 @@ from __future__ import annotations
 import json
 import math
 
-import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from tests.conftest import command_env, run_cli
+from tests.conftest import run_cli
 from tests.pipeline import read_partition, read_snapshots, wait_for, wait_offsets, worker
 from weather_app.core.codec import to_protobuf
 from weather_app.core.generators import Temperature
-from weather_app.kafka.topics import DEAD_LETTERS, product_topics
-from weather_app.reset import reset_everything
-
-
-@pytest.fixture
-def env(kafka_broker, data_dir):
-    return command_env(
-        KAFKA_BROKER=kafka_broker,
-        WEATHER_DATA_DIR=str(data_dir),
-        WEATHER_SNAPSHOT_INTERVAL_SEC="0.2",
-    )
-
-
-@pytest.fixture
-def fresh_topics(settings):
-    reset_everything(settings, product_topics(settings), report=lambda _: None)
+from weather_app.kafka.topics import DEAD_LETTERS
 
 
 def dead_letters(bootstrap: str) -> list:

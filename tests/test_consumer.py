@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import command_env, run_cli
+from tests.conftest import run_cli
 from tests.pipeline import (
     Process,
     end_offsets,
@@ -14,22 +14,6 @@ from tests.pipeline import (
     wait_for,
     worker,
 )
-from weather_app.kafka.topics import product_topics
-from weather_app.reset import reset_everything
-
-
-@pytest.fixture
-def env(kafka_broker, data_dir):
-    return command_env(
-        KAFKA_BROKER=kafka_broker,
-        WEATHER_DATA_DIR=str(data_dir),
-        WEATHER_SNAPSHOT_INTERVAL_SEC="0.2",
-    )
-
-
-@pytest.fixture
-def fresh_topics(settings):
-    reset_everything(settings, product_topics(settings), report=lambda _: None)
 
 
 def consume(env, tmp_path, name, *args):

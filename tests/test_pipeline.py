@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import command_env, run_cli
+from tests.conftest import run_cli
 from tests.pipeline import (
     Process,
     end_offsets,
@@ -19,22 +19,6 @@ from tests.pipeline import (
     wait_for,
     worker,
 )
-from weather_app.kafka.topics import product_topics
-from weather_app.reset import reset_everything
-
-
-@pytest.fixture
-def env(kafka_broker: str, data_dir: Path) -> dict[str, str]:
-    return command_env(
-        KAFKA_BROKER=kafka_broker,
-        WEATHER_DATA_DIR=str(data_dir),
-        WEATHER_SNAPSHOT_INTERVAL_SEC="0.2",
-    )
-
-
-@pytest.fixture
-def fresh_topics(settings) -> None:
-    reset_everything(settings, product_topics(settings), report=lambda _: None)
 
 
 class SnapshotWatcher(threading.Thread):
