@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from spark.reports import labelled, parse_reports
-from spark.session import SOURCES, read_kafka, spark_session
+from spark.session import SOURCES, read_kafka, run_for, spark_session
 
 TOPIC = "stations-json"
 
@@ -53,11 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             writer = writer.trigger(processingTime=f"{args.every:g} seconds")
         query = writer.start()
-        if args.available_now or args.seconds is None:
-            query.awaitTermination()
-        else:
-            query.awaitTermination(args.seconds)
-            query.stop()
+        run_for(query, None if args.available_now else args.seconds)
     finally:
         spark.stop()
     return 0

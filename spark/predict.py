@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from spark.dataset import output_dir
 from spark.reports import features, parse_reports
-from spark.session import SOURCES, read_kafka, spark_session
+from spark.session import SOURCES, read_kafka, run_for, spark_session
 
 TOPIC = "stations-json"
 
@@ -48,11 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             .outputMode("append")
             .start()
         )
-        if args.seconds is None:
-            query.awaitTermination()
-        else:
-            query.awaitTermination(args.seconds)
-            query.stop()
+        run_for(query, args.seconds)
     finally:
         spark.stop()
     return 0

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import StreamingQuery
 
 from spark.kafka_source import KafkaDataSource
 
@@ -75,6 +76,15 @@ def read_kafka(
     if max_offsets_per_trigger is not None:
         reader = reader.option("maxOffsetsPerTrigger", str(max_offsets_per_trigger))
     return reader.load()
+
+
+def run_for(query: StreamingQuery, seconds: float | None) -> None:
+    """Block until ``query`` ends by itself or, after ``seconds``, stop it cleanly."""
+    if seconds is None:
+        query.awaitTermination()
+    else:
+        query.awaitTermination(seconds)
+        query.stop()
 
 
 def _add_to_pythonpath(folder: Path) -> None:

@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark.reports import parse_reports
-from spark.session import SOURCES, read_kafka, spark_session
+from spark.session import SOURCES, read_kafka, run_for, spark_session
 
 TOPIC = "stations-json"
 
@@ -50,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             .outputMode("complete")
             .start()
         )
-        query.awaitTermination(args.seconds)
-        query.stop()
+        run_for(query, args.seconds)
     finally:
         spark.stop()
     return 0
