@@ -251,7 +251,10 @@ def test_records_produced_while_running_reach_a_later_trigger(
 
         def arrived() -> bool:
             assert running.exception() is None, running.exception()
-            return sink.count() >= len(after)
+            # progress is reported once a batch is committed to the checkpoint: stopping
+            # before that would make the restart below replay the batch (as it should)
+            reported = sum(p["numInputRows"] for p in running.recentProgress)
+            return sink.count() >= len(after) and reported >= len(after)
 
         wait_for(arrived, QUERY_TIMEOUT, f"{len(after)} new rows in the sink", poll=0.25)
     finally:
