@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import faust
+from aiokafka.errors import IllegalOperation
 from faust.exceptions import ConsumerNotStarted
 from faust.transport.drivers.aiokafka import Producer
-from faust.types import ProducerT, RecordMetadata
+from faust.types import TP, ProducerT, RecordMetadata
 
 from weather_app.kafka.membership import Liveness, evict_previous_member
 from weather_app.kafka.topics import APP_ID
 from weather_app.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
 
 try:
     settings = Settings.from_env()
@@ -30,9 +34,24 @@ class FlushingProducer(Producer):
     lost with the next abort. Flushing first puts every change before its commit.
     """
 
-    async def commit_transactions(self, *args: Any, **kwargs: Any) -> None:
+    async def commit_transactions(
+        self,
+        tid_to_offset_map: Mapping[str, Mapping[TP, int]],
+        group_id: str,
+        start_new_transaction: bool = True,
+    ) -> None:
         await self.flush()
-        await super().commit_transactions(*args, **kwargs)
+        try:
+            await super().commit_transactions(
+                tid_to_offset_map, group_id, start_new_transaction=start_new_transaction
+            )
+        except IllegalOperation as error:
+            # Faust ends its transactions at shutdown even when one is no longer open (after
+            # a rebalance); the error then hangs the worker's exit. Nothing is left to commit:
+            # whatever was not committed is replayed by the next owner of the partitions.
+            if start_new_transaction:
+                raise
+            log.warning("no open transaction to end at shutdown: %s", error)
 
     async def send(self, *args: Any, **kwargs: Any) -> Awaitable[RecordMetadata]:
         """Send, and crash the worker if the send fails for good.
