@@ -32,11 +32,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from _common import DEADLINE_SEC, say, wait_for  # bench/ is on sys.path when run
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
@@ -51,12 +51,9 @@ sys.path.insert(0, str(REPO))  # `spark` is a folder of the repository, not an i
 TOPIC = "bench-spark-source"
 PARTITIONS = 4
 LIMITED_BATCH = 20_000  # maxOffsetsPerTrigger of the limited run
-DEADLINE_SEC = 600.0  # for every wait: a stuck run fails instead of hanging
 LATENCY_RATE = 1000  # records per second
 LATENCY_SECONDS = 15.0
 SEED = 7
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -69,22 +66,6 @@ class Result:
     @property
     def rate(self) -> float:
         return self.records / self.seconds
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def wait_for(condition: Callable[[], T | None], what: str, poll: float = 0.05) -> T:
-    """Poll ``condition`` until it returns a value that is not None (or fail at the deadline)."""
-    deadline = time.monotonic() + DEADLINE_SEC
-    while True:
-        result = condition()
-        if result is not None:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after {DEADLINE_SEC:g} s waiting for {what}")
-        time.sleep(poll)
 
 
 def partitions() -> list[TopicPartition]:

@@ -43,11 +43,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
+from _common import DEADLINE_SEC, say, wait_for  # bench/ is on sys.path when run
 from kafka import KafkaConsumer, TopicPartition
 
 from weather_app.core.generators import Temperature, dane_county
@@ -71,7 +71,6 @@ from weather_app.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 FAUST = Path(sys.executable).parent / "faust"
-DEADLINE_SEC = 600.0  # for every wait: a stuck run fails instead of hanging
 SNAPSHOT_INTERVAL_SEC = 0.2
 THROUGHPUT_POLL_SEC = 0.02
 LATENCY_POLL_SEC = 0.01
@@ -81,7 +80,6 @@ LATENCY_SAMPLE_EVERY = 100
 SEED = 7
 
 _OFFSET = re.compile(rb'"offset":\s*(\d+)')
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -94,22 +92,6 @@ class Result:
     @property
     def rate(self) -> float:
         return self.records / self.seconds
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def wait_for(condition: Callable[[], T | None], what: str, poll: float) -> T:
-    """Poll ``condition`` until it returns a value that is not None (or fail at the deadline)."""
-    deadline = time.monotonic() + DEADLINE_SEC
-    while True:
-        result = condition()
-        if result is not None:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after {DEADLINE_SEC:g} s waiting for {what}")
-        time.sleep(poll)
 
 
 def partitions() -> list[TopicPartition]:
