@@ -3,71 +3,60 @@
 import ast
 import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from tests.conftest import BIN, REPO, run_cli
 from tests.pipeline import wait_for
-from weather_app.kafka.topics import product_topics
-from weather_app.reset import reset_everything
 
 
-def start_debug(env, tmp_path, topic):
-    out, err = (tmp_path / "debug.out").open("wb"), (tmp_path / "debug.err").open("wb")
-    process = subprocess.Popen(
-        [str(BIN / "faust"), "-A", "weather_app", "debug", "--topic", topic],
-        env=env,
-        cwd=REPO,
-        stdout=out,
-        stderr=err,
-        stdin=subprocess.DEVNULL,
-    )
-    return process
+@contextmanager
+def debugging(env: dict[str, str], tmp_path: Path, topic: str) -> Iterator[Path]:
+    """A running ``debug --topic TOPIC``, once assigned; yields its stdout file.
 
-
-def test_debug_prints_only_new_records_in_the_spec_format(settings, cli_env, tmp_path):
-    reset_everything(settings, product_topics(settings), report=lambda _: None)
-    # old records: a debug consumer must not seek back to them
-    run_cli(
-        "produce",
-        "--dataset",
-        "temperatures",
-        "--delay",
-        "0",
-        "--days",
-        "40",
-        "--seed",
-        "3",
-        env=cli_env,
-    )
-    process = start_debug(cli_env, tmp_path, "temperatures")
+    On exit it is stopped with SIGTERM, which must end it cleanly (exit 0).
+    """
+    out, err = tmp_path / "debug.out", tmp_path / "debug.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            [str(BIN / "faust"), "-A", "weather_app", "debug", "--topic", topic],
+            env=env,
+            cwd=REPO,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         wait_for(
-            lambda: "debug: reading partitions" in (tmp_path / "debug.err").read_text(),
+            lambda: "debug: reading partitions" in err.read_text(),
             60,
             "the debug consumer to be assigned",
         )
-        run_cli(
-            "send",
-            "temperatures",
-            '{"date": "1999-12-30", "degrees": 31.5235}',
-            "--key",
-            "December",
-            env=cli_env,
-        )
-        run_cli(
-            "send",
-            "temperatures",
-            '{"date": "1999-12-31", "degrees": 4.6}',
-            "--key",
-            "December",
-            env=cli_env,
-        )
-        wait_for(
-            lambda: (tmp_path / "debug.out").read_text().count("\n") >= 2, 60, "two printed records"
-        )
+        yield out
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
-    lines = (tmp_path / "debug.out").read_text().splitlines()
+
+
+def printed(out: Path, count: int, what: str) -> None:
+    wait_for(lambda: out.read_text().count("\n") >= count, 60, what)
+
+
+def produce(env: dict[str, str], dataset: str, days: int) -> None:
+    run_cli(
+        "produce", "--dataset", dataset, "--delay", "0", "--days", str(days), "--seed", "3", env=env
+    )
+
+
+def test_debug_prints_only_new_records_in_the_spec_format(fresh_topics, cli_env, tmp_path):
+    produce(cli_env, "temperatures", 40)  # old records: debug must not seek back to them
+    with debugging(cli_env, tmp_path, "temperatures") as out:
+        for date, degrees in (("1999-12-30", 31.5235), ("1999-12-31", 4.6)):
+            record = f'{{"date": "{date}", "degrees": {degrees}}}'
+            run_cli("send", "temperatures", record, "--key", "December", env=cli_env)
+        printed(out, 2, "two printed records")
+    lines = out.read_text().splitlines()
     records = [ast.literal_eval(line) for line in lines]
     assert [list(r) for r in records] == [["partition", "key", "date", "degrees"]] * 2
     assert [(r["key"], r["date"], r["degrees"]) for r in records] == [
@@ -81,36 +70,11 @@ def test_debug_prints_only_new_records_in_the_spec_format(settings, cli_env, tmp
     )
 
 
-def test_debug_stations_adds_station_and_rain(settings, cli_env, tmp_path):
-    reset_everything(settings, product_topics(settings), report=lambda _: None)
-    process = start_debug(cli_env, tmp_path, "stations")
-    try:
-        wait_for(
-            lambda: "debug: reading partitions" in (tmp_path / "debug.err").read_text(),
-            60,
-            "the debug consumer to be assigned",
-        )
-        run_cli(
-            "produce",
-            "--dataset",
-            "stations",
-            "--delay",
-            "0",
-            "--days",
-            "2",
-            "--seed",
-            "3",
-            env=cli_env,
-        )
-        wait_for(
-            lambda: (tmp_path / "debug.out").read_text().count("\n") >= 30,
-            60,
-            "thirty printed records",
-        )
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
-    records = [ast.literal_eval(line) for line in (tmp_path / "debug.out").read_text().splitlines()]
+def test_debug_stations_adds_station_and_rain(fresh_topics, cli_env, tmp_path):
+    with debugging(cli_env, tmp_path, "stations") as out:
+        produce(cli_env, "stations", 2)
+        printed(out, 30, "thirty printed records")
+    records = [ast.literal_eval(line) for line in out.read_text().splitlines()]
     assert len(records) == 30
     assert {tuple(r) for r in records} == {
         ("partition", "key", "date", "station", "degrees", "raining")
