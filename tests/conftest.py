@@ -76,6 +76,7 @@ def fresh_topics(settings: Settings) -> None:
 
 def command_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WEATHER_", "KAFKA_"))}
+    env["PYTHONUNBUFFERED"] = "1"  # a killed process's log must hold everything up to the kill
     env.update(overrides)
     return env
 

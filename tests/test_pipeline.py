@@ -73,9 +73,10 @@ def test_summaries_equal_ground_truth_and_readers_never_see_broken_json(
         victim.unlink()
         wait_for(victim.exists, 30, "the deleted snapshot to be recreated")
         assert json.loads(victim.read_bytes()) == json.loads(before)
-    finally:
-        assert work.stop() == 0, work.tail()
+    finally:  # no assertion here: it would hide the failure that got us here
+        stopped = work.stop(must_exit=False)
         watcher.stop()
+    assert stopped == 0, work.tail()
     assert watcher.broken == []
     assert watcher.backwards == []
     assert watcher.reads > 100
@@ -89,31 +90,38 @@ def test_sigkilled_workers_neither_lose_nor_double_count(
     rng = random.Random(guarantee)
     watcher = SnapshotWatcher(data_dir)
     watcher.start()
-    producer = Process(
-        ["produce", "--dataset", "all", "--delay", "0.004", "--days", "2500", "--seed", "5"],
+    producer = Process(  # produces until stopped: every crash happens while producing
+        ["produce", "--dataset", "all", "--delay", "0.004", "--seed", "5"],
         env,
         tmp_path / "producer.log",
     ).start()
     log = tmp_path / "worker.log"
+
+    def wait_ready(workers: int) -> None:
+        wait_for(
+            lambda: log.read_text().count("[^Worker]: Ready") >= workers,
+            60,
+            "the worker to be ready",
+        )
+
     work = worker(env, log).start()
     try:
         for crash in range(1, 4):
-            wait_for(
-                lambda n=crash: log.read_text().count("[^Worker]: Ready") >= n,
-                60,
-                "the worker to be ready",
-            )
+            wait_ready(crash)
             time.sleep(rng.uniform(0.2, 2.0))  # a random moment of processing to crash in
+            assert producer.running(), producer.tail()
             work.kill()
             work = worker(env, log).start()
-        assert producer.wait(180) == 0, producer.tail()
+        wait_ready(4)  # the files are checked against what this last worker writes
+        assert producer.stop() == 0, producer.tail()
         wait_caught_up(data_dir / "temperatures", kafka_broker, "temperatures", 180, work)
         wait_caught_up(data_dir / "stations", kafka_broker, "stations", 180, work)
     finally:
         if producer.running():
             producer.kill()
-        assert work.stop() == 0, work.tail()
+        stopped = work.stop(must_exit=False)
         watcher.stop()
+    assert stopped == 0, work.tail()
     assert watcher.broken == []
     assert watcher.backwards == []
 
@@ -137,7 +145,8 @@ def test_reset_then_new_data_counts_only_the_new_data(
     try:
         wait_caught_up(data_dir / "temperatures", kafka_broker, "temperatures", 120, work)
     finally:
-        assert work.stop() == 0
+        stopped = work.stop(must_exit=False)
+    assert stopped == 0, work.tail()
     # same dates again after a reset: stale state would swallow them all as duplicates
     result = run_cli(
         "produce",
@@ -158,7 +167,8 @@ def test_reset_then_new_data_counts_only_the_new_data(
     try:
         wait_caught_up(data_dir / "temperatures", kafka_broker, "temperatures", 120, work)
     finally:
-        assert work.stop() == 0
+        stopped = work.stop(must_exit=False)
+    assert stopped == 0, work.tail()
     january = [
         snap["January"]["1990"]
         for snap in read_snapshots(data_dir / "temperatures", "temperatures").values()
