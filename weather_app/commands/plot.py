@@ -11,7 +11,6 @@ from weather_app.app import settings
 from weather_app.cli import command
 from weather_app.core.records import MONTHS
 from weather_app.errors import WeatherError
-from weather_app.plots import refresh
 
 
 @command(
@@ -25,6 +24,8 @@ async def plot(self: object, every: float, once: bool, month: str) -> None:
         raise WeatherError(f"unknown month {month!r}; use an English month name like January")
     if not every > 0:
         raise WeatherError(f"--every must be > 0 seconds, got {every}")
+    from weather_app.plots import refresh  # matplotlib: ~1 s that other commands need not pay
+
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
