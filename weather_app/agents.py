@@ -8,6 +8,7 @@ revocation/shutdown signals export the partitions a worker is about to lose.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from faust.types import TP, AppT, StreamT
@@ -55,18 +56,30 @@ temperature_summaries = PartitionedSummaries(
     _table(TEMPERATURE_SUMMARY_TABLE, TEMPERATURES), FIELDS[TEMPERATURES]
 )
 trusted = settings.processing_guarantee == "exactly_once"
+
+
+def _log_end(topic: str) -> Callable[[int], int | None]:
+    def log_end(partition: int) -> int | None:
+        tp = TP(topic, partition)
+        return app.consumer.highwater(tp) if tp in app.consumer.assignment() else None
+
+    return log_end
+
+
 exporters = {
     STATIONS: SnapshotExporter(
         snapshot.STATIONS,
         settings.output_dir("stations"),
         station_summaries,
         trust_restored_state=trusted,
+        log_end=_log_end(STATIONS),
     ),
     TEMPERATURES: SnapshotExporter(
         snapshot.TEMPERATURES,
         settings.output_dir("temperatures"),
         temperature_summaries,
         trust_restored_state=trusted,
+        log_end=_log_end(TEMPERATURES),
     ),
 }
 dead_letters = DeadLetters(settings)

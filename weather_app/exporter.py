@@ -9,6 +9,7 @@ goes backwards: a worker that restarts from an older committed state replays the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ class SnapshotExporter:
         folder: Path,
         summaries: PartitionedSummaries,
         trust_restored_state: bool = True,
+        log_end: Callable[[int], int | None] = lambda partition: None,
     ) -> None:
         self.kind = kind
         self.folder = folder
@@ -42,6 +44,8 @@ class SnapshotExporter:
         #: under at_least_once the restored table may hold changes beyond its own position
         #: (changelog writes are not atomic with it): wait until the replay has passed it
         self.trust_restored_state = trust_restored_state
+        #: a partition's end offset as last seen by the consumer (None while unknown)
+        self.log_end = log_end
         self._floors: dict[int, int] = {}
         self._written: dict[int, int] = {}
 
@@ -85,4 +89,9 @@ class SnapshotExporter:
     def _exportable(self, state: PartitionState) -> bool:
         if state.position < self._floors.get(state.partition, 0):
             return False  # replaying records the file already covers
-        return self.trust_restored_state or state.replayed_to >= state.restored_position
+        return (
+            self.trust_restored_state
+            or state.replayed_to >= state.restored_position
+            # no record beyond the restored position, so no change from one either
+            or self.log_end(state.partition) == state.restored_position
+        )
