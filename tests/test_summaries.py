@@ -10,11 +10,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from faust.types import TP
 
 from weather_app import summaries as summaries_module
 from weather_app.core.codec import to_protobuf
 from weather_app.core.generators import Temperature
 from weather_app.core.summary import FIELDS
+from weather_app.kafka.batches import Batch
 from weather_app.summaries import MAX_REWINDS, PartitionedSummaries
 
 
@@ -23,21 +25,21 @@ class FakeTable(dict):
 
 
 class FakeEvent:
-    """An event as the summaries read it (weak-referenceable, like Faust's)."""
-
-    def __init__(self, message: SimpleNamespace) -> None:
-        self.message = message
+    """The event made current for table writes (weak-referenceable, like Faust's)."""
 
 
-def event(partition: int, offset: int, date: str, degrees: float = 10.0) -> FakeEvent:
-    message = SimpleNamespace(
+def record(partition: int, offset: int, date: str, degrees: float = 10.0) -> SimpleNamespace:
+    return SimpleNamespace(
         partition=partition,
         offset=offset,
         key=b"January",
         value=to_protobuf(Temperature(date, degrees)),
         topic="temperatures",
     )
-    return FakeEvent(message)
+
+
+def batch(partition: int, *records: SimpleNamespace) -> Batch:
+    return Batch(TP("temperatures", partition), list(records), FakeEvent())
 
 
 def january(day: int) -> str:
@@ -58,26 +60,29 @@ def summaries(monkeypatch):
 
 
 def test_events_past_the_position_are_not_counted_and_the_partition_is_rewound(summaries, clock):
-    summaries.apply([event(0, offset, january(offset + 1)) for offset in range(3)])
-    applied = summaries.apply([event(0, 5, january(6)), event(0, 6, january(7))])
-    assert applied.rewinds == {0: 3}
+    summaries.apply(batch(0, *(record(0, offset, january(offset + 1)) for offset in range(3))))
+    applied = summaries.apply(batch(0, record(0, 5, january(6)), record(0, 6, january(7))))
+    assert (applied.rewind, applied.processed) == (3, [])  # nothing beyond the position is acked
     state = summaries.state(0)
     assert (state.position, state.groups["January/1990"]["count"]) == (3, 3)
     # stale events fetched before the seek took effect are dropped without a new seek
-    assert summaries.apply([event(0, 7, january(8))]).rewinds == {}
+    assert summaries.apply(batch(0, record(0, 7, january(8)))).rewind is None
     # the re-read arrives: every record counted once, in order
-    summaries.apply([event(0, offset, january(offset + 1)) for offset in range(3, 8)])
+    reread = summaries.apply(
+        batch(0, *(record(0, offset, january(offset + 1)) for offset in range(3, 8)))
+    )
+    assert reread.processed == [3, 4, 5, 6, 7]
     assert summaries.state(0).position == 8
     assert summaries.table["0/January/1990"]["count"] == 8
     assert summaries.table["0/#offset"] == 8
 
 
 def test_a_gap_that_survives_repeated_rewinds_is_taken_as_real(summaries, clock):
-    summaries.apply([event(1, 0, january(1))])
+    summaries.apply(batch(1, record(1, 0, january(1))))
     for _ in range(MAX_REWINDS):
-        assert summaries.apply([event(1, 4, january(2))]).rewinds == {1: 1}
+        assert summaries.apply(batch(1, record(1, 4, january(2)))).rewind == 1
         clock[0] += 1.5
-    summaries.apply([event(1, 4, january(2))])
+    summaries.apply(batch(1, record(1, 4, january(2))))
     assert summaries.state(1).position == 5
     assert summaries.table["1/January/1990"]["count"] == 2
 
@@ -90,11 +95,11 @@ def test_the_position_restored_from_the_table_anchors_the_partition(summaries, c
         "start": "1990-01-01",
         "end": "1990-01-01",
     }
-    assert summaries.apply([event(2, 41, january(2))]).rewinds == {2: 40}
-    assert summaries.apply([event(2, 40, january(2))]).rewinds == {}
+    assert summaries.apply(batch(2, record(2, 41, january(2)))).rewind == 40
+    assert summaries.apply(batch(2, record(2, 40, january(2)))).rewind is None
     assert summaries.state(2).groups["January/1990"]["count"] == 2
 
 
 def test_a_fresh_partition_starts_wherever_its_first_event_is(summaries, clock):
-    assert summaries.apply([event(3, 17, january(1))]).rewinds == {}
+    assert summaries.apply(batch(3, record(3, 17, january(1)))).rewind is None
     assert summaries.state(3).position == 18

@@ -12,8 +12,9 @@ import faust
 from aiokafka.errors import IllegalOperation
 from faust.exceptions import ConsumerNotStarted
 from faust.transport.drivers.aiokafka import Producer
-from faust.types import TP, ProducerT, RecordMetadata
+from faust.types import TP, ConsumerT, ProducerT, RecordMetadata
 
+from weather_app.kafka.batches import BatchingConsumer, RecordBatches
 from weather_app.kafka.membership import Liveness, evict_previous_member
 from weather_app.kafka.topics import APP_ID
 from weather_app.settings import Settings, SettingsError
@@ -72,6 +73,10 @@ class FlushingProducer(Producer):
 class WeatherApp(faust.App):
     liveness: Liveness | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches: dict[str, RecordBatches] = {}
+
     async def on_first_start(self) -> None:
         evict_previous_member(settings)
         self.liveness = Liveness(settings, self.member_id)
@@ -94,6 +99,24 @@ class WeatherApp(faust.App):
     def _create_directories(self) -> None:
         self.conf.datadir.mkdir(parents=True, exist_ok=True)  # Faust creates the last level only
         super()._create_directories()
+
+    def record_batches(self, topic: str) -> RecordBatches:
+        """Where the consumer puts ``topic``'s records, whole batches at a time (see batches)."""
+        batches = self.batches[topic] = RecordBatches(
+            self, topic, maxsize=self.conf.stream_buffer_maxsize
+        )
+        return batches
+
+    def _new_consumer(self) -> ConsumerT:
+        return BatchingConsumer(
+            self.transport,
+            callback=self.topics.on_message,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon,
+            loop=self.loop,
+            batches=self.batches,
+        )
 
     def _new_producer(self) -> ProducerT:
         return FlushingProducer(self.transport, loop=self.loop, beacon=self.beacon)

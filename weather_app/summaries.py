@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from faust.types import EventT, TableT
 
 from weather_app.core.records import BadRecord
 from weather_app.core.summary import Stats, updated
+from weather_app.kafka.batches import Batch, Record
 
 OFFSET_KEY = "#offset"
 
@@ -53,17 +54,20 @@ class PartitionState:
 
 @dataclass
 class Applied:
-    """What a batch left to do: dead letters to send, partitions to re-read from an offset."""
+    """What a batch left to do: dead letters to send, offsets to ack, maybe a rewind."""
 
     rejected: list[Rejected] = field(default_factory=list)
-    rewinds: dict[int, int] = field(default_factory=dict)
+    #: offsets of the records accounted for (counted, ignored or rejected): ackable
+    processed: list[int] = field(default_factory=list)
+    #: the offset to re-read the partition from, when records beyond the position arrived
+    rewind: int | None = None
 
 
 @dataclass(frozen=True)
 class Rejected:
     """A record that must not be counted, with what the dead-letter topic needs to know."""
 
-    event: EventT
+    record: Record
     reason: str
 
 
@@ -86,43 +90,44 @@ class PartitionedSummaries:
         for partition in partitions:
             self.partitions.pop(partition, None)
 
-    def apply(self, events: Sequence[EventT]) -> Applied:
-        """Count a batch of events.
+    def apply(self, batch: Batch) -> Applied:
+        """Count a batch of one partition's records.
 
-        The table's position says where each partition continues. Faust can deliver a
-        partition past it after an in-process rebalance (and then commits over the gap), so an
-        event beyond the position is not counted: the partition is rewound to the position
-        instead, and later events of it in this batch are dropped until it is re-read.
+        The table's position says where the partition continues. Faust can deliver a
+        partition past it after an in-process rebalance (and then commits over the gap), so a
+        record beyond the position is not counted: the partition is rewound to the position
+        instead, and the rest of the batch is dropped until it is re-read.
         """
         applied = Applied()
-        changed: dict[int, dict[str, Stats]] = {}
-        last_event: dict[int, EventT] = {}
-        for event in events:
-            message = event.message
-            if message.partition in applied.rewinds:
-                continue
-            state = self.state(message.partition)
-            if state.anchored and message.offset > state.position and not _real_gap(state):
+        partition = batch.tp.partition
+        state = self.state(partition)
+        changed: dict[str, Stats] = {}
+        decode = self.decode
+        processed = applied.processed
+        for record in batch.records:
+            offset = record.offset
+            if state.anchored and offset > state.position and not _real_gap(state):
                 if _may_rewind(state):
-                    applied.rewinds[message.partition] = state.position
-                continue  # events fetched before the rewind took effect are dropped
+                    applied.rewind = state.position
+                    break
+                continue  # records fetched before the rewind took effect are dropped
             state.anchored = True
             try:
-                group, date, degrees = self.decode(message.key, message.value)
+                group, date, degrees = decode(record.key, record.value)
             except BadRecord as error:
-                applied.rejected.append(Rejected(event, str(error)))
+                applied.rejected.append(Rejected(record, str(error)))
             else:
                 stats = updated(state.groups.get(group), date, degrees)
                 if stats is not None:
-                    state.groups[group] = stats
-                    changed.setdefault(message.partition, {})[group] = stats
-            next_offset = message.offset + 1
-            state.position = max(state.position, next_offset)
-            state.replayed_to = max(state.replayed_to, next_offset)
+                    state.groups[group] = changed[group] = stats
+            processed.append(offset)
+            if offset >= state.position:
+                state.position = offset + 1
+            if offset >= state.replayed_to:
+                state.replayed_to = offset + 1
+        if processed:
             state.version += 1
-            last_event[message.partition] = event
-        for partition, event in last_event.items():
-            self._persist(event, partition, changed.get(partition, {}))
+            self._persist(batch.event, partition, changed)
         return applied
 
     def _persist(self, event: EventT, partition: int, changed: dict[str, Stats]) -> None:

@@ -1,0 +1,162 @@
+"""Batch delivery on its own: what the agent gets, what Faust will commit, back-pressure.
+
+The consumer is the app's real :class:`BatchingConsumer`, not started: its ack and gap
+bookkeeping is Faust's own, and the commit offsets are computed by Faust's ``_new_offset``.
+The whole path against a broker is proven by the pipeline tests (ground truth, SIGKILLs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+from faust.transport.drivers.aiokafka import Consumer
+from faust.types import TP
+
+from weather_app.app import app
+from weather_app.kafka.batches import BatchingConsumer, RecordBatches
+
+TP0, TP1 = TP("temperatures", 0), TP("temperatures", 1)
+
+
+def record(tp: TP, offset: int) -> ConsumerRecord:
+    return ConsumerRecord(tp.topic, tp.partition, offset, 0, 0, b"January", b"v", None, 7, 1, [])
+
+
+@pytest.fixture
+def consumer(monkeypatch) -> BatchingConsumer:
+    consumer = app.consumer
+    assert isinstance(consumer, BatchingConsumer)
+    for name in ("_acked", "_acked_index", "_gap", "_read_offset", "_committed_offset"):
+        monkeypatch.setattr(
+            consumer, name, type(getattr(consumer, name))(getattr(consumer, name).default_factory)
+        )
+    monkeypatch.setattr(consumer, "_active_partitions", {TP0, TP1})
+    monkeypatch.setattr(consumer, "_buffered_partitions", set())
+    return consumer
+
+
+@pytest.fixture
+def flowing():
+    """Faust's flow control open, as between rebalances (it starts suspended)."""
+    app.flow_control.resume()
+    yield
+    app.flow_control.suspend()
+
+
+def test_a_fetch_is_split_between_the_batches_and_faust(consumer, flowing, monkeypatch):
+    source = RecordBatches(app, "temperatures", maxsize=100)
+    monkeypatch.setattr(consumer, "batches", {"temperatures": source})
+    dead_letters = TP("weather-dlq", 0)
+    fetched = {
+        TP0: [record(TP0, 0), record(TP0, 2)],  # offset 1 is not in the log
+        TP1: [record(TP1, 0)],  # paused since the fetch: dropped, as Faust does
+        dead_letters: [record(dead_letters, 0)],
+    }
+
+    async def fetch(self, timeout):
+        return dict(fetched), {TP0, dead_letters}
+
+    monkeypatch.setattr(Consumer, "_wait_next_records", fetch)
+
+    left, _ = asyncio.run(consumer._wait_next_records(1.0))
+
+    assert list(left) == [dead_letters]  # other topics take Faust's per-event path
+    taken = asyncio.run(source.take())
+    assert [(batch.tp, [r.offset for r in batch.records]) for batch in taken] == [(TP0, [0, 2])]
+    taken[0].done([0, 2])
+    assert consumer._new_offset(TP0) == 3  # the hole was registered as a gap
+
+
+def test_acked_offsets_become_the_commit_offset(consumer):
+    consumer.ack_offsets(TP0, [0, 1, 2])
+    assert consumer._new_offset(TP0) == 3
+
+
+def test_unacked_records_hold_the_commit_back(consumer):
+    consumer.ack_offsets(TP0, [0, 1, 3, 4])  # 2 not processed (e.g. beyond the position)
+    assert consumer._new_offset(TP0) == 2
+
+
+def test_holes_in_the_log_do_not_hold_the_commit_back(consumer):
+    """Offsets that do not exist (transaction markers, compaction) are registered as gaps."""
+    fetched = [record(TP0, offset) for offset in (0, 1, 4, 5)]
+    asyncio.run(consumer._add_gaps(TP0, None, fetched))
+    consumer.ack_offsets(TP0, [0, 1, 4, 5])
+    assert consumer._new_offset(TP0) == 6
+
+
+def test_a_hole_between_two_fetches_is_a_gap_too(consumer):
+    asyncio.run(consumer._add_gaps(TP0, None, [record(TP0, 0), record(TP0, 1)]))
+    asyncio.run(consumer._add_gaps(TP0, 1, [record(TP0, 3)]))
+    consumer.ack_offsets(TP0, [0, 1, 3])
+    assert consumer._new_offset(TP0) == 4
+
+
+def test_offsets_below_the_committed_one_are_not_acked_again(consumer):
+    consumer._committed_offset[TP0] = 10
+    consumer.ack_offsets(TP0, [8, 9, 10, 11])
+    assert list(consumer._acked[TP0]) == [10, 11]
+
+
+def test_batches_come_per_partition_in_fetch_order_with_an_event_for_table_writes(
+    consumer, flowing
+):
+    source = RecordBatches(app, "temperatures", maxsize=100)
+    source.put(TP1, [record(TP1, 5), record(TP1, 6)])
+    source.put(TP0, [record(TP0, 0)])
+    source.put(TP1, [record(TP1, 7)])
+
+    taken = asyncio.run(source.take())
+
+    assert [(batch.tp, [r.offset for r in batch.records]) for batch in taken] == [
+        (TP1, [5, 6, 7]),
+        (TP0, [0]),
+    ]
+    # table writes go to the changelog partition of the current event: the batch's own
+    assert [(batch.event.message.tp, batch.event.message.offset) for batch in taken] == [
+        (TP1, 7),
+        (TP0, 0),
+    ]
+    taken[0].done([5, 6, 7])
+    assert consumer._new_offset(TP1) == 8
+
+
+def test_take_waits_for_records(consumer, flowing):
+    source = RecordBatches(app, "temperatures", maxsize=100)
+
+    async def scenario():
+        taking = asyncio.ensure_future(source.take())
+        await asyncio.sleep(0.05)
+        assert not taking.done()
+        source.put(TP0, [record(TP0, 0)])
+        return await asyncio.wait_for(taking, 5)
+
+    assert [batch.tp for batch in asyncio.run(scenario())] == [TP0]
+
+
+def test_a_full_buffer_pauses_fetching_until_the_agent_takes_it(consumer, flowing):
+    source = RecordBatches(app, "temperatures", maxsize=3)
+    source.put(TP0, [record(TP0, 0), record(TP0, 1)])
+    assert consumer._active_partitions == {TP0, TP1}
+    source.put(TP1, [record(TP1, 0), record(TP1, 1)])
+    assert consumer._active_partitions == {TP0}  # TP1 paused in the fetcher
+
+    asyncio.run(source.take())
+
+    assert consumer._active_partitions == {TP0, TP1}
+
+
+def test_a_rebalance_drops_what_waits_and_makes_taken_batches_stale(consumer, flowing):
+    source = RecordBatches(app, "temperatures", maxsize=100)
+    source.put(TP0, [record(TP0, 0)])
+    taken = asyncio.run(source.take())
+    source.put(TP0, [record(TP0, 1)])
+    assert not taken[0].stale
+
+    app.flow_control.clear()  # what Faust does when partitions are revoked
+
+    assert taken[0].stale
+    source.put(TP1, [record(TP1, 0)])
+    assert [batch.tp for batch in asyncio.run(source.take())] == [TP1]  # TP0@1 was dropped

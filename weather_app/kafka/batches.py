@@ -1,0 +1,215 @@
+"""Whole per-partition batches of records for agents whose per-event cost matters.
+
+Faust moves every record through its own machinery: a message and an event object, two
+tasks in the consumer's drain loop, the conductor, a channel queue, a stream step and an ack.
+That caps an agent at a few thousand records a second, however little the agent does.
+
+:class:`BatchingConsumer` takes the records of the topics registered with it out of each
+fetch, before that per-record path, and hands each partition's records to the topic's
+:class:`RecordBatches`, which the agent drains. The agent acks what it processed with
+:meth:`BatchingConsumer.ack_offsets`, so Faust's commits (and, under ``exactly_once``, its
+transactions) carry the offsets as before; tables, changelogs and rebalances stay Faust's.
+
+The same :func:`batches` loop also serves an agent run by Faust's test driver, which feeds
+the agent's stream rather than the consumer: the agent's code does not depend on which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from faust.transport.drivers.aiokafka import Consumer
+from faust.types import TP, AppT, EventT, StreamT, TopicT
+from faust.types.tuples import ack_lock
+
+
+class Record(Protocol):
+    """What an agent reads of a record: an aiokafka ``ConsumerRecord`` or a Faust ``Message``."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass
+class Batch:
+    """Records of one partition, in the order fetched; ``done`` acks the processed ones."""
+
+    tp: TP
+    records: Sequence[Record]
+    #: the batch's last record as a Faust event: current while the agent writes tables, so
+    #: Faust routes the changelog writes to this partition (and its transaction)
+    event: EventT
+    _source: RecordBatches | None = None
+    _generation: int = 0
+
+    @property
+    def stale(self) -> bool:
+        """Whether a rebalance began since the batch was taken: it must not be processed."""
+        return self._source is not None and self._source.generation != self._generation
+
+    def done(self, offsets: list[int]) -> None:
+        """Ack the processed records' offsets: the next commit may include them."""
+        if self._source is not None:  # the stream acks its own events
+            self._source.ack(self.tp, offsets)
+
+
+class RecordBatches:
+    """Records of one topic waiting for its agent, per partition, with back-pressure.
+
+    Above ``maxsize`` waiting records the partitions that keep arriving are paused in the
+    fetcher, and resumed once the agent has taken what was waiting. :meth:`clear` drops
+    everything waiting; Faust's flow control calls it when a rebalance begins, so no record
+    fetched for an old assignment is processed after it (Faust then seeks to the committed
+    offsets and the records are read again).
+    """
+
+    def __init__(self, app: AppT, topic: str, maxsize: int) -> None:
+        self.app = app
+        self.topic = topic
+        self.maxsize = maxsize
+        self._waiting: dict[TP, list[Any]] = {}
+        self._size = 0
+        self._paused: set[TP] = set()
+        self._arrived = asyncio.Event()
+        #: bumped by every :meth:`clear`, so batches taken before it are known to be stale
+        self.generation = 0
+        app.flow_control.manage_queue(self)  # type: ignore[arg-type]
+
+    def put(self, tp: TP, records: list[Any]) -> None:
+        """Called by the consumer with one partition's fetched records."""
+        self._waiting.setdefault(tp, []).extend(records)
+        self._size += len(records)
+        self._arrived.set()
+        if self._size >= self.maxsize:
+            self._paused.add(tp)
+            self.app.consumer.on_buffer_full(tp)
+
+    async def take(self) -> list[Batch]:
+        """Everything waiting, one batch per partition (waits for records to arrive)."""
+        while True:
+            await self.app.flow_control.acquire()  # never in the middle of a rebalance
+            if self._waiting:
+                break
+            self._arrived.clear()
+            await self._arrived.wait()
+        waiting, self._waiting, self._size = self._waiting, {}, 0
+        self._resume()
+        consumer = self.app.consumer
+        inbound = self.app.monitor.stream_inbound_time
+        now = time.monotonic()
+        batches = []
+        for tp, records in waiting.items():
+            inbound[tp] = now  # Faust's stall detector watches this per partition
+            last = records[-1]
+            message = consumer._to_message(tp, last)
+            event = self.app.create_event(last.key, last.value, last.headers, message)
+            batches.append(Batch(tp, records, event, self, self.generation))
+        return batches
+
+    def ack(self, tp: TP, offsets: list[int]) -> None:
+        consumer = self.app.consumer
+        assert isinstance(consumer, BatchingConsumer)
+        consumer.ack_offsets(tp, offsets)
+
+    def clear(self) -> None:
+        self._waiting, self._size = {}, 0
+        self.generation += 1
+        self._resume()
+
+    def _resume(self) -> None:
+        for tp in self._paused:
+            self.app.consumer.on_buffer_drop(tp)
+        self._paused.clear()
+
+
+class BatchingConsumer(Consumer):
+    """Faust's aiokafka consumer, delivering the registered topics' records in batches."""
+
+    def __init__(self, *args: Any, batches: dict[str, RecordBatches], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: topic name -> where its records go (filled as the agents are defined)
+        self.batches = batches
+
+    async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
+        records, active_partitions = await super()._wait_next_records(timeout)
+        if not (records and self.flow_active and self.batches):
+            return records, active_partitions
+        delivered = []
+        for tp in [tp for tp in records if tp.topic in self.batches]:
+            batch = records.pop(tp)
+            if not batch or not (
+                active_partitions is None
+                or tp in active_partitions
+                or tp in self._buffered_partitions
+            ):
+                continue  # dropped, as Faust drops records of inactive partitions
+            delivered.append((tp, self._read_offset[tp], batch))
+            self._read_offset[tp] = batch[-1].offset
+            self.batches[tp.topic].put(tp, batch)
+        # after delivering everything: this awaits, and a rebalance may begin meanwhile
+        for tp, previous, batch in delivered:
+            await self._add_gaps(tp, previous, batch)
+        return records, active_partitions
+
+    async def _add_gaps(self, tp: TP, previous: int | None, batch: list[Any]) -> None:
+        """Register holes in the offsets (e.g. transaction markers) as Faust's loop does.
+
+        Faust commits the acked offsets up to the first missing one; a registered gap counts
+        as acked once the offsets after it are. ``previous`` is the offset read before.
+        """
+        first, last = batch[0].offset, batch[-1].offset
+        if last - first == len(batch) - 1 and (previous is None or first <= previous + 1):
+            return  # contiguous, the usual case
+        for record in batch:
+            if previous is not None and previous < record.offset - 1:
+                await self._add_gap(tp, previous + 1, record.offset - 1)
+            previous = record.offset
+
+    def ack_offsets(self, tp: TP, offsets: list[int]) -> None:
+        """Mark processed offsets for the next commit, as acking each message would."""
+        with ack_lock:
+            committed = self._committed_offset[tp]
+            index = self._acked_index[tp]
+            fresh = [
+                offset
+                for offset in offsets
+                if (committed is None or offset >= committed) and offset not in index
+            ]
+            index.update(fresh)
+            self._acked[tp].extend(fresh)
+            self._n_acked += len(fresh)
+
+
+async def batches(
+    stream: StreamT, source: RecordBatches, *, size: int, within: float
+) -> AsyncIterator[list[Batch]]:
+    """The agent's input as per-partition batches.
+
+    In a worker the records come from ``source``, filled by :class:`BatchingConsumer`. Under
+    Faust's test driver (or any consumer that does not divert the topic) they come from the
+    stream, taken ``size`` events at a time or ``within`` seconds, and acked by the stream.
+    """
+    channel = stream.channel
+    if isinstance(channel, TopicT) and source.topic in channel.topics:  # not the test driver
+        while True:
+            yield await source.take()
+    else:
+        async for events in stream.take_events(size, within=within):
+            yield _by_partition(events)
+
+
+def _by_partition(events: Sequence[EventT]) -> list[Batch]:
+    records: dict[TP, list[Any]] = {}
+    last: dict[TP, EventT] = {}
+    for event in events:
+        tp = event.message.tp
+        records.setdefault(tp, []).append(event.message)
+        last[tp] = event
+    return [Batch(tp, records[tp], last[tp]) for tp in records]
