@@ -13,6 +13,7 @@ from aiokafka.errors import IllegalOperation
 from faust.exceptions import ConsumerNotStarted
 from faust.transport.drivers.aiokafka import Producer
 from faust.types import TP, ConsumerT, ProducerT, RecordMetadata
+from faust.types.tuples import FutureMessage
 
 from weather_app.kafka.batches import BatchingConsumer, RecordBatches
 from weather_app.kafka.membership import Liveness, evict_previous_member
@@ -28,12 +29,31 @@ except SettingsError as error:
 
 
 class FlushingProducer(Producer):
-    """Flushes buffered sends before committing transactions.
+    """Flushes buffered sends before committing transactions, and flushes for real.
 
     faust 0.15.3 commits a transaction without flushing the producer buffer first, so a table
     update still in the buffer (``send_soon``) can miss the transaction it belongs to and be
     lost with the next abort. Flushing first puts every change before its commit.
+
+    Faust's own flush is not enough either: it stops waiting for the buffer after 0.1 s
+    without progress, and misses the message its sender task has taken but not yet handed
+    to the Kafka client. So :meth:`flush` also waits until every buffered send is settled;
+    Faust calls it before committing offsets under ``at_least_once`` too.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unsettled: set[FutureMessage] = set()
+
+    def send_soon(self, fut: FutureMessage) -> None:
+        self._unsettled.add(fut)
+        fut.add_done_callback(self._unsettled.discard)
+        super().send_soon(fut)
+
+    async def flush(self) -> None:
+        await super().flush()
+        if self._unsettled:
+            await asyncio.wait(list(self._unsettled))
 
     async def commit_transactions(
         self,
