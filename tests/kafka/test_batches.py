@@ -13,6 +13,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP
+from mode.utils.queues import FlowControlEvent
 
 from weather_app.app import app
 from weather_app.kafka.batches import BatchingConsumer, RecordBatches
@@ -160,3 +161,62 @@ def test_a_rebalance_drops_what_waits_and_makes_taken_batches_stale(consumer, fl
     assert taken[0].stale
     source.put(TP1, [record(TP1, 0)])
     assert [batch.tp for batch in asyncio.run(source.take())] == [TP1]  # TP0@1 was dropped
+
+
+def test_a_fetch_waits_while_flow_control_is_closed(consumer, monkeypatch):
+    """Faust reopens flow control after a rebalance's seek and clears what waits then."""
+
+    async def fetch(self, timeout):
+        return {TP0: [record(TP0, 0)]}, {TP0}
+
+    monkeypatch.setattr(Consumer, "_wait_next_records", fetch)
+
+    async def scenario():
+        # mode's events belong to one loop: a flow control of this test's own, closed
+        flow_control = FlowControlEvent(loop=asyncio.get_running_loop())
+        monkeypatch.setattr(app, "flow_control", flow_control)
+        source = RecordBatches(app, "temperatures", maxsize=100)
+        monkeypatch.setattr(consumer, "batches", {"temperatures": source})
+        fetching = asyncio.ensure_future(consumer._wait_next_records(1.0))
+        await asyncio.sleep(0.05)
+        assert not fetching.done()
+        flow_control.resume()  # clears what waits: nothing yet
+        await asyncio.wait_for(fetching, 5)
+        return await source.take()
+
+    taken = asyncio.run(scenario())
+    assert [batch.tp for batch in taken] == [TP0]  # not lost to the clear
+
+
+def test_records_fetched_for_an_old_assignment_are_not_delivered(consumer, flowing, monkeypatch):
+    source = RecordBatches(app, "temperatures", maxsize=100)
+    monkeypatch.setattr(consumer, "batches", {"temperatures": source})
+    before = app.consumer_generation_id
+
+    async def fetch(self, timeout):
+        app.consumer_generation_id = before + 1  # a rebalance completed meanwhile
+        return {TP0: [record(TP0, 0)]}, {TP0}
+
+    monkeypatch.setattr(Consumer, "_wait_next_records", fetch)
+    monkeypatch.setattr(app, "consumer_generation_id", before)
+
+    asyncio.run(consumer._wait_next_records(1.0))
+
+    assert source._waiting == {}  # read again from the committed offsets after the seek
+
+
+def test_a_seek_during_the_fetch_is_not_taken_for_a_hole(consumer, flowing, monkeypatch):
+    source = RecordBatches(app, "temperatures", maxsize=100)
+    monkeypatch.setattr(consumer, "batches", {"temperatures": source})
+    consumer._read_offset[TP0] = 9  # delivered up to 9, then the agent rewinds to 3
+
+    async def fetch(self, timeout):
+        consumer._read_offset[TP0] = 3  # what Consumer.seek does, while this fetch ran
+        return {TP0: [record(TP0, 10), record(TP0, 11)]}, {TP0}  # fetched from the old position
+
+    monkeypatch.setattr(Consumer, "_wait_next_records", fetch)
+
+    asyncio.run(consumer._wait_next_records(1.0))
+
+    consumer.ack_offsets(TP0, list(range(7)))  # the re-read has reached 6
+    assert consumer._new_offset(TP0) == 7  # 7..9 not taken for a gap: not processed yet

@@ -138,19 +138,28 @@ class BatchingConsumer(Consumer):
         self.batches = batches
 
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
+        generation = self.app.consumer_generation_id
+        read_before = dict(self._read_offset)
         records, active_partitions = await super()._wait_next_records(timeout)
         if not (records and self.flow_active and self.batches):
             return records, active_partitions
+        fetched = {tp: records.pop(tp) for tp in list(records) if tp.topic in self.batches}
+        # Like Faust's conductor, deliver only while flow control is open: it is closed during
+        # a rebalance, and reopening it clears what waits.
+        await self.app.flow_control.acquire()
+        if self.app.consumer_generation_id != generation:
+            return records, active_partitions  # for an old assignment: read again after its seek
         delivered = []
-        for tp in [tp for tp in records if tp.topic in self.batches]:
-            batch = records.pop(tp)
+        for tp, batch in fetched.items():
             if not batch or not (
                 active_partitions is None
                 or tp in active_partitions
                 or tp in self._buffered_partitions
             ):
                 continue  # dropped, as Faust drops records of inactive partitions
-            delivered.append((tp, self._read_offset[tp], batch))
+            # a seek during the fetch moved the read offset: the hole before it is not real
+            moved = self._read_offset[tp] != read_before.get(tp)
+            delivered.append((tp, None if moved else self._read_offset[tp], batch))
             self._read_offset[tp] = batch[-1].offset
             self.batches[tp.topic].put(tp, batch)
         # after delivering everything: this awaits, and a rebalance may begin meanwhile
@@ -162,7 +171,8 @@ class BatchingConsumer(Consumer):
         """Register holes in the offsets (e.g. transaction markers) as Faust's loop does.
 
         Faust commits the acked offsets up to the first missing one; a registered gap counts
-        as acked once the offsets after it are. ``previous`` is the offset read before.
+        as acked once the offsets after it are. ``previous`` is the offset read before, if
+        the batch continues from it.
         """
         first, last = batch[0].offset, batch[-1].offset
         if last - first == len(batch) - 1 and (previous is None or first <= previous + 1):
