@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
+from aiokafka.util import commit_structure_validate
 from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP
 from mode.utils.queues import FlowControlEvent
@@ -50,10 +51,10 @@ def test_a_fetch_is_split_between_the_batches_and_faust(consumer, flowing, monke
     source = RecordBatches(app, "temperatures", maxsize=100)
     monkeypatch.setattr(consumer, "batches", {"temperatures": source})
     dead_letters = TP("weather-dlq", 0)
-    fetched = {
-        TP0: [record(TP0, 0), record(TP0, 2)],  # offset 1 is not in the log
-        TP1: [record(TP1, 0)],  # paused since the fetch: dropped, as Faust does
-        dead_letters: [record(dead_letters, 0)],
+    fetched = {  # keyed as aiokafka returns them
+        TopicPartition(*TP0): [record(TP0, 0), record(TP0, 2)],  # offset 1 is not in the log
+        TopicPartition(*TP1): [record(TP1, 0)],  # paused since the fetch: dropped, as Faust does
+        TopicPartition(*dead_letters): [record(dead_letters, 0)],
     }
 
     async def fetch(self, timeout):
@@ -67,7 +68,9 @@ def test_a_fetch_is_split_between_the_batches_and_faust(consumer, flowing, monke
     taken = asyncio.run(source.take())
     assert [(batch.tp, [r.offset for r in batch.records]) for batch in taken] == [(TP0, [0, 2])]
     taken[0].done([0, 2])
-    assert consumer._new_offset(TP0) == 3  # the hole was registered as a gap
+    committable = consumer._filter_committable_offsets(consumer._filter_tps_with_pending_acks())
+    assert committable == {TP0: 3}  # the hole was registered as a gap
+    commit_structure_validate(committable)  # what aiokafka accepts for a commit
 
 
 def test_acked_offsets_become_the_commit_offset(consumer):
@@ -135,6 +138,24 @@ def test_take_waits_for_records(consumer, flowing):
         return await asyncio.wait_for(taking, 5)
 
     assert [batch.tp for batch in asyncio.run(scenario())] == [TP0]
+
+
+def test_a_fetch_that_fills_the_buffer_pauses_its_partition_until_taken(
+    consumer, flowing, monkeypatch
+):
+    source = RecordBatches(app, "temperatures", maxsize=2)
+    monkeypatch.setattr(consumer, "batches", {"temperatures": source})
+
+    async def fetch(self, timeout):
+        return {TopicPartition(*TP1): [record(TP1, 0), record(TP1, 1)]}, {TP0, TP1}
+
+    monkeypatch.setattr(Consumer, "_wait_next_records", fetch)
+    asyncio.run(consumer._wait_next_records(1.0))
+    assert consumer._get_active_partitions() == {TP0}
+
+    asyncio.run(source.take())
+
+    assert consumer._get_active_partitions() == {TP0, TP1}  # Faust's own checks pass
 
 
 def test_a_full_buffer_pauses_fetching_until_the_agent_takes_it(consumer, flowing):
@@ -220,3 +241,30 @@ def test_a_seek_during_the_fetch_is_not_taken_for_a_hole(consumer, flowing, monk
 
     consumer.ack_offsets(TP0, list(range(7)))  # the re-read has reached 6
     assert consumer._new_offset(TP0) == 7  # 7..9 not taken for a gap: not processed yet
+
+
+def test_taking_commits_every_broker_commit_every_acks(consumer, flowing, monkeypatch):
+    commits = []
+
+    async def commit(*args, **kwargs):
+        commits.append({tp: list(offsets) for tp, offsets in consumer._acked.items()})
+        return True
+
+    monkeypatch.setattr(consumer, "commit", commit)
+    monkeypatch.setattr(consumer, "_commit_every", 3)
+    monkeypatch.setattr(consumer, "_n_acked", 0)
+    source = RecordBatches(app, "temperatures", maxsize=100)
+
+    async def scenario():
+        source.put(TP0, [record(TP0, 0), record(TP0, 1)])
+        (await source.take())[0].done([0, 1])
+        source.put(TP0, [record(TP0, 2)])
+        (await source.take())[0].done([2])
+        await asyncio.sleep(0)
+        assert commits == []  # 2 acks when the second batch was taken
+        source.put(TP0, [record(TP0, 3)])
+        await source.take()
+        await asyncio.wait_for(consumer._due_commit, 5)  # started, not awaited by the agent
+
+    asyncio.run(scenario())
+    assert commits == [{TP0: [0, 1, 2]}]

@@ -88,11 +88,15 @@ class RecordBatches:
         self._size += len(records)
         self._arrived.set()
         if self._size >= self.maxsize:
+            tp = TP(tp.topic, tp.partition)  # Faust's partition sets hold its own type only
             self._paused.add(tp)
             self.app.consumer.on_buffer_full(tp)
 
     async def take(self) -> list[Batch]:
         """Everything waiting, one batch per partition (waits for records to arrive)."""
+        consumer = self.app.consumer
+        assert isinstance(consumer, BatchingConsumer)
+        consumer.commit_if_due()  # what the agent acked so far
         while True:
             await self.app.flow_control.acquire()  # never in the middle of a rebalance
             if self._waiting:
@@ -101,7 +105,6 @@ class RecordBatches:
             await self._arrived.wait()
         waiting, self._waiting, self._size = self._waiting, {}, 0
         self._resume()
-        consumer = self.app.consumer
         inbound = self.app.monitor.stream_inbound_time
         now = time.monotonic()
         batches = []
@@ -136,6 +139,7 @@ class BatchingConsumer(Consumer):
         super().__init__(*args, **kwargs)
         #: topic name -> where its records go (filled as the agents are defined)
         self.batches = batches
+        self._due_commit: asyncio.Future | None = None
 
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         generation = self.app.consumer_generation_id
@@ -143,6 +147,7 @@ class BatchingConsumer(Consumer):
         records, active_partitions = await super()._wait_next_records(timeout)
         if not (records and self.flow_active and self.batches):
             return records, active_partitions
+        # keyed by aiokafka's TopicPartition, as Faust keys its offsets (and commits them)
         fetched = {tp: records.pop(tp) for tp in list(records) if tp.topic in self.batches}
         # Like Faust's conductor, deliver only while flow control is open: it is closed during
         # a rebalance, and reopening it clears what waits.
@@ -181,6 +186,16 @@ class BatchingConsumer(Consumer):
             if previous is not None and previous < record.offset - 1:
                 await self._add_gap(tp, previous + 1, record.offset - 1)
             previous = record.offset
+
+    def commit_if_due(self) -> None:
+        """Start a commit every ``broker_commit_every`` acks, as Faust's loop does per record.
+
+        In the background, like the commit interval's: a commit flushes and ends a transaction
+        per partition, which takes long enough to halve the throughput if the agent waited.
+        """
+        if self._commit_every is not None and self._n_acked >= self._commit_every:
+            self._n_acked = 0
+            self._due_commit = asyncio.ensure_future(self._execute_task(self.commit()))
 
     def ack_offsets(self, tp: TP, offsets: list[int]) -> None:
         """Mark processed offsets for the next commit, as acking each message would."""
