@@ -224,7 +224,8 @@ class Worker:
         """Each partition's snapshot offset (None: no file yet); fails if the worker died."""
         if self.process.poll() is not None:
             raise RuntimeError(
-                f"{self.guarantee} worker exited with {self.process.returncode}:\n{self.tail()}"
+                f"{self.guarantee} worker exited with {self.process.returncode}:\n"
+                f"{self.first_error()}"
             )
         return {p: read_offset(self.snapshots / f"partition-{p}.json") for p in _partition_ids()}
 
@@ -250,6 +251,16 @@ class Worker:
     def tail(self, lines: int = 30) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+    def first_error(self, lines: int = 40) -> str:
+        """The log from its first error on (what a shutdown logs after it says little)."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        logged = text.splitlines()
+        first = next(
+            (i for i, line in enumerate(logged) if "[ERROR]" in line or "[CRITICAL]" in line),
+            max(len(logged) - lines, 0),
+        )
+        return "\n".join(logged[first : first + lines])
 
 
 def forget_worker_state(settings: Settings) -> None:
