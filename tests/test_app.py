@@ -25,6 +25,7 @@ def test_flush_waits_until_every_buffered_send_is_settled(monkeypatch):
     monkeypatch.setattr(Producer, "send_soon", lambda self, fut: None)
     producer = app.producer
     assert isinstance(producer, FlushingProducer)
+    monkeypatch.setattr(producer, "_unsettled", set())  # not what other tests' agents sent
 
     async def scenario() -> None:
         in_flight = FutureMessage(SimpleNamespace())
@@ -43,6 +44,7 @@ def test_a_failed_send_settles_too(monkeypatch):
     monkeypatch.setattr(Producer, "flush", nothing)
     monkeypatch.setattr(Producer, "send_soon", lambda self, fut: None)
     producer = app.producer
+    monkeypatch.setattr(producer, "_unsettled", set())
 
     async def scenario() -> None:
         failing = FutureMessage(SimpleNamespace())
