@@ -248,14 +248,15 @@ class Worker:
                 self.process.wait()
                 raise RuntimeError(f"worker ignored SIGTERM:\n{self.tail()}") from None
 
+    def logged(self) -> list[str]:
+        return self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
+
     def tail(self, lines: int = 30) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return "\n".join(self.logged()[-lines:])
 
     def first_error(self, lines: int = 40) -> str:
         """The log from its first error on (what a shutdown logs after it says little)."""
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        logged = text.splitlines()
+        logged = self.logged()
         first = next(
             (i for i, line in enumerate(logged) if "[ERROR]" in line or "[CRITICAL]" in line),
             max(len(logged) - lines, 0),

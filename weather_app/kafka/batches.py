@@ -90,12 +90,17 @@ class RecordBatches:
         if self._size >= self.maxsize:
             tp = TP(tp.topic, tp.partition)  # Faust's partition sets hold its own type only
             self._paused.add(tp)
-            self.app.consumer.on_buffer_full(tp)
+            self.consumer.on_buffer_full(tp)
+
+    @property
+    def consumer(self) -> BatchingConsumer:
+        consumer = self.app.consumer
+        assert isinstance(consumer, BatchingConsumer)
+        return consumer
 
     async def take(self) -> list[Batch]:
         """Everything waiting, one batch per partition (waits for records to arrive)."""
-        consumer = self.app.consumer
-        assert isinstance(consumer, BatchingConsumer)
+        consumer = self.consumer
         consumer.commit_if_due()  # what the agent acked so far
         while True:
             await self.app.flow_control.acquire()  # never in the middle of a rebalance
@@ -117,9 +122,7 @@ class RecordBatches:
         return batches
 
     def ack(self, tp: TP, offsets: list[int]) -> None:
-        consumer = self.app.consumer
-        assert isinstance(consumer, BatchingConsumer)
-        consumer.ack_offsets(tp, offsets)
+        self.consumer.ack_offsets(tp, offsets)
 
     def clear(self) -> None:
         self._waiting, self._size = {}, 0
@@ -128,7 +131,7 @@ class RecordBatches:
 
     def _resume(self) -> None:
         for tp in self._paused:
-            self.app.consumer.on_buffer_drop(tp)
+            self.consumer.on_buffer_drop(tp)
         self._paused.clear()
 
 
