@@ -30,15 +30,11 @@ progress to stderr.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
 import itertools
 import json
 import math
 import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -53,20 +49,12 @@ from kafka import KafkaConsumer, TopicPartition
 from weather_app.core.generators import Temperature, dane_county
 from weather_app.core.records import BadRecord, decode_temperature
 from weather_app.core.summary import Stats, temperature_group, updated
+from weather_app.core.topics import APP_ID, CHANGELOGS, PARTITIONS, STATIONS, TEMPERATURES
 from weather_app.kafka.embedded import EmbeddedBroker, free_port
 from weather_app.kafka.producing import messages, new_producer
-from weather_app.kafka.topics import (
-    APP_ID,
-    CHANGELOGS,
-    PARTITIONS,
-    STATIONS,
-    TEMPERATURES,
-    admin_client,
-    delete_topics,
-    ensure_topics,
-    product_topics,
-)
-from weather_app.reset import reset_everything
+from weather_app.kafka.reset import reset_everything
+from weather_app.kafka.topics import admin_client, delete_topics, ensure_topics, product_topics
+from weather_app.processes import ChildProcess
 from weather_app.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -192,14 +180,13 @@ def read_offset(path: Path) -> int | None:
         return None
 
 
-class Worker:
+class Worker(ChildProcess):
     """``faust -A weather_app worker`` with its own data folder, output in a log file."""
 
     def __init__(self, settings: Settings, guarantee: str, data_dir: Path) -> None:
         self.guarantee = guarantee
         self.data_dir = data_dir
         self.snapshots = data_dir / "temperatures"
-        self.log = data_dir.parent / f"{data_dir.name}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WEATHER_", "KAFKA_"))}
         env.update(
             KAFKA_BROKER=settings.kafka_broker,
@@ -207,26 +194,17 @@ class Worker:
             WEATHER_PROCESSING_GUARANTEE=guarantee,
             WEATHER_SNAPSHOT_INTERVAL_SEC=str(SNAPSHOT_INTERVAL_SEC),
         )
+        log = data_dir.parent / f"{data_dir.name}.log"
+        log.unlink(missing_ok=True)
+        args = [str(FAUST), "-A", "weather_app", "worker", "--without-web", "-l", "warn"]
+        super().__init__(f"{guarantee} worker", args, env, log, REPO)
         self.started = time.perf_counter()
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [str(FAUST), "-A", "weather_app", "worker", "--without-web", "-l", "warn"],
-                env=env,
-                cwd=REPO,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches us only; we stop the worker
-                preexec_fn=_die_with_parent,
-            )
+        self.start()
 
     def offsets(self) -> dict[int, int | None]:
         """Each partition's snapshot offset (None: no file yet); fails if the worker died."""
-        if self.process.poll() is not None:
-            raise RuntimeError(
-                f"{self.guarantee} worker exited with {self.process.returncode}:\n"
-                f"{self.first_error()}"
-            )
+        if not self.is_running():
+            raise RuntimeError(f"{self.name} exited with {self.returncode}:\n{self.first_error()}")
         return {p: read_offset(self.snapshots / f"partition-{p}.json") for p in _partition_ids()}
 
     def wait_caught_up(self, ends: dict[int, int], poll: float) -> float:
@@ -236,32 +214,13 @@ class Worker:
             now = time.perf_counter()
             return now if self.offsets() == ends else None
 
-        return wait_for(caught_up, f"snapshots at {ends} ({self.guarantee} worker)", poll)
+        return wait_for(caught_up, f"snapshots at {ends} ({self.name})", poll)
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-                raise RuntimeError(f"worker ignored SIGTERM:\n{self.tail()}") from None
-
-    def logged(self) -> list[str]:
-        return self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.logged()[-lines:])
-
-    def first_error(self, lines: int = 40) -> str:
-        """The log from its first error on (what a shutdown logs after it says little)."""
-        logged = self.logged()
-        first = next(
-            (i for i, line in enumerate(logged) if "[ERROR]" in line or "[CRITICAL]" in line),
-            max(len(logged) - lines, 0),
-        )
-        return "\n".join(logged[first : first + lines])
+    def stop(self, timeout: float = 60) -> int | None:
+        try:
+            return super().stop(timeout)
+        except TimeoutError:
+            raise RuntimeError(f"worker ignored SIGTERM:\n{self.tail(30)}") from None
 
 
 def forget_worker_state(settings: Settings) -> None:
@@ -451,12 +410,6 @@ def _quiet(_: str) -> None:
 
 def _partition_ids() -> range:
     return range(PARTITIONS[TEMPERATURES])
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when this process dies, so no worker is orphaned."""
-    with contextlib.suppress(OSError):  # not Linux: the explicit stop() still applies
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Shared fixtures: one real broker per test session, and a way to run the product's CLI.
+"""Shared fixtures: one real broker per test session, settings and CLI environments.
 
 The broker is the embedded noida-db on a free port with a temporary data folder, unless
 ``KAFKA_BROKER`` is already set: then the whole suite runs against that broker (a real Kafka).
@@ -7,18 +7,14 @@ The broker is the embedded noida-db on a free port with a temporary data folder,
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support import command_env
 from weather_app.kafka.embedded import EmbeddedBroker, free_port
 from weather_app.settings import Settings
-
-BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -68,35 +64,7 @@ def env(kafka_broker: str, data_dir: Path) -> dict[str, str]:
 @pytest.fixture
 def fresh_topics(settings: Settings) -> None:
     """Empty product topics, and nothing left that was derived from earlier ones."""
+    from weather_app.kafka.reset import reset_everything
     from weather_app.kafka.topics import product_topics
-    from weather_app.reset import reset_everything
 
     reset_everything(settings, product_topics(settings), report=lambda _: None)
-
-
-def command_env(**overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEATHER_", "KAFKA_"))}
-    env["PYTHONUNBUFFERED"] = "1"  # a killed process's log must hold everything up to the kill
-    env.update(overrides)
-    return env
-
-
-def run_cli(
-    *args: str, env: dict[str, str], timeout: float = 120, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    """Run ``faust -A weather_app ARGS`` to completion and return its output."""
-    result = subprocess.run(
-        [str(BIN / "faust"), "-A", "weather_app", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"faust {' '.join(args)} exited {result.returncode}\n"
-            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-        )
-    return result

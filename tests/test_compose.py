@@ -10,7 +10,7 @@ import tomllib
 import pytest
 import yaml
 
-from tests.conftest import BIN, REPO, command_env
+from tests.support import BIN, REPO, command_env
 from weather_app.settings import _ENVIRONMENT
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())

@@ -1,11 +1,43 @@
 """Kafka weather pipeline as a Faust app: ``faust -A weather_app <command>``.
 
-As in Faust's project layout guide, the package exposes ``app`` (which also shadows the
-``weather_app.app`` submodule attribute, as Faust's ``-A`` lookup needs); importing the
-package registers the agents, tables and commands.
+Importing the package (or any module of the pure core) builds nothing: Faust's ``-A
+weather_app`` looks up the ``app`` attribute, and that lookup reads the settings from the
+environment, builds the worker app (agents, tables, timers) and registers the commands. Bad
+settings then stop the program with one ``error: ...`` line, as every command's errors do.
 """
 
-from weather_app import agents, commands, worker_producers  # noqa: F401  (registers them)
-from weather_app.app import app, settings
+from __future__ import annotations
 
-__all__ = ["app", "settings"]
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from weather_app.worker.app import WeatherApp
+
+    app: WeatherApp
+
+__all__ = ["app"]
+
+
+def __getattr__(name: str) -> Any:
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    built = _build_app()
+    globals()["app"] = built  # built once per process
+    return built
+
+
+def _build_app() -> WeatherApp:
+    import sys
+
+    from weather_app.errors import WeatherError
+    from weather_app.settings import Settings
+
+    try:
+        from weather_app.worker.app import create_app
+
+        built = create_app(Settings.from_env())
+    except WeatherError as error:
+        sys.exit(f"error: {error}")  # one line on stderr, exit status 1, for every command
+    import weather_app.commands  # noqa: F401  (registers every command with Faust's CLI)
+
+    return built

@@ -16,15 +16,13 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from weather_app.atomic import atomic_write
-from weather_app.core import snapshot
-from weather_app.core.records import BadRecord
-from weather_app.core.summary import FIELDS, Stats, updated
+from weather_app.core.partition import PartitionSummary
+from weather_app.core.topics import PARTITIONS
 from weather_app.errors import WeatherError
-from weather_app.exporter import read_snapshot
+from weather_app.files.locks import PartitionLocks
+from weather_app.files.snapshots import read_summary, snapshot_path, write_summary
 from weather_app.kafka.dead_letters import DeadLetters
-from weather_app.kafka.topics import PARTITIONS, broker_unreachable
-from weather_app.locks import PartitionLocks
+from weather_app.kafka.topics import broker_unreachable
 from weather_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,26 +30,14 @@ log = logging.getLogger(__name__)
 POLL_TIMEOUT_MS = 1000
 
 
-class PartitionFile:
-    """One partition's summary in memory, and the file that checkpoints it."""
-
-    def __init__(self, kind: str, path: Path, partition: int) -> None:
-        self.kind, self.path, self.partition = kind, path, partition
-        if path.exists():
-            offset, groups = read_snapshot(kind, path, partition)
-            self.offset, self.groups = offset, snapshot.names(kind, groups)
-        else:
-            self.offset, self.groups = 0, {}
-            self.save()
-
-    def apply(self, group: str, date: str, degrees: float) -> None:
-        stats: Stats | None = updated(self.groups.get(group), date, degrees)
-        if stats is not None:
-            self.groups[group] = stats
-
-    def save(self) -> None:
-        data = snapshot.from_names(self.kind, self.partition, self.offset, self.groups)
-        atomic_write(self.path, snapshot.render(data))
+def load_or_create(topic: str, folder: Path, partition: int) -> PartitionSummary:
+    """The partition's summary from its file, or an empty one saved as its first file."""
+    path = snapshot_path(folder, partition)
+    if path.exists():
+        return read_summary(topic, path, partition)
+    summary = PartitionSummary(topic, partition)
+    write_summary(path, summary)
+    return summary
 
 
 def consume(
@@ -73,29 +59,23 @@ def consume(
     locks.acquire(partitions)
     dead_letters = DeadLetters(settings)
     try:
-        files = {p: PartitionFile(topic, folder / snapshot.file_name(p), p) for p in partitions}
-        consumer = _assigned_consumer(settings, topic, files)
+        summaries = {p: load_or_create(topic, folder, p) for p in partitions}
+        consumer = _assigned_consumer(settings, topic, summaries)
         try:
             polls = 0
             while (iterations is None or polls < iterations) and not should_stop():
                 batch = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
                 polls += 1
                 for tp, records in batch.items():
-                    state = files[tp.partition]
-                    for record in records:
-                        try:
-                            state.apply(*FIELDS[topic](record.key, record.value))
-                        except BadRecord as error:
-                            dead_letters.send(
-                                topic,
-                                tp.partition,
-                                record.offset,
-                                record.key,
-                                record.value,
-                                str(error),
-                            )
-                    state.offset = consumer.position(tp)
-                    state.save()
+                    summary = summaries[tp.partition]
+                    for bad in summary.apply(records).rejected:
+                        record = bad.record
+                        dead_letters.send(
+                            topic, tp.partition, record.offset, record.key, record.value, bad.reason
+                        )
+                    # past transaction markers too: the consumer's position, not last offset + 1
+                    summary.position = consumer.position(tp)
+                    write_summary(snapshot_path(folder, tp.partition), summary)
         finally:
             consumer.close()
     finally:
@@ -104,7 +84,7 @@ def consume(
 
 
 def _assigned_consumer(
-    settings: Settings, topic: str, files: dict[int, PartitionFile]
+    settings: Settings, topic: str, summaries: dict[int, PartitionSummary]
 ) -> KafkaConsumer:
     try:
         consumer = KafkaConsumer(
@@ -116,8 +96,8 @@ def _assigned_consumer(
         )
     except KafkaError as error:
         raise broker_unreachable(settings, error) from None
-    partitions = {TopicPartition(topic, p): f for p, f in files.items()}
+    partitions = {TopicPartition(topic, p): s for p, s in summaries.items()}
     consumer.assign(list(partitions))
-    for tp, state in partitions.items():
-        consumer.seek(tp, state.offset)
+    for tp, summary in partitions.items():
+        consumer.seek(tp, summary.position)
     return consumer

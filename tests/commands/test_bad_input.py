@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import command_env, run_cli
+from tests.support import command_env, run_cli
 from weather_app.kafka.embedded import free_port
 
 

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import BIN, REPO, run_cli
-from tests.pipeline import wait_for
+from tests.support import BIN, REPO, run_cli, wait_for
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient
 
-from tests.conftest import BIN, REPO, command_env, run_cli
+from tests.support import BIN, REPO, command_env, run_cli
 from weather_app.kafka.embedded import EmbeddedBroker, free_port
 
 

@@ -1,8 +1,9 @@
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-from tests.conftest import run_cli
-from weather_app.kafka.topics import PARTITIONS, ensure_topics, partition_counts, product_topics
+from tests.support import run_cli
+from weather_app.core.topics import PARTITIONS
+from weather_app.kafka.topics import ensure_topics, partition_counts, product_topics
 
 EXPECTED = {"stations": 6, "stations-json": 6, "temperatures": 4}
 

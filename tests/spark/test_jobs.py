@@ -15,10 +15,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import REPO, command_env, run_cli
-from tests.pipeline import read_partition, wait_for
+from tests.support import REPO, command_env, read_partition, run_cli, wait_for
+from weather_app.kafka.reset import reset_everything
 from weather_app.kafka.topics import product_topics
-from weather_app.reset import reset_everything
 
 
 def job(env: dict[str, str], name: str, *args: str, timeout: float = 300) -> str:

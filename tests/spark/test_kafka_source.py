@@ -32,7 +32,7 @@ from spark.kafka_source import (
     read_partition,
 )
 from spark.session import read_kafka
-from tests.pipeline import wait_for
+from tests.support import wait_for
 
 PARTITIONS = 3
 BACKLOG = 3000

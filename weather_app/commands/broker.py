@@ -6,10 +6,10 @@ from pathlib import Path
 
 from faust.cli import option
 
-from weather_app.app import settings
-from weather_app.cli import command, wait_for_stop_signal
+from weather_app.commands.runner import command, wait_for_stop_signal
 from weather_app.errors import WeatherError
 from weather_app.kafka.embedded import EmbeddedBroker
+from weather_app.settings import Settings
 
 
 @command(
@@ -22,9 +22,9 @@ from weather_app.kafka.embedded import EmbeddedBroker
     ),
     option("--host", default="127.0.0.1", help="Address to bind"),
 )
-async def broker(self: object, port: int | None, data_dir: str | None, host: str) -> None:
+async def broker(settings: Settings, port: int | None, data_dir: str | None, host: str) -> None:
     """Run the embedded Kafka broker (noida-db) until Ctrl-C or SIGTERM."""
-    server = embedded_broker(port, data_dir, host)
+    server = embedded_broker(settings, port, data_dir, host)
     with server:
         print(
             f"Kafka broker ready at {server.address} (data in {server.data_dir}); Ctrl-C stops it",
@@ -34,7 +34,9 @@ async def broker(self: object, port: int | None, data_dir: str | None, host: str
     print("Kafka broker stopped", flush=True)
 
 
-def embedded_broker(port: int | None, data_dir: str | None, host: str) -> EmbeddedBroker:
+def embedded_broker(
+    settings: Settings, port: int | None, data_dir: str | None, host: str
+) -> EmbeddedBroker:
     """The broker the CLI options describe; defaults follow KAFKA_BROKER and WEATHER_DATA_DIR."""
     if port is None:
         port = int(settings.bootstrap_servers[0].rsplit(":", 1)[1])

@@ -7,11 +7,11 @@ import threading
 
 from faust.cli import argument, option
 
-from weather_app.app import settings
-from weather_app.cli import command
+from weather_app.commands.runner import command
 from weather_app.consumer import consume as consume_partitions
+from weather_app.core.topics import STATIONS, TEMPERATURES
 from weather_app.errors import WeatherError
-from weather_app.kafka.topics import STATIONS, TEMPERATURES
+from weather_app.settings import Settings
 
 
 @command(
@@ -20,7 +20,7 @@ from weather_app.kafka.topics import STATIONS, TEMPERATURES
     option("--iterations", type=int, default=None, help="Polls before exiting [default: forever]"),
 )
 async def consume(
-    self: object, partitions: tuple[int, ...], topic: str, iterations: int | None
+    settings: Settings, partitions: tuple[int, ...], topic: str, iterations: int | None
 ) -> None:
     """Summarise the given partitions into partition-N.json (no consumer group)."""
     if topic not in (TEMPERATURES, STATIONS):

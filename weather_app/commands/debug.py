@@ -14,11 +14,12 @@ from faust.cli import option
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
-from weather_app.app import settings
-from weather_app.cli import command
+from weather_app.commands.runner import command
 from weather_app.core.records import BadRecord, decode_station, decode_temperature
+from weather_app.core.topics import STATIONS, TEMPERATURES
 from weather_app.errors import WeatherError
-from weather_app.kafka.topics import STATIONS, TEMPERATURES, broker_unreachable
+from weather_app.kafka.topics import broker_unreachable
+from weather_app.settings import Settings
 
 GROUP = "debug"
 
@@ -41,7 +42,7 @@ def describe(topic: str, partition: int, key: bytes | None, value: bytes | None)
 
 
 @command(option("--topic", default=TEMPERATURES, help="temperatures or stations"))
-async def debug(self: object, topic: str) -> None:
+async def debug(settings: Settings, topic: str) -> None:
     """Print new records of a topic as they arrive (consumer group "debug")."""
     if topic not in (TEMPERATURES, STATIONS):
         raise WeatherError(f"unknown topic {topic!r}; choose temperatures or stations")

@@ -6,59 +6,28 @@ produces both datasets at their pace, and the plot refresher; keeps them running
 
 from __future__ import annotations
 
+import contextlib
 import os
-import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 from faust.cli import option
 
-from weather_app.app import settings
-from weather_app.cli import command, wait_for_stop_signal
 from weather_app.commands.broker import embedded_broker
+from weather_app.commands.runner import command, wait_for_stop_signal
+from weather_app.kafka.reset import reset_everything
 from weather_app.kafka.topics import product_topics
-from weather_app.reset import reset_everything
-
-
-class Child:
-    """A supervised child process of the demo."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.name = name
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                args, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
-        self.log = log
-
-    def __str__(self) -> str:
-        return self.name
-
-    def is_running(self) -> bool:
-        return self.process.poll() is None
-
-    def failure(self) -> str:
-        lines = self.log.read_text(errors="replace").splitlines()
-        return f"exit code {self.process.returncode}; see {self.log}: {lines[-1] if lines else ''}"
-
-    def stop(self) -> None:
-        if self.is_running():
-            self.process.terminate()
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+from weather_app.processes import ChildProcess
+from weather_app.settings import Settings
 
 
 @command(
     option("--port", type=int, default=None, help="Kafka port [default: KAFKA_BROKER's, 9092]"),
 )
-async def demo(self: object, port: int | None) -> None:
+async def demo(settings: Settings, port: int | None) -> None:
     """Run the demo: broker, fresh topics, worker with producers, until Ctrl-C."""
-    server = embedded_broker(port, None, "127.0.0.1")
+    server = embedded_broker(settings, port, None, "127.0.0.1")
     with server:
         local = replace(settings, kafka_broker=server.address)
         print(f"Kafka broker ready at {server.address}", flush=True)
@@ -72,18 +41,18 @@ async def demo(self: object, port: int | None) -> None:
         faust = str(Path(sys.executable).with_name("faust"))
         logs = settings.data_dir / "logs"
         children = [
-            Child(
+            ChildProcess(
                 "worker",
                 [faust, "-A", "weather_app", "worker", "--without-web", "-l", "info"],
                 env,
                 logs / "worker.log",
-            ),
-            Child(
+            ).start(),
+            ChildProcess(
                 "plots",
                 [faust, "-A", "weather_app", "plot", "--every", "30"],
                 env,
                 logs / "plots.log",
-            ),
+            ).start(),
         ]
         print(
             f"Worker and producers running (logs in {logs}); snapshots in "
@@ -95,5 +64,6 @@ async def demo(self: object, port: int | None) -> None:
             wait_for_stop_signal(server, *children)
         finally:
             for child in reversed(children):
-                child.stop()
+                with contextlib.suppress(TimeoutError):  # killed then: nothing more to do
+                    child.stop()
     print("Stopped", flush=True)

@@ -6,17 +6,17 @@ import itertools
 import json
 import sys
 
-from weather_app.app import settings
-from weather_app.cli import command
 from weather_app.commands.options import dataset_options, resolve_dataset_options
+from weather_app.commands.runner import command
 from weather_app.core.codec import to_json_dict
 from weather_app.core.datasets import dataset_records, days_of
-from weather_app.pacing import paced
+from weather_app.core.pacing import paced
+from weather_app.settings import Settings
 
 
 @command(*dataset_options(datasets=("stations", "temperatures")))
 async def generate(
-    self: object, dataset: str, delay: float | None, days: int | None, seed: int | None
+    settings: Settings, dataset: str, delay: float | None, days: int | None, seed: int | None
 ) -> None:
     """Print generated records as JSON lines (a look at the data; nothing is sent)."""
     chosen = resolve_dataset_options(settings, dataset, delay, days, seed)

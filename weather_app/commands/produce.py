@@ -8,13 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from faust.cli import option
 
-from weather_app.app import settings
-from weather_app.cli import command
 from weather_app.commands.options import dataset_options, resolve_dataset_options
-from weather_app.kafka.topics import DATASET_TOPICS, ensure_topics, product_topics
-from weather_app.producers import ProgressBar
-from weather_app.producers import produce as produce_dataset
-from weather_app.reset import reset_everything
+from weather_app.commands.runner import command
+from weather_app.core.topics import DATASET_TOPICS
+from weather_app.kafka.reset import reset_everything
+from weather_app.kafka.topics import ensure_topics, product_topics
+from weather_app.producer import ProgressBar
+from weather_app.producer import produce as produce_dataset
+from weather_app.settings import Settings
 
 CHOICES = ("all", "stations", "temperatures")
 
@@ -35,7 +36,7 @@ CHOICES = ("all", "stations", "temperatures")
     ),
 )
 async def produce(
-    self: object,
+    settings: Settings,
     dataset: str,
     delay: float | None,
     days: int | None,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from faust.cli import option
 
-from weather_app.app import settings
-from weather_app.cli import command
+from weather_app.commands.runner import command
+from weather_app.kafka.reset import reset_everything
 from weather_app.kafka.topics import ensure_topics, product_topics
-from weather_app.reset import reset_everything
+from weather_app.settings import Settings
 
 
 @command(
@@ -19,7 +19,7 @@ from weather_app.reset import reset_everything
         help="Replicas per partition [default: WEATHER_REPLICATION_FACTOR, 1]",
     ),
 )
-async def topics(self: object, reset: bool, replication_factor: int | None) -> None:
+async def topics(settings: Settings, reset: bool, replication_factor: int | None) -> None:
     """Create stations (6), stations-json (6) and temperatures (4); --reset recreates them."""
     chosen = settings.override(replication_factor=replication_factor)
     if reset:

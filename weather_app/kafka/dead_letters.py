@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from kafka import KafkaProducer
 
+from weather_app.core.topics import DEAD_LETTERS
 from weather_app.kafka.producing import RETRIES
-from weather_app.kafka.topics import DEAD_LETTERS
 from weather_app.settings import Settings
 
 PARTITIONS = 1

@@ -8,8 +8,6 @@ to stop it if we die (``PR_SET_PDEATHSIG``), and stop it with SIGTERM, which mak
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import errno
 import os
 import signal
@@ -24,6 +22,7 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from weather_app.errors import WeatherError
+from weather_app.processes import die_with_parent
 
 LOG_NAME = "noida-db.log"
 _HARMLESS = ("GLIBC_2.39",)  # noida-db's binary warns about this on Debian 12 and runs fine
@@ -110,7 +109,7 @@ class EmbeddedBroker:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches us; we decide how the server stops
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         try:
             self._wait_until_ready(timeout)
@@ -195,10 +194,3 @@ class EmbeddedBroker:
 
 def _is_harmless(line: str) -> bool:
     return any(marker in line for marker in _HARMLESS)
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the parent dies, so no server is orphaned."""
-    pr_set_pdeathsig = 1
-    with contextlib.suppress(OSError):  # not Linux: the explicit stop() still applies
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)

@@ -19,9 +19,10 @@ from pathlib import Path
 from kafka.admin import MemberToRemove
 from kafka.errors import KafkaError
 
-from weather_app.atomic import atomic_write
+from weather_app.core.topics import APP_ID
 from weather_app.errors import WeatherError
-from weather_app.kafka.topics import APP_ID, admin_client
+from weather_app.files.atomic import atomic_write
+from weather_app.kafka.topics import admin_client
 from weather_app.settings import Settings
 
 log = logging.getLogger(__name__)

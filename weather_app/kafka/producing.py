@@ -18,8 +18,9 @@ from kafka.errors import KafkaError, OutOfOrderSequenceNumberError, UnknownProdu
 from weather_app.core.codec import to_json, to_protobuf
 from weather_app.core.generators import StationDay, Temperature
 from weather_app.core.records import month_name
+from weather_app.core.topics import STATIONS, STATIONS_JSON, TEMPERATURES
 from weather_app.errors import WeatherError
-from weather_app.kafka.topics import STATIONS, STATIONS_JSON, TEMPERATURES, broker_unreachable
+from weather_app.kafka.topics import broker_unreachable
 from weather_app.settings import Settings
 
 RETRIES = 10

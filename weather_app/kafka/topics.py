@@ -16,34 +16,9 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
+from weather_app.core.topics import PARTITIONS
 from weather_app.errors import WeatherError
 from weather_app.settings import Settings
-
-STATIONS = "stations"
-STATIONS_JSON = "stations-json"
-TEMPERATURES = "temperatures"
-
-#: topic name -> partition count
-PARTITIONS: dict[str, int] = {STATIONS: 6, STATIONS_JSON: 6, TEMPERATURES: 4}
-
-DEAD_LETTERS = "weather-dlq"
-
-#: the Faust app's id: its consumer group and the prefix of its tables' changelog topics
-APP_ID = "weather"
-STATION_SUMMARY_TABLE = "station-summary"
-TEMPERATURE_SUMMARY_TABLE = "temperature-summary"
-
-#: source topic -> the changelog topics of the tables summarising it
-CHANGELOGS: dict[str, tuple[str, ...]] = {
-    STATIONS: (f"{APP_ID}-{STATION_SUMMARY_TABLE}-changelog",),
-    TEMPERATURES: (f"{APP_ID}-{TEMPERATURE_SUMMARY_TABLE}-changelog",),
-}
-
-#: dataset name -> the topics its producer writes
-DATASET_TOPICS: dict[str, tuple[str, ...]] = {
-    "stations": (STATIONS, STATIONS_JSON),
-    "temperatures": (TEMPERATURES,),
-}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,58 @@
+"""Two workers share the partitions (and the snapshot folder); one goes, the other takes over."""
+
+from __future__ import annotations
+
+from tests.support import Process, command_env, read_snapshots, wait_caught_up, wait_for, worker
+from weather_app.kafka.reset import reset_everything
+from weather_app.kafka.topics import product_topics
+
+
+def owned(log) -> bool:
+    return "[^Worker]: Ready" in log.read_text()
+
+
+def test_a_surviving_worker_takes_over_and_snapshots_stay_exact(
+    settings, kafka_broker, data_dir, tmp_path
+):
+    """The other worker leaves (SIGTERM); the survivor takes its partitions over.
+
+    A SIGKILLed worker is evicted after the session timeout by its peers' liveness check
+    (noida-db never expires it), but faust 0.15.3's transactional producers then fail to begin
+    their transactions (IN_TRANSACTION -> IN_TRANSACTION) and the taken-over partitions stall:
+    that case is an open problem, not covered here.
+    """
+    reset_everything(settings, product_topics(settings), report=lambda _: None)
+    base = command_env(
+        KAFKA_BROKER=kafka_broker,
+        WEATHER_DATA_DIR=str(data_dir),
+        WEATHER_SNAPSHOT_INTERVAL_SEC="0.2",
+    )
+    first = worker({**base, "WEATHER_STATE_DIR": str(tmp_path / "a")}, tmp_path / "a.log")
+    second = worker({**base, "WEATHER_STATE_DIR": str(tmp_path / "b")}, tmp_path / "b.log")
+    producer = Process(
+        ["produce", "--dataset", "all", "--delay", "0.005", "--days", "1500", "--seed", "3"],
+        base,
+        tmp_path / "producer.log",
+    )
+    first.start()
+    second.start()
+    try:
+        wait_for(lambda: owned(first.log) and owned(second.log), 90, "both workers")
+        producer.start()
+        wait_for(
+            lambda: (
+                (read_snapshots(data_dir / "temperatures", "temperatures") or {})
+                and "Elected group leader" in first.log.read_text() + second.log.read_text()
+            ),
+            60,
+            "the first snapshots",
+        )
+        assert second.stop() == 0
+        assert producer.wait(180) == 0, producer.tail()
+        wait_caught_up(data_dir / "temperatures", kafka_broker, "temperatures", 180, first)
+        wait_caught_up(data_dir / "stations", kafka_broker, "stations", 180, first)
+    finally:
+        for process in (producer, second):
+            if process.running():
+                process.kill()
+        assert first.stop() == 0, first.tail()

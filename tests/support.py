@@ -1,0 +1,237 @@
+"""Helpers shared by the tests: running the CLI, processes, independent ground truth, waiting."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from weather_app.core.report_pb2 import Report
+from weather_app.processes import ChildProcess
+
+PARTITIONS = {"stations": 6, "temperatures": 4}
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parent.parent
+
+
+def command_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEATHER_", "KAFKA_"))}
+    env["PYTHONUNBUFFERED"] = "1"  # a killed process's log must hold everything up to the kill
+    env.update(overrides)
+    return env
+
+
+def run_cli(
+    *args: str, env: dict[str, str], timeout: float = 120, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``faust -A weather_app ARGS`` to completion and return its output."""
+    result = subprocess.run(
+        [str(BIN / "faust"), "-A", "weather_app", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"faust {' '.join(args)} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, poll: float = 0.1) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(poll)
+
+
+class Process(ChildProcess):
+    """``faust -A weather_app ARGS`` running in the background with its output in a log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        super().__init__(args[0], [str(BIN / "faust"), "-A", "weather_app", *args], env, log, REPO)
+
+    def running(self) -> bool:
+        return self.is_running()
+
+    def stop(self, timeout: float = 60, must_exit: bool = True) -> int:  # type: ignore[override]
+        """SIGTERM and wait; a process still running after ``timeout`` is killed (and fails
+        the test unless ``must_exit`` is False)."""
+        try:
+            code = super().stop(timeout)
+        except TimeoutError:
+            if not must_exit:
+                return self.returncode  # type: ignore[return-value]
+            raise AssertionError(f"{self.name} ignored SIGTERM; log: {self.tail()}") from None
+        assert code is not None, f"{self.name} was never started"
+        return code
+
+
+def worker(env: dict[str, str], log: Path) -> Process:
+    return Process(["worker", "--without-web", "-l", "info"], env, log)
+
+
+def read_partition(bootstrap: str, topic: str, partition: int) -> list[Any]:
+    """Every record of one partition, in offset order."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        end = consumer.end_offsets([tp])[tp]
+        consumer.seek(tp, 0)
+        records: list[Any] = []
+        while consumer.position(tp) < end:
+            for batch in consumer.poll(timeout_ms=1000).values():
+                records.extend(batch)
+        return records
+    finally:
+        consumer.close()
+
+
+def ground_truth(bootstrap: str, kind: str) -> dict[int, dict[str, Any]]:
+    """Expected snapshot per partition, computed straight from the topic.
+
+    Written independently of the product's core: a record counts when its date is later than
+    every earlier record of its group in that partition.
+    """
+    expected = {}
+    for partition in range(PARTITIONS[kind]):
+        records = read_partition(bootstrap, kind, partition)
+        groups: dict[Any, dict[str, Any]] = {}
+        for record in records:
+            report = Report.FromString(record.value)
+            if kind == "stations":
+                group: Any = report.station
+            else:
+                group = (calendar.month_name[int(report.date[5:7])], report.date[:4])
+            stats = groups.get(group)
+            if stats is None:
+                groups[group] = {
+                    "count": 1,
+                    "sum": report.degrees,
+                    "start": report.date,
+                    "end": report.date,
+                }
+            elif report.date > stats["end"]:
+                stats["count"] += 1
+                stats["sum"] += report.degrees
+                stats["end"] = report.date
+        snapshot: dict[str, Any] = {"partition": partition, "offset": len(records)}
+        for group, stats in groups.items():
+            stats["avg"] = stats["sum"] / stats["count"]
+            if kind == "stations":
+                snapshot[group] = stats
+            else:
+                snapshot.setdefault(group[0], {})[group[1]] = stats
+        expected[partition] = snapshot
+    return expected
+
+
+def read_snapshots(folder: Path, kind: str) -> dict[int, dict[str, Any]] | None:
+    """All partition files of a kind, or None while any is missing or unreadable."""
+    found = {}
+    for partition in range(PARTITIONS[kind]):
+        try:
+            found[partition] = json.loads((folder / f"partition-{partition}.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+    return found
+
+
+def same_stats(actual: dict[str, Any], expected: dict[str, Any]) -> bool:
+    """Snapshots equal: counts and dates exactly, sums and averages to 1e-9 relative."""
+    if actual.keys() != expected.keys():
+        return False
+    for name, value in expected.items():
+        if isinstance(value, dict) and "count" not in value:
+            if not same_stats(actual[name], value):
+                return False
+        elif isinstance(value, dict):
+            other = actual[name]
+            if (other["count"], other["start"], other["end"]) != (
+                value["count"],
+                value["start"],
+                value["end"],
+            ):
+                return False
+            for field in ("sum", "avg"):
+                if abs(other[field] - value[field]) > 1e-9 * max(1.0, abs(value[field])):
+                    return False
+        elif actual[name] != value:
+            return False
+    return True
+
+
+def matches_ground_truth(folder: Path, bootstrap: str, kind: str) -> bool:
+    actual = read_snapshots(folder, kind)
+    if actual is None:
+        return False
+    expected = ground_truth(bootstrap, kind)
+    return all(same_stats(actual[p], expected[p]) for p in expected)
+
+
+def diff_report(folder: Path, bootstrap: str, kind: str) -> str:
+    actual = read_snapshots(folder, kind) or {}
+    expected = ground_truth(bootstrap, kind)
+    lines = []
+    for partition, snapshot in expected.items():
+        got = actual.get(partition)
+        if got is None or not same_stats(got, snapshot):
+            lines.append(f"partition {partition}: expected {json.dumps(snapshot)[:600]}")
+            lines.append(f"partition {partition}: got      {json.dumps(got)[:600]}")
+    return "\n".join(lines)
+
+
+def end_offsets(bootstrap: str, kind: str) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        tps = [TopicPartition(kind, p) for p in range(PARTITIONS[kind])]
+        return {tp.partition: offset for tp, offset in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
+
+
+def wait_caught_up(
+    folder: Path, bootstrap: str, kind: str, timeout: float, worker: Process | None = None
+) -> None:
+    """Wait until every partition file's offset reaches the topic's end, then compare."""
+    wait_offsets(folder, bootstrap, kind, timeout, worker)
+    assert matches_ground_truth(folder, bootstrap, kind), diff_report(folder, bootstrap, kind)
+
+
+def wait_offsets(
+    folder: Path, bootstrap: str, kind: str, timeout: float, worker: Process | None = None
+) -> None:
+    """Wait until every partition file's offset reaches the topic's end."""
+    ends = end_offsets(bootstrap, kind)
+
+    def caught_up() -> bool:
+        if worker is not None and not worker.running():
+            raise AssertionError(f"worker exited early:\n{worker.tail()}")
+        files = read_snapshots(folder, kind)
+        return files is not None and all(files[p]["offset"] == ends[p] for p in ends)
+
+    try:
+        wait_for(caught_up, timeout, f"{kind} snapshots to reach offsets {ends}")
+    except AssertionError:
+        found = read_snapshots(folder, kind)
+        offsets = {p: s["offset"] for p, s in (found or {}).items()}
+        log = worker.tail() if worker is not None else ""
+        raise AssertionError(f"{kind}: files at {offsets}, topic ends {ends}\n{log}") from None

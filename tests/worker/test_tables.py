@@ -1,0 +1,104 @@
+"""``PartitionedSummaries`` on its own: the table's position decides where a partition goes on.
+
+Faust can deliver a partition past the records it has processed after an in-process
+rebalance; those events must not be counted, and the partition must be re-read from the
+position the table holds.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from faust.types import TP
+
+from weather_app.core.codec import to_protobuf
+from weather_app.core.generators import Temperature
+from weather_app.worker import tables as tables_module
+from weather_app.worker.batches import Batch
+from weather_app.worker.tables import MAX_REWINDS, PartitionedSummaries
+
+
+class FakeTable(dict):
+    """A Faust table as the summaries use it: item assignment and ``items()``."""
+
+
+class FakeEvent:
+    """The event made current for table writes (weak-referenceable, like Faust's)."""
+
+
+def record(partition: int, offset: int, date: str, degrees: float = 10.0) -> SimpleNamespace:
+    return SimpleNamespace(
+        partition=partition,
+        offset=offset,
+        key=b"January",
+        value=to_protobuf(Temperature(date, degrees)),
+        topic="temperatures",
+    )
+
+
+def batch(partition: int, *records: SimpleNamespace) -> Batch:
+    return Batch(TP("temperatures", partition), list(records), FakeEvent())
+
+
+def january(day: int) -> str:
+    return f"1990-01-{day:02d}"
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(tables_module.time, "monotonic", lambda: now[0])
+    return now
+
+
+@pytest.fixture
+def summaries(monkeypatch):
+    monkeypatch.setattr(tables_module, "make_current", lambda _: None)
+    return PartitionedSummaries(FakeTable(), "temperatures")
+
+
+def test_events_past_the_position_are_not_counted_and_the_partition_is_rewound(summaries, clock):
+    summaries.apply(batch(0, *(record(0, offset, january(offset + 1)) for offset in range(3))))
+    applied = summaries.apply(batch(0, record(0, 5, january(6)), record(0, 6, january(7))))
+    assert (applied.rewind, applied.processed) == (3, [])  # nothing beyond the position is acked
+    state = summaries.state(0)
+    assert (state.position, state.groups["January/1990"]["count"]) == (3, 3)
+    # stale events fetched before the seek took effect are dropped without a new seek
+    assert summaries.apply(batch(0, record(0, 7, january(8)))).rewind is None
+    # the re-read arrives: every record counted once, in order
+    reread = summaries.apply(
+        batch(0, *(record(0, offset, january(offset + 1)) for offset in range(3, 8)))
+    )
+    assert reread.processed == [3, 4, 5, 6, 7]
+    assert summaries.state(0).position == 8
+    assert summaries.table["0/January/1990"]["count"] == 8
+    assert summaries.table["0/#offset"] == 8
+
+
+def test_a_gap_that_survives_repeated_rewinds_is_taken_as_real(summaries, clock):
+    summaries.apply(batch(1, record(1, 0, january(1))))
+    for _ in range(MAX_REWINDS):
+        assert summaries.apply(batch(1, record(1, 4, january(2)))).rewind == 1
+        clock[0] += 1.5
+    summaries.apply(batch(1, record(1, 4, january(2))))
+    assert summaries.state(1).position == 5
+    assert summaries.table["1/January/1990"]["count"] == 2
+
+
+def test_the_position_restored_from_the_table_anchors_the_partition(summaries, clock):
+    summaries.table["2/#offset"] = 40
+    summaries.table["2/January/1990"] = {
+        "count": 1,
+        "sum": 1.0,
+        "start": "1990-01-01",
+        "end": "1990-01-01",
+    }
+    assert summaries.apply(batch(2, record(2, 41, january(2)))).rewind == 40
+    assert summaries.apply(batch(2, record(2, 40, january(2)))).rewind is None
+    assert summaries.state(2).groups["January/1990"]["count"] == 2
+
+
+def test_a_fresh_partition_starts_wherever_its_first_event_is(summaries, clock):
+    assert summaries.apply(batch(3, record(3, 17, january(1)))).rewind is None
+    assert summaries.state(3).position == 18

@@ -1,0 +1,1 @@
+"""The product's files: atomic replacement, one-writer locks, snapshot files."""

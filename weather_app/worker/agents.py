@@ -1,0 +1,174 @@
+"""The summary agents: ``stations`` and ``temperatures`` into tables, snapshots, dead letters.
+
+Each agent takes whole per-partition batches of records from the consumer (Faust's per-event
+path would cost ten times more than the summaries themselves; see ``worker/batches.py``) and
+hands them to a :class:`PartitionedSummaries`; a timer exports snapshots of the owned
+partitions, and the revocation/shutdown signals export the partitions a worker is about to lose.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from faust.types import TP, AgentT, AppT, StreamT
+
+from weather_app.core.topics import (
+    DEAD_LETTERS,
+    PARTITIONS,
+    STATION_SUMMARY_TABLE,
+    STATIONS,
+    TEMPERATURE_SUMMARY_TABLE,
+    TEMPERATURES,
+)
+from weather_app.errors import WeatherError
+from weather_app.files.locks import PartitionLocks
+from weather_app.kafka.dead_letters import DeadLetters
+from weather_app.kafka.membership import remember_member
+from weather_app.settings import Settings
+from weather_app.worker.app import WeatherApp
+from weather_app.worker.batches import RecordBatches, batches
+from weather_app.worker.snapshots import SnapshotExporter
+from weather_app.worker.tables import PartitionedSummaries
+
+log = logging.getLogger(__name__)
+
+#: batching of the events Faust's test driver puts (a worker takes what each fetch brought)
+BATCH_SIZE = 2000
+BATCH_WAIT_SEC = 0.1
+
+TABLES = {STATIONS: STATION_SUMMARY_TABLE, TEMPERATURES: TEMPERATURE_SUMMARY_TABLE}
+
+
+class TopicSummaries:
+    """One summarised topic's table, mirrors, exporter, file locks, batches and agent."""
+
+    def __init__(self, app: WeatherApp, settings: Settings, topic: str) -> None:
+        self.app, self.topic = app, topic
+        table = app.Table(TABLES[topic], default=None, partitions=PARTITIONS[topic])
+        self.summaries = PartitionedSummaries(table, topic)
+        self.exporter = SnapshotExporter(
+            topic,
+            settings.output_dir(topic),
+            self.summaries,
+            trust_restored_state=settings.processing_guarantee == "exactly_once",
+            log_end=self._log_end,
+        )
+        self.locks = PartitionLocks(self.exporter.folder)
+        self.batches: RecordBatches = app.record_batches(topic)
+        self.agent: AgentT | None = None
+
+    def owned(self) -> list[int]:
+        return sorted(
+            tp.partition for tp in self.app.consumer.assignment() if tp.topic == self.topic
+        )
+
+    def _log_end(self, partition: int) -> int | None:
+        tp = TP(self.topic, partition)
+        consumer = self.app.consumer
+        return consumer.highwater(tp) if tp in consumer.assignment() else None
+
+
+class SummaryAgents:
+    """Everything the worker runs to summarise the topics, installed on one app."""
+
+    def __init__(self, app: WeatherApp, settings: Settings) -> None:
+        self.app, self.settings = app, settings
+        app.topic(DEAD_LETTERS, partitions=1, internal=True)  # created by the worker if missing
+        self.dead_letters = DeadLetters(settings)
+        self.stations = TopicSummaries(app, settings, STATIONS)
+        self.temperatures = TopicSummaries(app, settings, TEMPERATURES)
+        self.topics = {STATIONS: self.stations, TEMPERATURES: self.temperatures}
+        for summaries in self.topics.values():
+            summaries.agent = app.agent(
+                self._source(summaries.topic), name=f"summarise_{summaries.topic}"
+            )(self._agent_for(summaries))
+        app.timer(settings.snapshot_interval, name="export_snapshots")(self.export_snapshots)
+        app.on_partitions_assigned.connect(self.on_assigned)
+        app.on_partitions_revoked.connect(self.export_revoked)
+        app.on_before_shutdown.connect(self.export_on_shutdown)
+
+    def _source(self, topic: str) -> Any:
+        return self.app.topic(topic, partitions=PARTITIONS[topic], key_type=bytes, value_type=bytes)
+
+    def _agent_for(self, summaries: TopicSummaries) -> Callable[[StreamT], Any]:
+        async def summarise(stream: StreamT) -> None:
+            await self._summarise(stream, summaries)
+
+        summarise.__name__ = summarise.__qualname__ = f"summarise_{summaries.topic}"
+        return summarise
+
+    async def _summarise(self, stream: StreamT, topic: TopicSummaries) -> None:
+        async for taken in batches(stream, topic.batches, size=BATCH_SIZE, within=BATCH_WAIT_SEC):
+            for batch in taken:
+                if batch.stale:  # a rebalance began during an await below: re-read after it
+                    continue
+                applied = topic.summaries.apply(batch)
+                for bad in applied.rejected:
+                    record = bad.record
+                    log.warning(
+                        "dead letter %s[%d]@%d: %s",
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        bad.reason,
+                    )
+                    self.dead_letters.send(
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        record.key,
+                        record.value,
+                        bad.reason,
+                    )
+                batch.done(applied.processed)
+                if applied.rewind is not None:
+                    log.warning(
+                        "%s[%d]: records skipped by the consumer; re-reading from %d",
+                        topic.topic,
+                        batch.tp.partition,
+                        applied.rewind,
+                    )
+                    await self.app.consumer.seek(batch.tp, applied.rewind)
+
+    def _ready(self) -> bool:
+        return not self.app.rebalancing and self.app.tables.recovery.completed.is_set()
+
+    async def export_snapshots(self) -> None:
+        if self._ready():
+            for topic in self.topics.values():
+                topic.exporter.export(topic.owned())
+
+    async def on_assigned(self, sender: AppT, assigned: set[TP], **kwargs: Any) -> None:
+        member_id = self.app.member_id()
+        if member_id is not None:
+            remember_member(self.settings, member_id)
+        for name, topic in self.topics.items():
+            partitions = sorted(tp.partition for tp in assigned if tp.topic == name)
+            try:  # a corrupt file, or another writer of it, must stop the worker before it writes
+                topic.locks.acquire(partitions)
+                topic.exporter.check_files(partitions)
+            except WeatherError as error:
+                log.critical("%s", error)
+                await self.app.crash(error)
+                raise
+
+    async def export_revoked(self, sender: AppT, revoked: set[TP], **kwargs: Any) -> None:
+        """Last snapshots of the partitions this worker loses (tables are still open here)."""
+        for name, topic in self.topics.items():
+            partitions = sorted(tp.partition for tp in revoked if tp.topic == name)
+            if partitions and self.app.tables.recovery.completed.is_set():
+                topic.exporter.export(partitions)
+            topic.exporter.forget(partitions)
+            topic.summaries.forget(partitions)
+            topic.locks.release(partitions)
+
+    async def export_on_shutdown(self, sender: AppT, **kwargs: Any) -> None:
+        """Final snapshots from the in-memory mirrors (the stores are closed by now)."""
+        for topic in self.topics.values():
+            loaded = sorted(topic.summaries.partitions)
+            if loaded:
+                topic.exporter.export(loaded)
+            topic.locks.release()
+        self.dead_letters.close()

@@ -1,0 +1,88 @@
+"""The Faust application: one place that turns :class:`Settings` into a configured worker app.
+
+:func:`create_app` builds the app and installs everything the worker runs on it (summary
+agents, snapshot timer, leader-run producers). ``faust -A weather_app`` calls it through the
+package's lazy ``app`` attribute; nothing builds an app at import time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from weather_app.core.topics import APP_ID
+from weather_app.kafka.membership import Liveness, evict_previous_member
+from weather_app.settings import Settings
+from weather_app.worker.batches import RecordBatches
+from weather_app.worker.faust_internals.app import InternalsApp
+from weather_app.worker.faust_internals.consumer import member_id
+
+if TYPE_CHECKING:
+    from weather_app.worker.agents import SummaryAgents
+    from weather_app.worker.leader_producers import LeaderProducers
+
+
+class WeatherApp(InternalsApp):
+    """The worker's app: the product's consumer and producer, settings, liveness beacon."""
+
+    liveness: Liveness | None = None
+    #: the summary agents and their state, once installed (see :func:`create_app`)
+    summaries: SummaryAgents
+    leader_producers: LeaderProducers | None = None
+
+    def __init__(self, settings: Settings, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings = settings
+
+    async def on_first_start(self) -> None:
+        evict_previous_member(self.settings)
+        self.liveness = Liveness(self.settings, self.member_id)
+        self.liveness.start()
+        await super().on_first_start()
+
+    async def on_stop(self) -> None:
+        if self.liveness is not None:
+            self.liveness.stop()
+        await super().on_stop()
+
+    def member_id(self) -> str | None:
+        """This worker's id in the consumer group, once it has joined."""
+        return member_id(self)
+
+    def record_batches(self, topic: str) -> RecordBatches:
+        """Where the consumer puts ``topic``'s records, whole batches at a time (see batches)."""
+        batches = self.batches[topic] = RecordBatches(
+            self, topic, maxsize=self.conf.stream_buffer_maxsize
+        )
+        return batches
+
+
+def broker_url(servers: list[str]) -> str:
+    return "kafka://" + ";".join(servers)
+
+
+def create_app(settings: Settings) -> WeatherApp:
+    """The worker app for ``settings``, with its agents, timers and producers installed."""
+    from weather_app.worker.agents import SummaryAgents
+    from weather_app.worker.leader_producers import install_leader_producers
+
+    app = WeatherApp(
+        settings,
+        APP_ID,
+        broker=broker_url(settings.bootstrap_servers),
+        store="rocksdb://",
+        datadir=str(settings.worker_state_dir),
+        processing_guarantee=settings.processing_guarantee,
+        topic_replication_factor=settings.replication_factor,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        # a crashed worker's partitions move to the others once its session expires
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=max(settings.session_timeout / 10, 0.5),
+        broker_rebalance_timeout=settings.session_timeout * 2,
+        stream_buffer_maxsize=16384,
+        broker_max_poll_records=5000,
+    )
+    app.summaries = SummaryAgents(app, settings)
+    install_leader_producers(app, settings)
+    return app

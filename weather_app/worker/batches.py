@@ -1,0 +1,164 @@
+"""Whole per-partition batches of records for agents whose per-event cost matters.
+
+Faust moves every record through its own machinery: a message and an event object, two
+tasks in the consumer's drain loop, the conductor, a channel queue, a stream step and an ack.
+That caps an agent at a few thousand records a second, however little the agent does.
+
+:class:`~weather_app.worker.faust_internals.consumer.BatchingConsumer` takes the records of
+the topics registered with it out of each fetch, before that per-record path, and hands each
+partition's records to the topic's :class:`RecordBatches`, which the agent drains. The agent
+acks what it processed (``BatchingConsumer.ack_offsets``), so Faust's commits (and, under
+``exactly_once``, its transactions) carry the offsets as before; tables, changelogs and
+rebalances stay Faust's.
+
+The same :func:`batches` loop also serves an agent run by Faust's test driver, which feeds
+the agent's stream rather than the consumer: the agent's code does not depend on which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from faust.types import TP, AppT, EventT, StreamT, TopicT
+
+from weather_app.worker.faust_internals.consumer import BatchingConsumer, to_message
+
+
+class Record(Protocol):
+    """What an agent reads of a record: an aiokafka ``ConsumerRecord`` or a Faust ``Message``."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass
+class Batch:
+    """Records of one partition, in the order fetched; ``done`` acks the processed ones."""
+
+    tp: TP
+    records: Sequence[Record]
+    #: the batch's last record as a Faust event: current while the agent writes tables, so
+    #: Faust routes the changelog writes to this partition (and its transaction)
+    event: EventT
+    _source: RecordBatches | None = None
+    _generation: int = 0
+
+    @property
+    def stale(self) -> bool:
+        """Whether a rebalance began since the batch was taken: it must not be processed."""
+        return self._source is not None and self._source.generation != self._generation
+
+    def done(self, offsets: list[int]) -> None:
+        """Ack the processed records' offsets: the next commit may include them."""
+        if self._source is not None:  # the stream acks its own events
+            self._source.ack(self.tp, offsets)
+
+
+class RecordBatches:
+    """Records of one topic waiting for its agent, per partition, with back-pressure.
+
+    Above ``maxsize`` waiting records the partitions that keep arriving are paused in the
+    fetcher, and resumed once the agent has taken what was waiting. :meth:`clear` drops
+    everything waiting; Faust's flow control calls it when a rebalance begins, so no record
+    fetched for an old assignment is processed after it (Faust then seeks to the committed
+    offsets and the records are read again).
+    """
+
+    def __init__(self, app: AppT, topic: str, maxsize: int) -> None:
+        self.app = app
+        self.topic = topic
+        self.maxsize = maxsize
+        self._waiting: dict[TP, list[Any]] = {}
+        self._size = 0
+        self._paused: set[TP] = set()
+        self._arrived = asyncio.Event()
+        #: bumped by every :meth:`clear`, so batches taken before it are known to be stale
+        self.generation = 0
+        app.flow_control.manage_queue(self)  # type: ignore[arg-type]
+
+    def put(self, tp: TP, records: list[Any]) -> None:
+        """Called by the consumer with one partition's fetched records."""
+        self._waiting.setdefault(tp, []).extend(records)
+        self._size += len(records)
+        self._arrived.set()
+        if self._size >= self.maxsize:
+            tp = TP(tp.topic, tp.partition)  # Faust's partition sets hold its own type only
+            self._paused.add(tp)
+            self.consumer.on_buffer_full(tp)
+
+    @property
+    def consumer(self) -> BatchingConsumer:
+        consumer = self.app.consumer
+        assert isinstance(consumer, BatchingConsumer)
+        return consumer
+
+    async def take(self) -> list[Batch]:
+        """Everything waiting, one batch per partition (waits for records to arrive)."""
+        consumer = self.consumer
+        consumer.commit_if_due()  # what the agent acked so far
+        while True:
+            await self.app.flow_control.acquire()  # never in the middle of a rebalance
+            if self._waiting:
+                break
+            self._arrived.clear()
+            await self._arrived.wait()
+        waiting, self._waiting, self._size = self._waiting, {}, 0
+        self._resume()
+        inbound = self.app.monitor.stream_inbound_time
+        now = time.monotonic()
+        batches = []
+        for tp, records in waiting.items():
+            inbound[tp] = now  # Faust's stall detector watches this per partition
+            last = records[-1]
+            message = to_message(consumer, tp, last)
+            event = self.app.create_event(last.key, last.value, last.headers, message)
+            batches.append(Batch(tp, records, event, self, self.generation))
+        return batches
+
+    def ack(self, tp: TP, offsets: list[int]) -> None:
+        self.consumer.ack_offsets(tp, offsets)
+
+    def clear(self) -> None:
+        self._waiting, self._size = {}, 0
+        self.generation += 1
+        self._resume()
+
+    def _resume(self) -> None:
+        for tp in self._paused:
+            self.consumer.on_buffer_drop(tp)
+        self._paused.clear()
+
+
+async def batches(
+    stream: StreamT, source: RecordBatches, *, size: int, within: float
+) -> AsyncIterator[list[Batch]]:
+    """The agent's input as per-partition batches.
+
+    In a worker the records come from ``source``, filled by :class:`BatchingConsumer`. Under
+    Faust's test driver (or any consumer that does not divert the topic) they come from the
+    stream, taken ``size`` events at a time or ``within`` seconds, and acked by the stream.
+    """
+    channel = stream.channel
+    if isinstance(channel, TopicT) and source.topic in channel.topics:  # not the test driver
+        while True:
+            yield await source.take()
+    else:
+        async for events in stream.take_events(size, within=within):
+            yield _by_partition(events)
+
+
+def _by_partition(events: Sequence[EventT]) -> list[Batch]:
+    records: dict[TP, list[Any]] = {}
+    last: dict[TP, EventT] = {}
+    for event in events:
+        tp = event.message.tp
+        records.setdefault(tp, []).append(event.message)
+        last[tp] = event
+    return [Batch(tp, records[tp], last[tp]) for tp in records]

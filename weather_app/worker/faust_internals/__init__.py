@@ -1,0 +1,68 @@
+"""Every use of a private Faust or aiokafka name, in one place, for the versions it was read in.
+
+The worker needs a few things that faust-streaming 0.15.3 / aiokafka 0.14 offer no public API
+for. Each is here, next to why, so that an upgrade has one package to re-read; the rest of the
+product uses public API only (``tests/test_architecture.py`` enforces it). Importing this
+package checks the installed versions and refuses to run with others: a changed private
+attribute would otherwise fail silently or, worse, lose records.
+
+Inventory (module: private name -> why)
+
+* ``events``: ``faust.streams._current_event`` -> a batch's table writes must go to the
+  changelog partition (and transaction) of the partition they summarise; Faust routes a write
+  by the current event, which its per-event path sets and our batch path has to set itself.
+* ``consumer`` (``BatchingConsumer``, a subclass of Faust's aiokafka ``Consumer``):
+  ``_wait_next_records`` (the fetch, to take the summarised topics' records out of it),
+  ``_read_offset`` / ``_buffered_partitions`` (what Faust's drain loop tracks per partition),
+  ``_add_gap`` (register holes so commits pass them), ``_commit_every`` / ``_n_acked`` /
+  ``_execute_task`` (commit every N acks, as Faust's loop does), ``_acked`` /
+  ``_acked_index`` / ``_committed_offset`` (ack processed offsets in bulk), ``_to_message``
+  (a Faust message for the batch's event); aiokafka's ``_coordinator`` via Faust's
+  ``_thread._ensure_consumer()`` (this member's id in the group, for eviction after a crash).
+* ``app`` (``InternalsApp``, the base of the worker's ``faust.App``): ``_new_consumer`` /
+  ``_new_producer`` (build the two classes below), ``_on_partitions_revoked`` /
+  ``_on_partitions_assigned`` (passed on to the consumer as Faust does), ``_create_directories``
+  (create the state folder's parents too).
+* ``producer`` (``FlushingProducer``, a subclass of Faust's aiokafka ``Producer``): overrides
+  public methods only (``send_soon``, ``flush``, ``commit_transactions``, ``send``); its
+  reason to live here is that it corrects 0.15.3 behaviour (no flush before a commit, a flush
+  that gives up, failed changelog sends only logged) and must be re-checked on upgrade.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from weather_app.errors import WeatherError
+
+#: distribution -> the versions whose private names this package was written against
+WRITTEN_FOR: dict[str, tuple[str, ...]] = {
+    "faust-streaming": ("0.15.3",),
+    "aiokafka": ("0.14.0",),
+}
+
+
+class UnsupportedVersion(WeatherError):
+    """The installed Faust or aiokafka is not one the internals were written for."""
+
+
+def check_versions(installed: dict[str, str] | None = None) -> None:
+    """Raise :class:`UnsupportedVersion` unless every dependency is at a known version."""
+    for distribution, versions in WRITTEN_FOR.items():
+        version = (installed or {}).get(distribution) or _installed(distribution)
+        if version not in versions:
+            raise UnsupportedVersion(
+                f"{distribution} {version} is installed, but weather_app.worker.faust_internals "
+                f"was written for {' or '.join(versions)}; install that (make install) or "
+                "re-read the private names listed in that package before allowing this one"
+            )
+
+
+def _installed(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "(none)"
+
+
+check_versions()

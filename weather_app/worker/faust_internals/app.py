@@ -1,0 +1,45 @@
+"""The app's private factory methods: which consumer and producer Faust builds, its folders."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import faust
+from faust.types import ConsumerT, ProducerT
+
+from weather_app.worker.faust_internals.consumer import BatchingConsumer
+from weather_app.worker.faust_internals.producer import FlushingProducer
+
+if TYPE_CHECKING:
+    from weather_app.worker.batches import RecordBatches
+
+
+class InternalsApp(faust.App):
+    """``faust.App`` building a :class:`BatchingConsumer` and a :class:`FlushingProducer`.
+
+    Faust offers no public way to choose the consumer or producer class of an app short of a
+    whole transport driver; its private factory methods are the narrow place to do it.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: topic name -> where the consumer puts its records (see worker/batches.py)
+        self.batches: dict[str, RecordBatches] = {}
+
+    def _create_directories(self) -> None:
+        self.conf.datadir.mkdir(parents=True, exist_ok=True)  # Faust creates the last level only
+        super()._create_directories()
+
+    def _new_consumer(self) -> ConsumerT:
+        return BatchingConsumer(
+            self.transport,
+            callback=self.topics.on_message,
+            on_partitions_revoked=self._on_partitions_revoked,
+            on_partitions_assigned=self._on_partitions_assigned,
+            beacon=self.beacon,
+            loop=self.loop,
+            batches=self.batches,
+        )
+
+    def _new_producer(self) -> ProducerT:
+        return FlushingProducer(self.transport, loop=self.loop, beacon=self.beacon)

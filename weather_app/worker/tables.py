@@ -1,0 +1,176 @@
+"""Per-partition summaries kept in a Faust table, with an in-memory mirror of each partition.
+
+The table is the durable state: every change goes to its changelog topic, inside the same
+Kafka transaction as the source offsets under ``exactly_once``. Keys are partition-qualified
+(``"3/A"``, ``"2/January/1990"``, and ``"3/#offset"`` for the partition's position) so one
+partition's state never mixes with another's, whatever a producer's partitioner did.
+
+The mirror (:class:`PartitionState`, around the core's :class:`PartitionSummary`) holds the
+same data for the partitions this worker owns. The agent reads it instead of RocksDB, and the
+snapshot exporter renders it, so snapshots can be written at shutdown, after Faust has closed
+the stores. A batch writes each changed key once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from faust.types import EventT, TableT
+
+from weather_app.core.partition import PartitionSummary, Rejected
+from weather_app.core.summary import Stats
+from weather_app.worker.batches import Batch, Record
+from weather_app.worker.faust_internals.events import make_current
+
+OFFSET_KEY = "#offset"
+
+
+@dataclass
+class PartitionState:
+    """A partition's summary, and what the worker knows about how it got there."""
+
+    summary: PartitionSummary
+    #: position found in the table when this worker took the partition over
+    restored_position: int = 0
+    #: highest offset + 1 processed by this worker since it took the partition over
+    replayed_to: int = 0
+    #: whether ``position`` is known (from the table or an event) to be the next offset
+    anchored: bool = False
+    #: the position last rewound to, how often, and when (monotonic seconds)
+    rewound_to: int | None = None
+    rewinds: int = 0
+    rewound_at: float = 0.0
+
+    @property
+    def partition(self) -> int:
+        return self.summary.partition
+
+    @property
+    def position(self) -> int:
+        return self.summary.position
+
+    @property
+    def version(self) -> int:
+        return self.summary.version
+
+    @property
+    def groups(self) -> dict[str, Stats]:
+        return self.summary.groups
+
+
+@dataclass
+class Applied:
+    """What a batch left to do: dead letters to send, offsets to ack, maybe a rewind."""
+
+    rejected: list[Rejected] = field(default_factory=list)
+    #: offsets of the records accounted for (counted, ignored or rejected): ackable
+    processed: list[int] = field(default_factory=list)
+    #: the offset to re-read the partition from, when records beyond the position arrived
+    rewind: int | None = None
+
+
+class PartitionedSummaries:
+    """Applies records to the summaries of the partitions of one source topic."""
+
+    def __init__(self, table: TableT, topic: str) -> None:
+        self.table = table
+        self.topic = topic
+        self.partitions: dict[int, PartitionState] = {}
+
+    def state(self, partition: int) -> PartitionState:
+        """The partition's mirror, loaded from the table the first time (after recovery)."""
+        state = self.partitions.get(partition)
+        if state is None:
+            state = self.partitions[partition] = self._load(partition)
+        return state
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        for partition in partitions:
+            self.partitions.pop(partition, None)
+
+    def apply(self, batch: Batch) -> Applied:
+        """Count a batch of one partition's records.
+
+        The table's position says where the partition continues. Faust can deliver a
+        partition past it after an in-process rebalance (and then commits over the gap), so a
+        record beyond the position is not counted: the partition is rewound to the position
+        instead, and the rest of the batch is dropped until it is re-read.
+        """
+        state = self.state(batch.tp.partition)
+        records, rewind = _accepted(state, batch.records)
+        counted = state.summary.apply(records)
+        if counted.processed:
+            last = counted.processed[-1]
+            state.replayed_to = max(state.replayed_to, last + 1)
+            self._persist(batch.event, state, counted.changed)
+        return Applied(counted.rejected, counted.processed, rewind)
+
+    def _persist(self, event: EventT, state: PartitionState, changed: dict[str, Stats]) -> None:
+        # Faust routes a table write to the changelog partition (and transaction) of the
+        # current event; in a batch we make the partition's last event current explicitly.
+        make_current(event)
+        partition = state.partition
+        for group, stats in changed.items():
+            self.table[f"{partition}/{group}"] = stats
+        self.table[f"{partition}/{OFFSET_KEY}"] = state.position
+
+    def _load(self, partition: int) -> PartitionState:
+        prefix = f"{partition}/"
+        state = PartitionState(PartitionSummary(self.topic, partition))
+        for key, value in self.table.items():
+            if not key.startswith(prefix):
+                continue
+            name = key[len(prefix) :]
+            if name == OFFSET_KEY:
+                state.summary.position = state.restored_position = int(value)
+                state.anchored = True
+            else:
+                state.summary.groups[name] = _as_stats(value)
+        return state
+
+
+#: rewinds to the same offset after which a gap is taken as real (e.g. transaction markers)
+MAX_REWINDS = 5
+REWIND_INTERVAL_SEC = 1.0
+
+
+def _accepted(
+    state: PartitionState, records: Sequence[Record]
+) -> tuple[Sequence[Record], int | None]:
+    """The records up to the first one beyond the position, and where to rewind, if anywhere.
+
+    Offsets only grow within a batch, so once one record lies beyond the position (a gap that
+    is not known to be real), so do all after it: they are dropped, and the partition is
+    rewound to the position unless it was just rewound there.
+    """
+    position, anchored = state.position, state.anchored
+    for index, record in enumerate(records):
+        offset = record.offset
+        if anchored and offset > position and not _real_gap(state, position):
+            state.anchored = True
+            return records[:index], (position if _may_rewind(state, position) else None)
+        anchored = True
+        position = max(position, offset + 1)
+    state.anchored = state.anchored or bool(records)
+    return records, None
+
+
+def _real_gap(state: PartitionState, position: int) -> bool:
+    return state.rewound_to == position and state.rewinds >= MAX_REWINDS
+
+
+def _may_rewind(state: PartitionState, position: int) -> bool:
+    """Whether to seek again now (at most once per interval, counting rewinds per offset)."""
+    now = time.monotonic()
+    if state.rewound_to == position and now - state.rewound_at < REWIND_INTERVAL_SEC:
+        return False
+    state.rewinds = state.rewinds + 1 if state.rewound_to == position else 1
+    state.rewound_to, state.rewound_at = position, now
+    return True
+
+
+def _as_stats(value: Any) -> Stats:
+    return Stats(count=value["count"], sum=value["sum"], start=value["start"], end=value["end"])
