@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
+import importlib
 import json
 import subprocess
 import sys
@@ -154,9 +154,9 @@ def framework_private_names() -> frozenset[str]:
     """Every ``_name`` (not dunder) that faust, aiokafka or mode define or assign."""
     names: set[str] = set()
     for package in ("faust", "aiokafka", "mode"):
-        spec = importlib.util.find_spec(package)
-        assert spec is not None and spec.origin is not None
-        for path in Path(spec.origin).parent.rglob("*.py"):
+        init = importlib.import_module(package).__file__  # faust's lazy module has no __spec__
+        assert init is not None
+        for path in Path(init).parent.rglob("*.py"):
             names |= defined_names(ast.parse(path.read_bytes()))
     return frozenset(n for n in names if n.startswith("_") and not n.startswith("__"))
 

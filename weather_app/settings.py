@@ -48,6 +48,8 @@ class Settings:
     worker_produces: str = "none"
     session_timeout: float = 10.0
     state_dir: Path | None = None
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -120,6 +122,8 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "WEATHER_WORKER_PRODUCES": ("worker_produces", str),
     "WEATHER_SESSION_TIMEOUT_SEC": ("session_timeout", float),
     "WEATHER_STATE_DIR": ("state_dir", Path),
+    "WEATHER_METRICS_PORT": ("metrics_port", int),
+    "WEATHER_METRICS_HOST": ("metrics_host", str),
 }
 _FIELD_TO_ENV = {field: name for name, (field, _) in _ENVIRONMENT.items()}
 
@@ -175,5 +179,9 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(
             f"duplicate_rate must be a probability in [0, 1), got {settings.duplicate_rate!r}"
         )
+    if settings.metrics_port is not None and not 0 < settings.metrics_port < 65536:
+        raise SettingsError(f"metrics_port must be 1..65535, got {settings.metrics_port!r}")
+    if not settings.metrics_host.strip():
+        raise SettingsError("metrics_host must be an address to bind, got an empty one")
     if not 1 <= settings.station_count <= 26:
         raise SettingsError(f"station_count must be 1..26, got {settings.station_count!r}")

@@ -42,6 +42,7 @@ def test_a_batch_counts_each_day_once_and_moves_past_every_record():
     assert [bad.record.offset for bad in applied.rejected] == [3]
     assert applied.rejected[0].reason.startswith("not a protobuf Report")
     assert applied.changed == {"January/1990": summary.groups["January/1990"]}
+    assert (applied.counted, applied.ignored) == (3, 1)  # the poison duplicate is ignored
     assert summary.version == 1
 
 

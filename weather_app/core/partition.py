@@ -47,6 +47,13 @@ class Applied:
     rejected: list[Rejected] = field(default_factory=list)
     #: offsets of the records accounted for (counted, ignored or rejected)
     processed: list[int] = field(default_factory=list)
+    #: how many of them were counted (the others were ignored or rejected)
+    counted: int = 0
+
+    @property
+    def ignored(self) -> int:
+        """Records that were valid but already counted (a duplicate, a replay, an older day)."""
+        return len(self.processed) - self.counted - len(self.rejected)
 
 
 @dataclass
@@ -85,6 +92,7 @@ class PartitionSummary:
                 stats = updated(groups.get(group), date, degrees)
                 if stats is not None:
                     groups[group] = changed[group] = stats
+                    applied.counted += 1
             processed.append(offset)
             if offset >= self.position:
                 self.position = offset + 1

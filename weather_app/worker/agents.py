@@ -53,7 +53,7 @@ class TopicSummaries:
             settings.output_dir(topic),
             self.summaries,
             trust_restored_state=settings.processing_guarantee == "exactly_once",
-            log_end=self._log_end,
+            log_end=self.log_end,
         )
         self.locks = PartitionLocks(self.exporter.folder)
         self.batches: RecordBatches = app.record_batches(topic)
@@ -64,7 +64,8 @@ class TopicSummaries:
             tp.partition for tp in self.app.consumer.assignment() if tp.topic == self.topic
         )
 
-    def _log_end(self, partition: int) -> int | None:
+    def log_end(self, partition: int) -> int | None:
+        """The partition's end offset as last fetched (None while not owned or unknown)."""
         tp = TP(self.topic, partition)
         consumer = self.app.consumer
         return consumer.highwater(tp) if tp in consumer.assignment() else None
@@ -105,6 +106,9 @@ class SummaryAgents:
                 if batch.stale:  # a rebalance began during an await below: re-read after it
                     continue
                 applied = topic.summaries.apply(batch)
+                self.app.metrics.batch(
+                    topic.topic, len(applied.processed), applied.ignored, len(applied.rejected)
+                )
                 for bad in applied.rejected:
                     record = bad.record
                     log.warning(
@@ -138,7 +142,16 @@ class SummaryAgents:
     async def export_snapshots(self) -> None:
         if self._ready():
             for topic in self.topics.values():
-                topic.exporter.export(topic.owned())
+                owned = topic.owned()
+                topic.exporter.export(owned)
+                for partition in owned:
+                    self.app.metrics.partition(
+                        topic.topic,
+                        partition,
+                        topic.summaries.state(partition).position,
+                        topic.log_end(partition),
+                        topic.exporter.path(partition),
+                    )
 
     async def on_assigned(self, sender: AppT, assigned: set[TP], **kwargs: Any) -> None:
         member_id = self.app.member_id()
@@ -163,6 +176,7 @@ class SummaryAgents:
             topic.exporter.forget(partitions)
             topic.summaries.forget(partitions)
             topic.locks.release(partitions)
+            self.app.metrics.forget(name, partitions)
 
     async def export_on_shutdown(self, sender: AppT, **kwargs: Any) -> None:
         """Final snapshots from the in-memory mirrors (the stores are closed by now)."""

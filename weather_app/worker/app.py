@@ -15,6 +15,7 @@ from weather_app.settings import Settings
 from weather_app.worker.batches import RecordBatches
 from weather_app.worker.faust_internals.app import InternalsApp
 from weather_app.worker.faust_internals.consumer import member_id
+from weather_app.worker.metrics import WorkerMetrics
 
 if TYPE_CHECKING:
     from weather_app.worker.agents import SummaryAgents
@@ -32,8 +33,13 @@ class WeatherApp(InternalsApp):
     def __init__(self, settings: Settings, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.settings = settings
+        self.metrics = WorkerMetrics()
+        self.sensors.add(self.metrics.sensor())
 
     async def on_first_start(self) -> None:
+        if self.settings.metrics_port is not None:
+            self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port)
+        self.consumer.on_committed = self.metrics.commits.inc  # type: ignore[attr-defined]
         evict_previous_member(self.settings)
         self.liveness = Liveness(self.settings, self.member_id)
         self.liveness.start()

@@ -70,6 +70,8 @@ class Applied:
     processed: list[int] = field(default_factory=list)
     #: the offset to re-read the partition from, when records beyond the position arrived
     rewind: int | None = None
+    #: how many processed records were valid but already counted
+    ignored: int = 0
 
 
 class PartitionedSummaries:
@@ -106,7 +108,7 @@ class PartitionedSummaries:
             last = counted.processed[-1]
             state.replayed_to = max(state.replayed_to, last + 1)
             self._persist(batch.event, state, counted.changed)
-        return Applied(counted.rejected, counted.processed, rewind)
+        return Applied(counted.rejected, counted.processed, rewind, counted.ignored)
 
     def _persist(self, event: EventT, state: PartitionState, changed: dict[str, Stats]) -> None:
         # Faust routes a table write to the changelog partition (and transaction) of the

@@ -10,6 +10,7 @@ per-partition bookkeeping (read offsets, gaps, acks, commit cadence) as the drai
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from faust.transport.drivers.aiokafka import Consumer
@@ -28,6 +29,15 @@ class BatchingConsumer(Consumer):
         #: topic name -> where its records go (filled as the agents are defined)
         self.batches = batches
         self._due_commit: asyncio.Future | None = None
+        #: called after every commit that committed offsets (the worker's metrics count them)
+        self.on_committed: Callable[[], None] = lambda: None
+
+    async def force_commit(self, *args: Any, **kwargs: Any) -> bool:
+        """Faust's commit (every path to it ends here), reporting the ones that committed."""
+        committed = await super().force_commit(*args, **kwargs)
+        if committed:
+            self.on_committed()
+        return committed
 
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         generation = self.app.consumer_generation_id

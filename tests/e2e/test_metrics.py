@@ -1,0 +1,62 @@
+"""The worker's Prometheus metrics after a real run: they count what the topics hold."""
+
+from __future__ import annotations
+
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support import end_offsets, run_cli, wait_caught_up, wait_for, worker
+from weather_app.kafka.embedded import free_port
+
+
+def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample served on ``port``: (name, sorted labels) -> value."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_counters_equal_the_records_in_the_topics(
+    env, data_dir, kafka_broker, fresh_topics, tmp_path
+):
+    run_cli("produce", "--dataset", "all", "--delay", "0", "--days", "400", "--seed", "4", env=env)
+    port = free_port()
+    work = worker({**env, "WEATHER_METRICS_PORT": str(port)}, tmp_path / "worker.log").start()
+    try:
+        for kind in ("temperatures", "stations"):
+            wait_caught_up(data_dir / kind, kafka_broker, kind, 120, work)
+        ends = {kind: end_offsets(kafka_broker, kind) for kind in ("temperatures", "stations")}
+
+        def gauges_current() -> dict | None:
+            samples = scrape(port)
+            positions = {
+                (dict(labels)["topic"], int(dict(labels)["partition"])): value
+                for (name, labels), value in samples.items()
+                if name == "weather_partition_position"
+            }
+            expected = {
+                (k, p): float(end) for k, offsets in ends.items() for p, end in offsets.items()
+            }
+            committed = samples.get(("weather_commits_total", ()), 0) >= 1
+            return samples if positions == expected and committed else None
+
+        # Faust commits every 2.8 s: the first commit may come after the gauges are current
+        samples = wait_for(gauges_current, 30, "partition gauges at the log ends, a commit")
+    finally:
+        assert work.stop() == 0
+    for kind, offsets in ends.items():
+        topic = (("topic", kind),)
+        assert samples[("weather_records_processed_total", topic)] == sum(offsets.values())
+        assert samples[("weather_dead_letters_total", topic)] == 0
+        for partition in offsets:
+            labels = (("partition", str(partition)), ("topic", kind))
+            assert samples[("weather_partition_lag", labels)] == 0
+            assert 0 <= samples[("weather_snapshot_age_seconds", labels)] < 60
+    # the temperatures series carries poison duplicates: valid records that are not counted
+    assert samples[("weather_records_ignored_total", (("topic", "temperatures"),))] > 0
+    assert samples[("weather_rebalances_total", ())] >= 1
