@@ -36,14 +36,18 @@ class LagMonitor:
         self._fetched_at: float | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self.available: bool | None = None  # None until the first attempt
         self._thread = threading.Thread(target=self._run, name="dashboard-lag", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 0.2) -> None:
+        """Ask the thread to end; it is a daemon, so a broker call still under way (at most
+        ``timeout`` long) never holds up the dashboard's exit."""
         self._stopping.set()
-        self._thread.join(timeout=self.timeout + 1)
+        if self._thread.is_alive():
+            self._thread.join(timeout=wait)
 
     def end_offset(self, topic: str, partition: int) -> int | None:
         """The partition's end offset if it was fetched recently, else None."""
@@ -70,11 +74,16 @@ class LagMonitor:
                     consumer = self._consumer()
                 offsets = fetch_end_offsets(consumer, self.topics, self.timeout)
             except Exception as error:  # any broker trouble only blanks the lag
-                log.debug("end offsets unavailable: %s", error)
+                if self.available is not False:
+                    log.warning("lag unknown until the broker answers: %s", error)
+                self.available = False
                 consumer = _close(consumer)
                 with self._lock:
                     self._offsets, self._fetched_at = {}, None
             else:
+                if self.available is False:
+                    log.warning("broker reachable again: lag shown")
+                self.available = True
                 with self._lock:
                     self._offsets, self._fetched_at = offsets, time.monotonic()
             self._stopping.wait(self.every)

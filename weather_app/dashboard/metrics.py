@@ -60,6 +60,8 @@ class _FreshnessCollector(Collector):
 class DashboardMetrics:
     def __init__(self, current: Callable[[], Mapping[str, Sequence[Freshness]]]) -> None:
         self.registry = CollectorRegistry()
+        # first, so a scrape reads changed files before the files-read counter is reported
+        self.registry.register(_FreshnessCollector(current))
         self.files_read = Counter(
             "weather_dashboard_snapshot_files_read",
             "Snapshot files read (each file is read again only after it changed)",
@@ -77,7 +79,6 @@ class DashboardMetrics:
             ["dataset"],
             registry=self.registry,
         )
-        self.registry.register(_FreshnessCollector(current))
 
     def text(self) -> bytes:
         return generate_latest(self.registry)

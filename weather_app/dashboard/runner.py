@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import signal
 import socket
 
@@ -60,6 +61,8 @@ async def start(
 
 async def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve until SIGINT or SIGTERM, then return normally (exit status 0)."""
+    # kafka-python logs every refused connection; the lag monitor says it once instead
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
     running = await start(settings, host, port)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
