@@ -117,7 +117,8 @@
     latest[dataset] = body;
     const rows = rowsOf(dataset, body);
     const updates = charts.filter((c) => c.dataset === dataset).map((c) =>
-      views[c.id].change(dataset, vega.changeset().remove(() => true).insert(rows)).runAsync());
+      views[c.id].change(dataset, vega.changeset().remove(() => true).insert(rows))
+        .resize().runAsync());  // resize(): re-fit the axes to the new labels, not the old
     await Promise.all(updates);
     renderFreshness(dataset);
     renderWaiting();
@@ -136,7 +137,11 @@
       const li = document.createElement("li");
       const a = document.createElement("a");
       a.href = plot.url;
-      a.textContent = plot.name;
+      const img = document.createElement("img");
+      img.src = plot.url;
+      img.alt = plot.name;
+      img.className = "plot";
+      a.append(img, plot.name);
       li.append(a);
       return li;
     }));
