@@ -67,3 +67,33 @@ def test_bad_port_is_one_line(tmp_path: Path) -> None:
     result = run_cli("dashboard", "--port", "0", env=env, check=False, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["error: --port must be 1..65535, got 0"]
+
+
+def test_run_entry_blocks_until_sigterm(tmp_path: Path) -> None:
+    """``weather_app.dashboard.run``, what a re-wired command would call, without the CLI."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    code = (
+        "from pathlib import Path; from weather_app.settings import Settings; "
+        "from weather_app.dashboard import run; "
+        f"run(Settings(data_dir=Path({str(tmp_path)!r}), kafka_broker={UNREACHABLE_BROKER!r}), "
+        f"'127.0.0.1', {port})"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=command_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: reachable(f"http://127.0.0.1:{port}") or child.poll() is not None, 60, "run()"
+        )
+    finally:
+        child.send_signal(signal.SIGTERM)
+        output, _ = child.communicate(timeout=30)
+    assert child.returncode == 0, output
+    assert "dashboard stopped" in output
