@@ -53,6 +53,7 @@ async def start(
     except OSError as error:
         await runner.cleanup()
         raise WeatherError(_bind_failure(host, port, error)) from None
+    dashboard.lag.start()
     bound = port
     if port == 0 and runner.addresses:
         bound = runner.addresses[0][1]

@@ -104,8 +104,7 @@ class Dashboard:
         return app
 
     async def _on_startup(self, _: web.Application) -> None:
-        self.lag.start()
-        self.hub.start()
+        self.hub.start()  # the lag thread starts once the port is bound (runner.start)
 
     async def _on_shutdown(self, _: web.Application) -> None:
         await self.hub.stop()  # ends every /events stream, so shutdown does not wait on them
