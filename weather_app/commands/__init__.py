@@ -3,6 +3,7 @@
 from weather_app.commands import (  # noqa: F401  (registers each command)
     broker,
     consume,
+    dashboard,
     debug,
     demo,
     generate,

@@ -1,0 +1,159 @@
+"""The page in headless Chromium: 15 station bars, live update without reload, no errors.
+
+Debian's ``chromium`` driven by the ``playwright`` package (never ``playwright install``);
+skipped when either is missing. The screenshot stays in the test's temp folder.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.dashboard.conftest import ServerThread
+from tests.dashboard.fixtures import station_groups, write_all, write_partition
+from weather_app.atomic import atomic_write
+from weather_app.core.snapshot import STATIONS
+from weather_app.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+
+
+class CaughtUp:
+    """Lag 0 everywhere, as with a broker whose topics the files have fully summarised."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def lag(self, topic: str, partition: int, offset: int) -> int:
+        return 0
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def write_plots(folder: Path) -> None:
+    """Small stand-ins for what ``plot`` draws (the real ones need matplotlib and time)."""
+    bars = "".join(
+        f'<rect x="{10 + 22 * i}" y="{80 - h}" width="18" height="{h}" fill="#4c78a8"/>'
+        for i, h in enumerate((30, 42, 55, 61, 70, 66, 50, 38))
+    )
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 90">{bars}</svg>'
+    atomic_write(folder / "month.svg", svg.encode())
+
+
+def assert_charts_fit(page: Any) -> None:
+    """Every axis label and title lies inside its chart's SVG (none clipped off the edges)."""
+    outside = page.evaluate(
+        """() => [...document.querySelectorAll('.chart svg')].flatMap(svg => {
+          const box = svg.getBoundingClientRect();
+          return [...svg.querySelectorAll('text')].filter(t => {
+            const r = t.getBoundingClientRect();
+            return r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1 ||
+                                   r.top < box.top - 1 || r.bottom > box.bottom + 1);
+          }).map(t => svg.parentElement.id + ': ' + t.textContent);
+        })"""
+    )
+    assert outside == []
+
+
+def bar_label(page: Any, station: str) -> str:
+    """The ARIA label Vega gives station ``station``'s bar (it holds the bar's values)."""
+    for label in page.locator("#chart-stations g.mark-rect path").evaluate_all(
+        "paths => paths.map(p => p.getAttribute('aria-label'))"
+    ):
+        if label.startswith(f"Station: {station};"):
+            return str(label)
+    raise AssertionError(f"no bar for station {station}")
+
+
+def test_page_draws_and_updates_live(browser: Any, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", kafka_broker="127.0.0.1:1")
+    write_all(settings.data_dir)
+    write_plots(settings.data_dir / "plots")
+    server = ServerThread(settings, lag=CaughtUp())
+    problems: list[str] = []
+    requests: list[str] = []
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(server.url + "/")
+        page.wait_for_selector("body[data-ready=true]", timeout=20_000)
+        bars = page.locator("#chart-stations g.mark-rect path")
+        assert bars.count() == 15
+        assert page.locator("#waiting").is_hidden()
+        page.wait_for_selector("#freshness-stations tr.line >> nth=5")
+        first_row = page.locator("#freshness-stations tr.line").first.get_attribute("title")
+        assert first_row is not None and first_row.startswith("partition 0: updated ")
+        assert "data through 2000-03-30, lag 0" in first_row
+        assert page.locator("#chart-month-by-year g.mark-rect path").count() == 21  # 1990-2010
+        assert page.locator("#chart-latest-months g.mark-rect path").count() == 12
+        page.wait_for_selector("#plots img.plot")
+        assert_charts_fit(page)
+
+        page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+        before = bar_label(page, "A")
+        groups = station_groups()[0]  # partition 0 holds A and G
+        groups["A"] = {**groups["A"], "sum": groups["A"]["count"] * 71.5}
+        write_partition(settings.data_dir, STATIONS, 0, groups, offset=1001)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#chart-stations g.mark-rect path')]"
+            ".some(p => (p.getAttribute('aria-label') || '').includes('average °F: 71.50'))",
+            timeout=3_000,
+        )
+        assert bar_label(page, "A") != before
+        assert page.evaluate("window.__sameDocument") is True
+
+        page.select_option("#month", "July")
+        page.wait_for_function(
+            "() => document.querySelector('#chart-month-by-year').textContent"
+            ".includes('Average max temperature in July, per year')"
+        )
+        page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+    finally:
+        server.close()
+    assert problems == []
+    origin = server.url
+    assert all(url.startswith((origin, "data:")) for url in requests), requests
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+    print(f"screenshot: {tmp_path / 'dashboard.png'}", file=sys.stderr)
+
+
+def test_page_waits_for_data(browser: Any, dash_settings: Settings) -> None:
+    server = ServerThread(dash_settings)
+    try:
+        page = browser.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("#waiting:not([hidden])", timeout=20_000)
+        assert "Waiting for data" in page.locator("#waiting").inner_text()
+        assert page.locator("body").get_attribute("data-ready") == "false"
+        write_all(dash_settings.data_dir)  # files appear: drawn without a reload
+        page.wait_for_selector("body[data-ready=true]", timeout=5_000)
+        assert page.locator("#chart-stations g.mark-rect path").count() == 15
+        assert page.locator("#waiting").is_hidden()
+    finally:
+        server.close()
