@@ -31,9 +31,9 @@ from pathlib import Path
 import aiohttp
 from _common import say  # bench/ is on sys.path when run
 
-from weather_app.atomic import atomic_write
 from weather_app.core import snapshot
 from weather_app.core.summary import Stats
+from weather_app.files.atomic import atomic_write
 from weather_app.kafka.embedded import free_port
 
 REPO = Path(__file__).resolve().parent.parent

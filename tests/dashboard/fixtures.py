@@ -6,10 +6,10 @@ import random
 from pathlib import Path
 from typing import Any
 
-from weather_app.atomic import atomic_write
 from weather_app.core import snapshot
 from weather_app.core.records import MONTHS
 from weather_app.core.summary import Stats
+from weather_app.files.atomic import atomic_write
 
 STATIONS = [chr(ord("A") + i) for i in range(15)]
 STATION_PARTITIONS = 6

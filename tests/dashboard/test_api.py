@@ -10,8 +10,8 @@ from pathlib import Path
 from tests.dashboard.conftest import ServerThread
 from tests.dashboard.fixtures import station_groups, temperature_groups, write_all, write_partition
 from tests.dashboard.http import get
-from weather_app.atomic import atomic_write
 from weather_app.core.snapshot import STATIONS, TEMPERATURES
+from weather_app.files.atomic import atomic_write
 from weather_app.settings import Settings
 
 

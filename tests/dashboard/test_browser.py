@@ -15,8 +15,8 @@ import pytest
 
 from tests.dashboard.conftest import ServerThread
 from tests.dashboard.fixtures import station_groups, write_all, write_partition
-from weather_app.atomic import atomic_write
 from weather_app.core.snapshot import STATIONS
+from weather_app.files.atomic import atomic_write
 from weather_app.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import command_env, run_cli
-from tests.dashboard.conftest import UNREACHABLE_BROKER, wait_for
+from tests.dashboard.conftest import UNREACHABLE_BROKER
 from tests.dashboard.fixtures import write_all
 from tests.dashboard.http import get
-from tests.pipeline import Process
+from tests.support import Process, command_env, run_cli, wait_for
 from weather_app.kafka.embedded import free_port
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 
-from tests.dashboard.conftest import ServerThread, wait_for
+from tests.dashboard.conftest import ServerThread
 from tests.dashboard.fixtures import station_groups, temperature_groups, write_all, write_partition
 from tests.dashboard.http import EventStream, get
-from weather_app.atomic import atomic_write
+from tests.support import wait_for
 from weather_app.core.snapshot import STATIONS, TEMPERATURES
+from weather_app.files.atomic import atomic_write
 from weather_app.settings import Settings
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from kafka import KafkaProducer
 
-from tests.dashboard.conftest import ServerThread, wait_for
+from tests.dashboard.conftest import ServerThread
 from tests.dashboard.fixtures import station_groups, temperature_groups, write_partition
 from tests.dashboard.http import get
+from tests.support import wait_for
 from weather_app.core.snapshot import STATIONS, TEMPERATURES
 from weather_app.dashboard.lag import LagMonitor
 from weather_app.settings import Settings

@@ -10,8 +10,8 @@ import pytest
 from tests.dashboard.conftest import ServerThread
 from tests.dashboard.fixtures import write_all
 from tests.dashboard.http import get, request
-from weather_app.atomic import atomic_write
 from weather_app.dashboard import runner
+from weather_app.files.atomic import atomic_write
 from weather_app.settings import Settings
 
 SECRET = b"top secret, outside the served folders"

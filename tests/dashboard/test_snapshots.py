@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 from tests.dashboard.fixtures import station_groups, write_partition
-from weather_app.atomic import atomic_write
 from weather_app.core.snapshot import STATIONS
 from weather_app.dashboard.snapshots import SnapshotFolder, partition_number
+from weather_app.files.atomic import atomic_write
 
 
 def test_partition_numbers() -> None:

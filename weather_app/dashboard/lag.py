@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Any
 
+from weather_app.core.topics import SUMMARISED
+
 log = logging.getLogger(__name__)
 
 #: (topic, partition) -> end offset
@@ -64,9 +66,7 @@ class LagMonitor:
 
     def _run(self) -> None:
         if self.topics is None:
-            from weather_app.kafka.topics import STATIONS, TEMPERATURES
-
-            self.topics = (STATIONS, TEMPERATURES)
+            self.topics = SUMMARISED
         consumer: Any = None
         while not self._stopping.is_set():
             try:
