@@ -137,6 +137,20 @@ def test_services_start_in_order_without_sleeps():
     )
 
 
+def test_worker_and_dashboard_have_health_checks_on_their_own_ports():
+    worker, dashboard = SERVICES["worker"], SERVICES["dashboard"]
+    metrics_port = worker["environment"]["WEATHER_METRICS_PORT"]
+    assert worker["environment"]["WEATHER_METRICS_HOST"] == "0.0.0.0"
+    assert f"127.0.0.1:{metrics_port}/metrics" in " ".join(worker["healthcheck"]["test"])
+    command = dashboard["command"]
+    port = command[command.index("--port") + 1]
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    assert f"127.0.0.1:{port}/healthz" in " ".join(dashboard["healthcheck"]["test"])
+    assert dashboard["ports"] == [f"127.0.0.1:{port}:{port}"]  # published on loopback only
+    for service in (worker, dashboard):
+        assert service["healthcheck"]["start_period"]
+
+
 def test_scaled_workers_share_snapshots_but_not_their_state():
     worker = SERVICES["worker"]
     assert "container_name" not in worker and "ports" not in worker  # --scale worker=N

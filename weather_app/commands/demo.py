@@ -16,6 +16,8 @@ from faust.cli import option
 
 from weather_app.commands.broker import embedded_broker
 from weather_app.commands.runner import command, wait_for_stop_signal
+from weather_app.errors import WeatherError
+from weather_app.kafka.embedded import port_is_free
 from weather_app.kafka.reset import reset_everything
 from weather_app.kafka.topics import product_topics
 from weather_app.processes import ChildProcess
@@ -24,9 +26,17 @@ from weather_app.settings import Settings
 
 @command(
     option("--port", type=int, default=None, help="Kafka port [default: KAFKA_BROKER's, 9092]"),
+    option("--dashboard-port", type=int, default=8080, help="Port of the live dashboard"),
 )
-async def demo(settings: Settings, port: int | None) -> None:
-    """Run the demo: broker, fresh topics, worker with producers, until Ctrl-C."""
+async def demo(settings: Settings, port: int | None, dashboard_port: int) -> None:
+    """Run the demo: broker, fresh topics, worker with producers, dashboard, until Ctrl-C."""
+    if not 0 < dashboard_port < 65536:
+        raise WeatherError(f"--dashboard-port must be 1..65535, got {dashboard_port}")
+    if not port_is_free("127.0.0.1", dashboard_port):
+        raise WeatherError(
+            f"port {dashboard_port} on 127.0.0.1 is already in use; "
+            "choose another with --dashboard-port"
+        )
     server = embedded_broker(settings, port, None, "127.0.0.1")
     with server:
         local = replace(settings, kafka_broker=server.address)
@@ -53,12 +63,20 @@ async def demo(settings: Settings, port: int | None) -> None:
                 env,
                 logs / "plots.log",
             ).start(),
+            ChildProcess(
+                "dashboard",
+                [faust, "-A", "weather_app", "dashboard", "--port", str(dashboard_port)],
+                env,
+                logs / "dashboard.log",
+            ).start(),
         ]
         print(
             f"Worker and producers running (logs in {logs}); snapshots in "
-            f"{settings.output_dir('stations')} and {settings.output_dir('temperatures')}; "
-            "Ctrl-C stops everything",
+            f"{settings.output_dir('stations')} and {settings.output_dir('temperatures')}",
             flush=True,
+        )
+        print(
+            f"Dashboard at http://127.0.0.1:{dashboard_port}/ ; Ctrl-C stops everything", flush=True
         )
         try:
             wait_for_stop_signal(server, *children)
