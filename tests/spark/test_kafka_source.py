@@ -7,6 +7,7 @@ values come from the producer's acknowledgements, never from the source under te
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import uuid
@@ -21,10 +22,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 from spark.kafka_source import (
+    FAIL_ON_DATA_LOSS,
     MAX_PER_TRIGGER,
     POLL_TIMEOUT,
     STARTING,
     ConsumerSettings,
+    DataLossError,
     KafkaDataSource,
     KafkaInputPartition,
     KafkaOptions,
@@ -33,6 +36,7 @@ from spark.kafka_source import (
 )
 from spark.session import read_kafka
 from tests.pipeline import wait_for
+from weather_app.kafka.embedded import free_port
 
 PARTITIONS = 3
 BACKLOG = 3000
@@ -335,17 +339,34 @@ def test_missing_topic_fails_the_query(spark: SparkSession, kafka_broker: str) -
         query.stop()
 
 
+def offsets_read(split: KafkaInputPartition) -> list[int]:
+    return [o for batch in read_partition(split) for o in batch.column("offset").to_pylist()]
+
+
 def test_a_task_fails_at_its_deadline_instead_of_hanging(
-    kafka_broker: str, backlog: tuple[str, set[Record]]
+    backlog: tuple[str, set[Record]],
+) -> None:
+    topic, _ = backlog
+    nobody = f"127.0.0.1:{free_port()}"  # no broker there: no progress
+    settings = ConsumerSettings(nobody, poll_timeout_ms=1000)
+    split = KafkaInputPartition(topic, 0, 0, 10, settings)
+    with pytest.raises(TimeoutError, match=f"no record past offset 0 .*{POLL_TIMEOUT}"):
+        offsets_read(split)
+
+
+def test_a_task_planned_past_the_log_end_reports_data_loss(
+    kafka_broker: str, backlog: tuple[str, set[Record]], caplog: pytest.LogCaptureFixture
 ) -> None:
     topic, _ = backlog
     end = BACKLOG // PARTITIONS  # partition 0 holds offsets 0..end-1
-    settings = ConsumerSettings(kafka_broker, poll_timeout_ms=1000)
-    split = KafkaInputPartition(topic, 0, end - 5, end + 5, settings)  # 5 beyond the log
-    got = []
-    with pytest.raises(TimeoutError, match=f"no record past offset {end} .*{POLL_TIMEOUT}"):
-        got.extend(row[4] for row in read_partition(split))
-    assert got == list(range(end - 5, end))
+    split = KafkaInputPartition(topic, 0, end - 5, end + 5, ConsumerSettings(kafka_broker))
+    with pytest.raises(DataLossError, match=f"log now ends at offset {end}.*{FAIL_ON_DATA_LOSS}"):
+        offsets_read(split)
+    lenient = ConsumerSettings(kafka_broker, fail_on_data_loss=False)
+    split = KafkaInputPartition(topic, 0, end - 5, end + 5, lenient)
+    with caplog.at_level(logging.WARNING, logger="spark.kafka_source"):
+        assert offsets_read(split) == list(range(end - 5, end))
+    assert f"log now ends at offset {end}" in caplog.text
 
 
 def test_read_kafka_rejects_an_unknown_source(spark: SparkSession) -> None:
