@@ -3,7 +3,7 @@
 Two ways to read Kafka, same options and same schema:
 
 * ``python`` (default): our Python data source :mod:`spark.kafka_source`, which needs nothing
-  but kafka-python; it is what runs here, where Maven Central is out of reach;
+  but confluent-kafka; it is what runs here, where Maven Central is out of reach;
 * ``kafka``: Spark's own connector, for clusters that have ``spark-sql-kafka`` on the classpath.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -58,11 +59,13 @@ def read_kafka(
     bootstrap: str | None = None,
     starting_offsets: str = "earliest",
     max_offsets_per_trigger: int | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> DataFrame:
     """A streaming DataFrame of ``topic`` (Spark's Kafka schema: key, value, topic, ...).
 
     ``bootstrap`` defaults to ``KAFKA_BROKER``, then 127.0.0.1:9092. ``topic`` may be several
-    comma-separated topics. ``starting_offsets``: earliest, latest or Spark's JSON.
+    comma-separated topics. ``starting_offsets``: earliest, latest or Spark's JSON. ``options``:
+    more source options (e.g. ``failOnDataLoss``), the same for both sources.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
@@ -75,7 +78,7 @@ def read_kafka(
     )
     if max_offsets_per_trigger is not None:
         reader = reader.option("maxOffsetsPerTrigger", str(max_offsets_per_trigger))
-    return reader.load()
+    return reader.options(**dict(options or {})).load()
 
 
 def run_for(query: StreamingQuery, seconds: float | None) -> None:

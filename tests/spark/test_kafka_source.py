@@ -15,16 +15,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import AdminClient
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 from spark.kafka_source import (
+    ARROW_SCHEMA,
     FAIL_ON_DATA_LOSS,
     MAX_PER_TRIGGER,
     POLL_TIMEOUT,
+    SCHEMA_DDL,
     STARTING,
     ConsumerSettings,
     DataLossError,
@@ -33,6 +39,7 @@ from spark.kafka_source import (
     KafkaOptions,
     fair_share,
     read_partition,
+    record_batch,
 )
 from spark.session import read_kafka
 from tests.pipeline import wait_for
@@ -58,8 +65,8 @@ class Topics:
         self.admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         self.created: list[str] = []
 
-    def new(self, partitions: int = PARTITIONS) -> str:
-        name = f"spark-source-test-{uuid.uuid4().hex[:10]}"
+    def new(self, partitions: int = PARTITIONS, name: str | None = None) -> str:
+        name = name or f"spark-source-test-{uuid.uuid4().hex[:10]}"
         self.admin.create_topics([NewTopic(name, partitions, 1)])
         self.created.append(name)
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
@@ -72,6 +79,24 @@ class Topics:
         finally:
             consumer.close()
         return name
+
+    def recreate(self, name: str, partitions: int = PARTITIONS) -> None:
+        """Delete ``name`` and create it again, empty (its offsets start over at 0)."""
+        self.admin.delete_topics([name])
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
+        try:
+            wait_for(lambda: name not in consumer.topics(), 30, f"topic {name} deleted")
+        finally:
+            consumer.close()
+        self.created.remove(name)
+        created = self.new(partitions, name)
+        assert created == name
+
+    def delete_records(self, topic: str, partition: int, before: int) -> None:
+        """Move the log start of a partition to ``before``, as retention would."""
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        for future in admin.delete_records([TopicPartition(topic, partition, before)]).values():
+            future.result(30)
 
     def close(self) -> None:
         try:
@@ -144,7 +169,7 @@ def run_available_now(
     query = start(spark, topic, checkpoint, sink, **read).trigger(availableNow=True).start()
     try:
         assert query.awaitTermination(QUERY_TIMEOUT), "AvailableNow query did not finish"
-        assert query.exception() is None
+        assert query.exception() is None, query.exception()
         progress = [p["numInputRows"] for p in query.recentProgress if p["numInputRows"]]
     finally:
         query.stop()
@@ -385,3 +410,131 @@ def test_fair_share_never_exceeds_the_limit() -> None:
         got = fair_share(available, limit)  # type: ignore[arg-type]
         assert got == want, (available, limit)
         assert sum(got.values()) == min(limit, sum(available.values()))
+
+
+# -- Arrow batches ----------------------------------------------------------------------------
+
+
+def test_arrow_schema_is_what_spark_expects(
+    spark: SparkSession, kafka_broker: str, backlog: tuple[str, set[Record]]
+) -> None:
+    expected = to_arrow_schema(spark.createDataFrame([], SCHEMA_DDL).schema, timezone="UTC")
+    assert ARROW_SCHEMA.equals(expected)
+    topic, _ = backlog
+    split = KafkaInputPartition(topic, 1, 0, 20, ConsumerSettings(kafka_broker))
+    batches = list(read_partition(split))
+    assert batches and all(batch.schema.equals(expected) for batch in batches)
+    assert sum(batch.num_rows for batch in batches) == 20
+
+
+class FakeMessage:
+    """What record_batch reads of a confluent-kafka message."""
+
+    def __init__(self, offset: int, key: bytes | None, stamp: tuple[int, int]) -> None:
+        self._offset, self._key, self._stamp = offset, key, stamp
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def value(self) -> bytes:
+        return b"v%d" % self._offset
+
+    def offset(self) -> int:
+        return self._offset
+
+    def timestamp(self) -> tuple[int, int]:
+        return self._stamp
+
+
+def test_record_batch_columns_nulls_and_timestamp_types() -> None:
+    messages = [
+        FakeMessage(7, b"k", (1, 1_700_000_000_123)),  # CreateTime
+        FakeMessage(8, None, (2, 1_700_000_000_456)),  # LogAppendTime, no key
+        FakeMessage(9, b"", (0, -1)),  # no timestamp
+    ]
+    batch = record_batch(messages, "t", 5)  # type: ignore[arg-type]
+    assert batch.schema.equals(ARROW_SCHEMA)
+    assert batch.to_pydict() == {
+        "key": [b"k", None, b""],
+        "value": [b"v7", b"v8", b"v9"],
+        "topic": ["t"] * 3,
+        "partition": [5] * 3,
+        "offset": [7, 8, 9],
+        "timestamp": [
+            pa.scalar(1_700_000_000_123_000, pa.timestamp("us", tz="UTC")).as_py(),
+            pa.scalar(1_700_000_000_456_000, pa.timestamp("us", tz="UTC")).as_py(),
+            None,
+        ],
+        "timestampType": [0, 1, -1],
+    }
+
+
+# -- failOnDataLoss ---------------------------------------------------------------------------
+
+
+def test_a_task_reports_records_deleted_from_its_range(
+    kafka_broker: str, topics: Topics, caplog: pytest.LogCaptureFixture
+) -> None:
+    topic = topics.new()
+    produce(kafka_broker, topic, range(150))  # 50 per partition
+    topics.delete_records(topic, 0, 30)
+    split = KafkaInputPartition(topic, 0, 10, 40, ConsumerSettings(kafka_broker))
+    gone = f"offset 10 is no longer in the log.*{FAIL_ON_DATA_LOSS}"
+    with pytest.raises(DataLossError, match=gone):
+        offsets_read(split)
+    lenient = ConsumerSettings(kafka_broker, fail_on_data_loss=False)
+    with caplog.at_level(logging.WARNING, logger="spark.kafka_source"):
+        assert offsets_read(KafkaInputPartition(topic, 0, 10, 40, lenient)) == list(range(30, 40))
+    assert "offset 10 is no longer in the log, which holds offsets 30 to 50" in caplog.text
+
+
+def failing_run(spark: SparkSession, topic: str, checkpoint: Path, bootstrap: str) -> str:
+    """Run an AvailableNow query that must fail; its error message."""
+    query = start(spark, topic, checkpoint, Collector(), bootstrap=bootstrap)
+    running = query.trigger(availableNow=True).start()
+    try:
+        with pytest.raises(Exception, match=FAIL_ON_DATA_LOSS) as failure:
+            running.awaitTermination(QUERY_TIMEOUT)
+    finally:
+        running.stop()
+    return str(failure.value)
+
+
+LENIENT = {"options": {FAIL_ON_DATA_LOSS: "false"}}
+
+
+def test_retention_past_the_query_fails_it_or_is_skipped(
+    spark: SparkSession, kafka_broker: str, topics: Topics, tmp_path: Path
+) -> None:
+    topic, checkpoint = topics.new(), tmp_path / "cp"
+    produce(kafka_broker, topic, range(300))  # offsets 0..99 in each partition
+    rows, _ = run_available_now(spark, topic, checkpoint, bootstrap=kafka_broker)
+    assert len(rows) == 300
+    later = produce(kafka_broker, topic, range(300, 600))  # offsets 100..199
+    topics.delete_records(topic, 0, 150)  # the query is at 100 in partition 0
+
+    message = failing_run(spark, topic, checkpoint, kafka_broker)
+    assert f"{topic}-0: the query is at offset 100, but the log now starts at 150" in message
+    assert "offsets 100 to 149 are gone" in message
+
+    rows, _ = run_available_now(spark, topic, checkpoint, bootstrap=kafka_broker, **LENIENT)
+    assert set(rows) == {r for r in later if r[0] != 0 or r[1] >= 150}
+    assert len(rows) == 250
+
+
+def test_a_topic_created_again_fails_the_query_or_is_read_from_its_start(
+    spark: SparkSession, kafka_broker: str, topics: Topics, tmp_path: Path
+) -> None:
+    topic, checkpoint = topics.new(), tmp_path / "cp"
+    produce(kafka_broker, topic, range(300))
+    rows, _ = run_available_now(spark, topic, checkpoint, bootstrap=kafka_broker)
+    assert len(rows) == 300
+    topics.recreate(topic)
+    fresh = produce(kafka_broker, topic, range(30))  # offsets 0..9: behind the query's 100
+
+    message = failing_run(spark, topic, checkpoint, kafka_broker)
+    assert "the query is at offset 100, but the log now ends at 10" in message
+
+    rows, _ = run_available_now(spark, topic, checkpoint, bootstrap=kafka_broker, **LENIENT)
+    assert len(rows) == 30
+    assert set(rows) == fresh
