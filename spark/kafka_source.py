@@ -45,6 +45,7 @@ are not read.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -112,6 +113,10 @@ ARROW_SCHEMA = pa.schema(
         ("timestampType", pa.int32()),
     ]
 )
+
+_STAMP = ARROW_SCHEMA.field("timestamp").type
+
+_STAMP = ARROW_SCHEMA.field("timestamp").type
 
 EARLIEST = -2
 LATEST = -1
@@ -497,15 +502,16 @@ def read_partition(split: KafkaInputPartition) -> Iterator[pa.RecordBatch]:
     try:
         progressed = time.monotonic()
         while position < end:
-            messages = consumer.consume(min(_BATCH_ROWS, end - position), _POLL_SEC)
-            records = [m for m in messages if m.error() is None]
-            if records:
-                if records[-1].offset() >= end:
+            with _collector_paused():
+                messages = consumer.consume(min(_BATCH_ROWS, end - position), _POLL_SEC)
+                records = [m for m in messages if m.error() is None]
+                if records and records[-1].offset() >= end:
                     records = [m for m in records if m.offset() < end]
-                if records:
-                    yield record_batch(records, topic, partition)
-                    position = records[-1].offset() + 1
-                    progressed = time.monotonic()
+                batch = record_batch(records, topic, partition) if records else None
+            if batch is not None:
+                yield batch
+                position = records[-1].offset() + 1
+                progressed = time.monotonic()
             if len(records) < len(messages):
                 for message in messages:
                     error = message.error()
@@ -525,6 +531,19 @@ def read_partition(split: KafkaInputPartition) -> Iterator[pa.RecordBatch]:
             consumer.unassign()
         else:  # an error, or Spark stopped early: start afresh next time
             _discard_consumer(settings)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No garbage collection while a batch is fetched and built: its tens of thousands of
+    new message objects and tuples would trigger collections that cost more than the batch."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _on_error(
@@ -568,24 +587,74 @@ def _on_error(
 
 
 def record_batch(records: Sequence[Message], topic: str, partition: int) -> pa.RecordBatch:
-    """One partition's records as columns in ``ARROW_SCHEMA`` (Spark's Kafka schema)."""
+    """One partition's records as columns in ``ARROW_SCHEMA`` (Spark's Kafka schema).
+
+    Every column is assembled from buffers: ``pa.array`` on Python objects would import
+    pandas on first use (a second per new Python worker) and is no faster.
+    """
     count = len(records)
     kinds, millis = zip(*[m.timestamp() for m in records], strict=True)
     kind = np.array(kinds, dtype=np.int32)
     missing = kind == TIMESTAMP_NOT_AVAILABLE
     stamps = np.array(millis, dtype=np.int64) * 1000
+    name = topic.encode()
     return pa.RecordBatch.from_arrays(
         [
-            pa.array([m.key() for m in records], pa.binary()),
-            pa.array([m.value() for m in records], pa.binary()),
-            pa.repeat(pa.scalar(topic, pa.string()), count),
-            pa.repeat(pa.scalar(partition, pa.int32()), count),
-            pa.array([m.offset() for m in records], pa.int64()),
-            pa.array(stamps, pa.timestamp("us", tz="UTC"), mask=missing if missing.any() else None),
+            _binary([m.key() for m in records]),
+            _binary([m.value() for m in records]),
+            pa.Array.from_buffers(
+                pa.string(),
+                count,
+                [
+                    None,
+                    _buffer(np.arange(count + 1, dtype=np.int32) * len(name)),
+                    pa.py_buffer(name * count),
+                ],
+            ),
+            _fixed(pa.int32(), np.full(count, partition, dtype=np.int32)),
+            _fixed(pa.int64(), np.array([m.offset() for m in records], dtype=np.int64)),
+            _fixed(_STAMP, stamps, missing if missing.any() else None),
             # confluent-kafka: 0 none, 1 CreateTime, 2 LogAppendTime; Spark: -1, 0, 1
-            pa.array(kind - 1, pa.int32()),
+            _fixed(pa.int32(), kind - 1),
         ],
         schema=ARROW_SCHEMA,
+    )
+
+
+def _buffer(values: np.ndarray) -> pa.Buffer:
+    return pa.py_buffer(np.ascontiguousarray(values))
+
+
+def _validity(missing: np.ndarray) -> pa.Buffer:
+    return pa.py_buffer(np.packbits(~missing, bitorder="little"))
+
+
+def _fixed(kind: pa.DataType, values: np.ndarray, missing: np.ndarray | None = None) -> pa.Array:
+    validity = None if missing is None else _validity(missing)
+    nulls = -1 if missing is None else int(missing.sum())
+    return pa.Array.from_buffers(kind, len(values), [validity, _buffer(values)], null_count=nulls)
+
+
+def _binary(items: list[bytes | None]) -> pa.Array:
+    """A binary column; ``None`` items are nulls."""
+    missing = None
+    try:
+        data = b"".join(items)  # type: ignore[arg-type]
+    except TypeError:  # some are None (records without a key)
+        missing = np.fromiter((item is None for item in items), dtype=bool, count=len(items))
+        items = [b"" if item is None else item for item in items]
+        data = b"".join(items)  # type: ignore[arg-type]
+    offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, items), dtype=np.int64, count=len(items)), out=offsets[1:])
+    if offsets[-1] >= 2**31:
+        raise ValueError(f"a batch of {len(items)} records holds over 2 GiB in one column")
+    validity = None if missing is None else _validity(missing)
+    nulls = 0 if missing is None else int(missing.sum())
+    return pa.Array.from_buffers(
+        pa.binary(),
+        len(items),
+        [validity, _buffer(offsets.astype(np.int32)), pa.py_buffer(data)],
+        null_count=nulls,
     )
 
 
