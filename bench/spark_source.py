@@ -7,7 +7,7 @@ What is measured, on a private embedded broker (noida-db) in a temporary folder:
 * plain loop: one kafka-python consumer, all partitions assigned, reading the backlog from
   offset 0 to the end and counting, the ceiling for one Python process with nothing done to
   the records; run before and after the Spark rows, and their mean is the baseline;
-* reader alone: the source's own ``read_partition`` over every partition in this process,
+* reader alone: the source's own ``read_range`` over every partition in this process,
   outside Spark (Arrow batches out, consumer already created by a first pass);
 * batch read: ``spark.read.format("weather_kafka")...load().count()``: every record fetched,
   put in an Arrow batch and shipped to the JVM;
@@ -146,13 +146,13 @@ def plain_loop(bootstrap: str, ends: dict[int, int]) -> Run:
 
 def reader_alone(bootstrap: str, ends: dict[int, int]) -> Run:
     """The source's task code over every partition, one after the other, in this process."""
-    from spark.kafka_source import ConsumerSettings, KafkaInputPartition, read_partition
+    from spark.kafka_source import ConsumerSettings, KafkaRange, read_range
 
     settings = ConsumerSettings(bootstrap)
-    splits = [KafkaInputPartition(TOPIC, p, 0, end, settings) for p, end in ends.items() if end]
+    splits = [KafkaRange(TOPIC, p, 0, end, settings) for p, end in ends.items() if end]
 
     def read_all() -> int:
-        return sum(batch.num_rows for split in splits for batch in read_partition(split))
+        return sum(batch.num_rows for split in splits for batch in read_range(split))
 
     read_all()  # creates and connects the cached consumer
     start = time.perf_counter()

@@ -144,6 +144,7 @@ DEFAULT_POLL_TIMEOUT_MS = 60_000
 
 _POLL_SEC = 0.5  # one consume() call's wait; the task's deadline is pollTimeoutMs without progress
 _BATCH_ROWS = 50_000  # records per consume() call, and so at most per RecordBatch
+_TASK_RECORDS = 20_000  # ranges smaller than this share a task (see pack)
 _METADATA_TIMEOUT_SEC = 30.0
 _GROUP = "weather-spark-source"  # librdkafka wants a group id; it is never joined or committed
 
@@ -475,8 +476,8 @@ def data_loss(settings: ConsumerSettings, what: str) -> None:
 
 
 @dataclass(frozen=True)
-class KafkaInputPartition(InputPartition):
-    """Offsets ``[start, end)`` of one Kafka partition, read by one Spark task."""
+class KafkaRange:
+    """Offsets ``[start, end)`` of one Kafka partition."""
 
     topic: str
     partition: int
@@ -484,8 +485,43 @@ class KafkaInputPartition(InputPartition):
     end: int
     settings: ConsumerSettings
 
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class KafkaInputPartition(InputPartition):
+    """What one Spark task reads: one or more ranges, one after the other."""
+
+    ranges: tuple[KafkaRange, ...]
+
 
 def read_partition(split: KafkaInputPartition) -> Iterator[pa.RecordBatch]:
+    """Yield the records of every range of ``split`` as Arrow record batches."""
+    for piece in split.ranges:
+        yield from read_range(piece)
+
+
+def pack(ranges: Sequence[KafkaRange], per_task: int) -> list[KafkaInputPartition]:
+    """Ranges into tasks: one per range, but no more than ``ceil(records / per_task)`` tasks.
+
+    A task per Kafka partition is what Spark's connector does; for a small micro-batch its
+    fixed cost (a Python worker round trip each) outweighs the reading, so small ranges share
+    a task. Largest first, each to the task with the fewest records so far.
+    """
+    total = sum(piece.size for piece in ranges)
+    count = min(len(ranges), max(1, -(-total // per_task)))
+    tasks: list[list[KafkaRange]] = [[] for _ in range(count)]
+    loads = [0] * count
+    for piece in sorted(ranges, key=lambda piece: -piece.size):
+        least = loads.index(min(loads))
+        tasks[least].append(piece)
+        loads[least] += piece.size
+    return [KafkaInputPartition(tuple(task)) for task in tasks if task]
+
+
+def read_range(split: KafkaRange) -> Iterator[pa.RecordBatch]:
     """Yield the records with offsets in ``[start, end)`` as Arrow record batches.
 
     Fewer than ``end - start`` rows come out only where the log has gaps (transaction
@@ -548,7 +584,7 @@ def _collector_paused() -> Iterator[None]:
 
 def _on_error(
     consumer: Consumer,
-    split: KafkaInputPartition,
+    split: KafkaRange,
     position: int,
     error: KafkaError,
     message: Message,
@@ -659,7 +695,7 @@ def _binary(items: list[bytes | None]) -> pa.Array:
 
 
 def _splits(start: Offsets, end: Offsets, settings: ConsumerSettings) -> list[KafkaInputPartition]:
-    splits = []
+    ranges = []
     for tp in _tps(end):
         first, last = _get(start, tp), _get(end, tp)
         if first is None:
@@ -674,8 +710,8 @@ def _splits(start: Offsets, end: Offsets, settings: ConsumerSettings) -> list[Ka
             )
             first = 0
         if last > first:
-            splits.append(KafkaInputPartition(tp[0], tp[1], first, last, settings))
-    return splits
+            ranges.append(KafkaRange(tp[0], tp[1], first, last, settings))
+    return pack(ranges, _TASK_RECORDS)
 
 
 # -- Spark's interfaces -----------------------------------------------------------------------

@@ -32,10 +32,11 @@ from spark.kafka_source import (
     ConsumerSettings,
     DataLossError,
     KafkaDataSource,
-    KafkaInputPartition,
     KafkaOptions,
+    KafkaRange,
     fair_share,
-    read_partition,
+    pack,
+    read_range,
     record_batch,
 )
 from spark.session import read_kafka
@@ -313,8 +314,8 @@ def test_missing_topic_fails_the_query(spark: SparkSession, kafka_broker: str) -
         query.stop()
 
 
-def offsets_read(split: KafkaInputPartition) -> list[int]:
-    return [o for batch in read_partition(split) for o in batch.column("offset").to_pylist()]
+def offsets_read(split: KafkaRange) -> list[int]:
+    return [o for batch in read_range(split) for o in batch.column("offset").to_pylist()]
 
 
 def test_a_task_fails_at_its_deadline_instead_of_hanging(
@@ -323,7 +324,7 @@ def test_a_task_fails_at_its_deadline_instead_of_hanging(
     topic, _ = backlog
     nobody = f"127.0.0.1:{free_port()}"  # no broker there: no progress
     settings = ConsumerSettings(nobody, poll_timeout_ms=1000)
-    split = KafkaInputPartition(topic, 0, 0, 10, settings)
+    split = KafkaRange(topic, 0, 0, 10, settings)
     with pytest.raises(TimeoutError, match=f"no record past offset 0 .*{POLL_TIMEOUT}"):
         offsets_read(split)
 
@@ -333,11 +334,11 @@ def test_a_task_planned_past_the_log_end_reports_data_loss(
 ) -> None:
     topic, _ = backlog
     end = BACKLOG // PARTITIONS  # partition 0 holds offsets 0..end-1
-    split = KafkaInputPartition(topic, 0, end - 5, end + 5, ConsumerSettings(kafka_broker))
+    split = KafkaRange(topic, 0, end - 5, end + 5, ConsumerSettings(kafka_broker))
     with pytest.raises(DataLossError, match=f"log now ends at offset {end}.*{FAIL_ON_DATA_LOSS}"):
         offsets_read(split)
     lenient = ConsumerSettings(kafka_broker, fail_on_data_loss=False)
-    split = KafkaInputPartition(topic, 0, end - 5, end + 5, lenient)
+    split = KafkaRange(topic, 0, end - 5, end + 5, lenient)
     with caplog.at_level(logging.WARNING, logger="spark.kafka_source"):
         assert offsets_read(split) == list(range(end - 5, end))
     assert f"log now ends at offset {end}" in caplog.text
@@ -370,8 +371,8 @@ def test_arrow_schema_is_what_spark_expects(
     expected = to_arrow_schema(spark.createDataFrame([], SCHEMA_DDL).schema, timezone="UTC")
     assert ARROW_SCHEMA.equals(expected)
     topic, _ = backlog
-    split = KafkaInputPartition(topic, 1, 0, 20, ConsumerSettings(kafka_broker))
-    batches = list(read_partition(split))
+    split = KafkaRange(topic, 1, 0, 20, ConsumerSettings(kafka_broker))
+    batches = list(read_range(split))
     assert batches and all(batch.schema.equals(expected) for batch in batches)
     assert sum(batch.num_rows for batch in batches) == 20
 
@@ -427,13 +428,13 @@ def test_a_task_reports_records_deleted_from_its_range(
     topic = topics.new()
     produce(kafka_broker, topic, range(150))  # 50 per partition
     topics.delete_records(topic, 0, 30)
-    split = KafkaInputPartition(topic, 0, 10, 40, ConsumerSettings(kafka_broker))
+    split = KafkaRange(topic, 0, 10, 40, ConsumerSettings(kafka_broker))
     gone = f"offset 10 is no longer in the log.*{FAIL_ON_DATA_LOSS}"
     with pytest.raises(DataLossError, match=gone):
         offsets_read(split)
     lenient = ConsumerSettings(kafka_broker, fail_on_data_loss=False)
     with caplog.at_level(logging.WARNING, logger="spark.kafka_source"):
-        assert offsets_read(KafkaInputPartition(topic, 0, 10, 40, lenient)) == list(range(30, 40))
+        assert offsets_read(KafkaRange(topic, 0, 10, 40, lenient)) == list(range(30, 40))
     assert "offset 10 is no longer in the log, which holds offsets 30 to 50" in caplog.text
 
 
@@ -487,3 +488,19 @@ def test_a_topic_created_again_fails_the_query_or_is_read_from_its_start(
     rows, _ = run_available_now(spark, topic, checkpoint, bootstrap=kafka_broker, **LENIENT)
     assert len(rows) == 30
     assert set(rows) == fresh
+
+
+def test_small_ranges_share_tasks_and_large_ones_get_their_own() -> None:
+    settings = ConsumerSettings("h:1")
+
+    def ranges(*sizes: int) -> list[KafkaRange]:
+        return [KafkaRange("t", p, 100, 100 + size, settings) for p, size in enumerate(sizes)]
+
+    def sizes(tasks: list) -> list[list[int]]:
+        return [[piece.size for piece in task.ranges] for task in tasks]
+
+    assert sizes(pack(ranges(200, 150, 170, 10, 5, 300), 1000)) == [[300, 200, 170, 150, 10, 5]]
+    assert sizes(pack(ranges(900, 800, 700, 50), 1000)) == [[900], [800], [700, 50]]
+    assert sizes(pack(ranges(900, 800, 700, 50), 1300)) == [[900, 50], [800, 700]]
+    assert sizes(pack(ranges(5000, 4000, 3000), 1000)) == [[5000], [4000], [3000]]
+    assert pack([], 1000) == []
