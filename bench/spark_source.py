@@ -279,7 +279,9 @@ def stats_latency(
     """Trigger times of ``spark.stats``' query while station reports arrive at 1,000 rec/s."""
     from spark.reports import parse_reports
     from spark.session import read_kafka
-    from spark.stats import station_stats
+    from spark.stats import SHUFFLE_PARTITIONS, station_stats
+
+    spark.conf.set("spark.sql.shuffle.partitions", str(SHUFFLE_PARTITIONS))  # as the job does
 
     reports = parse_reports(
         read_kafka(spark, STATS_TOPIC, bootstrap=bootstrap, starting_offsets="latest")
