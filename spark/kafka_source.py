@@ -27,6 +27,8 @@ Options (names are case-insensitive, as in Spark):
   created again so its offsets went backwards) fail the query with one message naming the
   partition and the offsets; with ``false`` the query skips to the oldest record still in the
   log and logs a warning instead;
+* ``includeHeaders``: ``false`` (default) or ``true``: adds Spark's ``headers`` column
+  (``array<struct<key: string, value: binary>>``, empty for a record without headers);
 * ``kafka.isolation.level``: ``read_uncommitted`` (default, like Spark) or ``read_committed``;
 * ``kafkaConsumer.pollTimeoutMs``: how long a task waits for the broker to make progress on
   its partition before failing (default 60000).
@@ -38,8 +40,9 @@ Limits: partitions are discovered once, when a query starts (from broker metadat
 partitions added to a topic later are not read until the query is started again from a new
 checkpoint. Nothing is committed to Kafka (no consumer group is joined): the progress lives
 in Spark's checkpoint only. A topic re-created and refilled past the query's position looks
-like the old one (Kafka offsets carry no topic id) and is read on from there. Record headers
-are not read.
+like the old one (Kafka offsets carry no topic id) and is read on from there. Small ranges
+share a Spark task (at most one task per 20,000 records of a micro-batch, otherwise one per
+Kafka partition).
 """
 
 from __future__ import annotations
@@ -78,11 +81,13 @@ from pyspark.sql.streaming.datasource import (
     SupportsTriggerAvailableNow,
 )
 from pyspark.sql.types import (
+    ArrayType,
     BinaryType,
     DataType,
     IntegerType,
     LongType,
     StringType,
+    StructField,
     StructType,
     TimestampType,
 )
@@ -115,6 +120,14 @@ ARROW_SCHEMA = pa.schema(
 )
 
 _STAMP = ARROW_SCHEMA.field("timestamp").type
+#: ``includeHeaders=true`` adds this column, as Spark's connector does
+HEADERS_DDL = "headers array<struct<key: string, value: binary>>"
+_HEADERS_FIELD = (
+    "headers",
+    ArrayType(StructType([StructField("key", StringType()), StructField("value", BinaryType())])),
+)
+_HEADERS_ARROW = pa.list_(pa.struct([("key", pa.string()), ("value", pa.binary())]))
+ARROW_SCHEMA_HEADERS = ARROW_SCHEMA.append(pa.field("headers", _HEADERS_ARROW))
 
 _STAMP = ARROW_SCHEMA.field("timestamp").type
 
@@ -127,6 +140,7 @@ STARTING = "startingOffsets"
 ENDING = "endingOffsets"
 MAX_PER_TRIGGER = "maxOffsetsPerTrigger"
 FAIL_ON_DATA_LOSS = "failOnDataLoss"
+INCLUDE_HEADERS = "includeHeaders"
 ISOLATION = "kafka.isolation.level"
 POLL_TIMEOUT = "kafkaConsumer.pollTimeoutMs"
 OPTIONS = (
@@ -136,6 +150,7 @@ OPTIONS = (
     ENDING,
     MAX_PER_TRIGGER,
     FAIL_ON_DATA_LOSS,
+    INCLUDE_HEADERS,
     ISOLATION,
     POLL_TIMEOUT,
 )
@@ -222,6 +237,7 @@ class KafkaOptions:
     starting: str | Offsets  # "earliest", "latest" or per-partition offsets
     ending: str | Offsets  # batch reads only
     max_per_trigger: int | None
+    include_headers: bool = False
 
     @property
     def fail_on_data_loss(self) -> bool:
@@ -255,12 +271,14 @@ class KafkaOptions:
         assert poll_timeout is not None
         max_per_trigger = _positive_int(MAX_PER_TRIGGER, get(MAX_PER_TRIGGER), None)
         fail = _boolean(FAIL_ON_DATA_LOSS, get(FAIL_ON_DATA_LOSS), True)
+        headers = _boolean(INCLUDE_HEADERS, get(INCLUDE_HEADERS), False)
         return cls(
             consumer=ConsumerSettings(bootstrap, isolation, poll_timeout, fail),
             topics=topics,
             starting=_offsets_option(STARTING, get(STARTING), "earliest", topics),
             ending=_offsets_option(ENDING, get(ENDING), "latest", topics),
             max_per_trigger=max_per_trigger,
+            include_headers=headers,
         )
 
 
@@ -484,6 +502,7 @@ class KafkaRange:
     start: int
     end: int
     settings: ConsumerSettings
+    headers: bool = False  # includeHeaders
 
     @property
     def size(self) -> int:
@@ -543,7 +562,7 @@ def read_range(split: KafkaRange) -> Iterator[pa.RecordBatch]:
                 records = [m for m in messages if m.error() is None]
                 if records and records[-1].offset() >= end:
                     records = [m for m in records if m.offset() < end]
-                batch = record_batch(records, topic, partition) if records else None
+                batch = record_batch(records, topic, partition, split.headers) if records else None
             if batch is not None:
                 yield batch
                 position = records[-1].offset() + 1
@@ -622,11 +641,15 @@ def _on_error(
     return position  # transient (broker connection, ...): librdkafka retries; the deadline holds
 
 
-def record_batch(records: Sequence[Message], topic: str, partition: int) -> pa.RecordBatch:
-    """One partition's records as columns in ``ARROW_SCHEMA`` (Spark's Kafka schema).
+def record_batch(
+    records: Sequence[Message], topic: str, partition: int, headers: bool = False
+) -> pa.RecordBatch:
+    """One partition's records as columns in ``ARROW_SCHEMA`` (Spark's Kafka schema), plus
+    ``headers`` when asked (``ARROW_SCHEMA_HEADERS``).
 
     Every column is assembled from buffers: ``pa.array`` on Python objects would import
-    pandas on first use (a second per new Python worker) and is no faster.
+    pandas on first use (a second per new Python worker) and is no faster. Headers, off by
+    default, are the exception: they are nested, and cost only when asked for.
     """
     count = len(records)
     kinds, millis = zip(*[m.timestamp() for m in records], strict=True)
@@ -634,27 +657,28 @@ def record_batch(records: Sequence[Message], topic: str, partition: int) -> pa.R
     missing = kind == TIMESTAMP_NOT_AVAILABLE
     stamps = np.array(millis, dtype=np.int64) * 1000
     name = topic.encode()
-    return pa.RecordBatch.from_arrays(
-        [
-            _binary([m.key() for m in records]),
-            _binary([m.value() for m in records]),
-            pa.Array.from_buffers(
-                pa.string(),
-                count,
-                [
-                    None,
-                    _buffer(np.arange(count + 1, dtype=np.int32) * len(name)),
-                    pa.py_buffer(name * count),
-                ],
-            ),
-            _fixed(pa.int32(), np.full(count, partition, dtype=np.int32)),
-            _fixed(pa.int64(), np.array([m.offset() for m in records], dtype=np.int64)),
-            _fixed(_STAMP, stamps, missing if missing.any() else None),
-            # confluent-kafka: 0 none, 1 CreateTime, 2 LogAppendTime; Spark: -1, 0, 1
-            _fixed(pa.int32(), kind - 1),
-        ],
-        schema=ARROW_SCHEMA,
-    )
+    columns = [
+        _binary([m.key() for m in records]),
+        _binary([m.value() for m in records]),
+        pa.Array.from_buffers(
+            pa.string(),
+            count,
+            [
+                None,
+                _buffer(np.arange(count + 1, dtype=np.int32) * len(name)),
+                pa.py_buffer(name * count),
+            ],
+        ),
+        _fixed(pa.int32(), np.full(count, partition, dtype=np.int32)),
+        _fixed(pa.int64(), np.array([m.offset() for m in records], dtype=np.int64)),
+        _fixed(_STAMP, stamps, missing if missing.any() else None),
+        # confluent-kafka: 0 none, 1 CreateTime, 2 LogAppendTime; Spark: -1, 0, 1
+        _fixed(pa.int32(), kind - 1),
+    ]
+    if not headers:
+        return pa.RecordBatch.from_arrays(columns, schema=ARROW_SCHEMA)
+    columns.append(pa.array([m.headers() or [] for m in records], _HEADERS_ARROW))
+    return pa.RecordBatch.from_arrays(columns, schema=ARROW_SCHEMA_HEADERS)
 
 
 def _buffer(values: np.ndarray) -> pa.Buffer:
@@ -694,7 +718,8 @@ def _binary(items: list[bytes | None]) -> pa.Array:
     )
 
 
-def _splits(start: Offsets, end: Offsets, settings: ConsumerSettings) -> list[KafkaInputPartition]:
+def _splits(start: Offsets, end: Offsets, options: KafkaOptions) -> list[KafkaInputPartition]:
+    settings = options.consumer
     ranges = []
     for tp in _tps(end):
         first, last = _get(start, tp), _get(end, tp)
@@ -710,7 +735,7 @@ def _splits(start: Offsets, end: Offsets, settings: ConsumerSettings) -> list[Ka
             )
             first = 0
         if last > first:
-            ranges.append(KafkaRange(tp[0], tp[1], first, last, settings))
+            ranges.append(KafkaRange(tp[0], tp[1], first, last, settings, options.include_headers))
     return pack(ranges, _TASK_RECORDS)
 
 
@@ -808,7 +833,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return _as_offsets(self.metadata.latest(_tps(self._initial)))
 
     def partitions(self, start: Offsets, end: Offsets) -> Sequence[InputPartition]:
-        return _splits(start, end, self.options.consumer)
+        return _splits(start, end, self.options)
 
     def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
         assert isinstance(partition, KafkaInputPartition)
@@ -831,7 +856,7 @@ class KafkaBatchReader(DataSourceReader):
         metadata = _Metadata(self.options.consumer)
         start = metadata.resolve(STARTING, self.options.starting, self.options.topics)
         end = metadata.resolve(ENDING, self.options.ending, self.options.topics)
-        splits = _splits(start, end, self.options.consumer)
+        splits = _splits(start, end, self.options)
         # Spark treats an empty list as "one partition with value None"; read() handles it.
         return splits or [InputPartition(None)]
 
@@ -850,23 +875,27 @@ class KafkaDataSource(DataSource):
 
     def schema(self) -> str:
         # Spark calls this when load() is called: a good moment to reject bad options.
-        KafkaOptions.parse(self.options)
-        return SCHEMA_DDL
+        options = KafkaOptions.parse(self.options)
+        return f"{SCHEMA_DDL}, {HEADERS_DDL}" if options.include_headers else SCHEMA_DDL
 
     def streamReader(self, schema: StructType) -> DataSourceStreamReader:
-        _check_schema(schema)
-        return KafkaStreamReader(KafkaOptions.parse(self.options))
+        options = KafkaOptions.parse(self.options)
+        _check_schema(schema, options)
+        return KafkaStreamReader(options)
 
     def reader(self, schema: StructType) -> DataSourceReader:
-        _check_schema(schema)
-        return KafkaBatchReader(KafkaOptions.parse(self.options))
+        options = KafkaOptions.parse(self.options)
+        _check_schema(schema, options)
+        return KafkaBatchReader(options)
 
 
-def _check_schema(schema: StructType) -> None:
+def _check_schema(schema: StructType, options: KafkaOptions) -> None:
     """Rows come out in the fixed schema, so a user-given schema must be that one."""
     got = [(field.name, field.dataType) for field in schema.fields]
-    if got != list(_FIELDS):
-        raise ValueError(f"the {NAME} source has the fixed schema {SCHEMA_DDL!r}; got {schema}")
+    fields = [*_FIELDS, _HEADERS_FIELD] if options.include_headers else list(_FIELDS)
+    if got != fields:
+        ddl = f"{SCHEMA_DDL}, {HEADERS_DDL}" if options.include_headers else SCHEMA_DDL
+        raise ValueError(f"the {NAME} source has the fixed schema {ddl!r}; got {schema}")
 
 
 def _copy(offsets: Offsets) -> Offsets:

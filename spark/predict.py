@@ -16,7 +16,7 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import functions as F
 
 from spark.dataset import output_dir
-from spark.reports import features, once_per_day, parse_reports
+from spark.reports import features, parse_reports
 from spark.session import SOURCES, read_kafka, run_for, spark_session
 
 TOPIC = "stations-json"
@@ -36,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     spark = spark_session("weather-predict")
     try:
         model = PipelineModel.load(str(model_dir))
-        reports = parse_reports(read_kafka(spark, TOPIC, source=args.source), watermark=False)
-        rows = once_per_day(features(reports), "t1")
+        rows = features(
+            parse_reports(read_kafka(spark, TOPIC, source=args.source), watermark=False)
+        )
         predictions = model.transform(rows.where(F.col("station") == args.station))
         query = (
             predictions.select("station", "date", "prediction")

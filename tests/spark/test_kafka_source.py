@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from confluent_kafka import Producer
 from kafka import KafkaProducer
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import to_arrow_schema
@@ -24,6 +25,7 @@ from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 from spark.kafka_source import (
     ARROW_SCHEMA,
+    ARROW_SCHEMA_HEADERS,
     FAIL_ON_DATA_LOSS,
     MAX_PER_TRIGGER,
     POLL_TIMEOUT,
@@ -504,3 +506,25 @@ def test_small_ranges_share_tasks_and_large_ones_get_their_own() -> None:
     assert sizes(pack(ranges(900, 800, 700, 50), 1300)) == [[900, 50], [800, 700]]
     assert sizes(pack(ranges(5000, 4000, 3000), 1000)) == [[5000], [4000], [3000]]
     assert pack([], 1000) == []
+
+
+def test_include_headers_adds_sparks_headers_column(
+    spark: SparkSession, kafka_broker: str, topics: Topics
+) -> None:
+    topic = topics.new(1)
+    producer = Producer({"bootstrap.servers": kafka_broker})
+    producer.produce(topic, value=b"a", headers=[("origin", b"x"), ("empty", None)])
+    producer.produce(topic, value=b"b")
+    assert producer.flush(30) == 0
+    frame = (
+        spark.read.format("weather_kafka")
+        .option("kafka.bootstrap.servers", kafka_broker)
+        .option("subscribe", topic)
+        .option("includeHeaders", "true")
+        .load()
+    )
+    assert frame.schema.simpleString().endswith(",headers:array<struct<key:string,value:binary>>>")
+    expected = to_arrow_schema(frame.schema, timezone="UTC")
+    assert ARROW_SCHEMA_HEADERS.equals(expected)
+    rows = {bytes(r.value): [(h.key, h.value) for h in r.headers] for r in frame.collect()}
+    assert rows == {b"a": [("origin", bytearray(b"x")), ("empty", None)], b"b": []}
