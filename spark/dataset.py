@@ -4,25 +4,28 @@
 
 Streams ``stations-json`` into parquet under ``$WEATHER_DATA_DIR/spark/dataset`` (one file per
 trigger: the stream is repartitioned to 1), with a checkpoint beside it, so a restarted job
-continues exactly where the last one committed. Rows: station, date, raining, month,
+continues exactly where the last one committed. A station day reported twice (a producer
+retry, a replay) gives one row. Rows: station, date, raining, month,
 sub1degrees, sub1raining, sub2degrees, sub2raining.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
-from spark.reports import labelled, parse_reports
-from spark.session import SOURCES, read_kafka, run_for, spark_session
+from pyspark.sql import DataFrame
 
-TOPIC = "stations-json"
+from spark.reports import labelled, once_per_day, parse_reports
+from spark.session import SOURCES, output_dir, read_kafka, run_for, spark_session
+from weather_app.core.topics import STATIONS_JSON
+
+TOPIC = STATIONS_JSON
 
 
-def output_dir() -> Path:
-    return Path(os.environ.get("WEATHER_DATA_DIR", "data")) / "spark"
+def dataset(raw: DataFrame) -> DataFrame:
+    """The dataset's rows from a stream of raw ``stations-json`` records, each station day once."""
+    return once_per_day(labelled(parse_reports(raw, watermark=False)), "t0")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,9 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     folder = output_dir()
     spark = spark_session("weather-dataset")
     try:
-        reports = parse_reports(read_kafka(spark, TOPIC, source=args.source), watermark=False)
         writer = (
-            labelled(reports)
+            dataset(read_kafka(spark, TOPIC, source=args.source))
             .repartition(1)
             .writeStream.format("parquet")
             .option("path", str(folder / "dataset"))

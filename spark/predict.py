@@ -15,11 +15,11 @@ import sys
 from pyspark.ml import PipelineModel
 from pyspark.sql import functions as F
 
-from spark.dataset import output_dir
 from spark.reports import features, parse_reports
-from spark.session import SOURCES, read_kafka, run_for, spark_session
+from spark.session import SOURCES, output_dir, read_kafka, run_for, spark_session
+from weather_app.core.topics import STATIONS_JSON
 
-TOPIC = "stations-json"
+TOPIC = STATIONS_JSON
 
 
 def main(argv: list[str] | None = None) -> int:

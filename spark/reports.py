@@ -76,7 +76,11 @@ def features(reports: DataFrame) -> DataFrame:
 
 
 def labelled(reports: DataFrame) -> DataFrame:
-    """``today`` joined with ``features`` on station and date: the rain-forecast rows."""
+    """``today`` joined with ``features`` on station and date: the rain-forecast rows.
+
+    A report that arrives twice repeats its rows; :func:`once_per_day` drops the repeats.
+    The rows keep ``today``'s event time ``t0`` for that.
+    """
     days, past = today(reports).alias("today"), features(reports).alias("past")
     joined = days.join(
         past,
@@ -94,4 +98,17 @@ def labelled(reports: DataFrame) -> DataFrame:
         "sub1raining",
         "sub2degrees",
         "sub2raining",
+        col("today.t0").alias("t0"),
     )
+
+
+def once_per_day(rows: DataFrame, event_time: str) -> DataFrame:
+    """One row per (station, date), whatever repeats the stream brought (a producer retry, a
+    replay): ``dropDuplicatesWithinWatermark`` on the rows' watermarked ``event_time``, which
+    it then drops.
+
+    Its state stays bounded: a key is forgotten once the watermark has passed it, and the
+    joins before it cannot emit that (station, date) again by then (their state for it is
+    dropped earlier: ``DAYS_LATE`` bounds both).
+    """
+    return rows.dropDuplicatesWithinWatermark(["station", "date"]).drop(event_time)

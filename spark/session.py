@@ -3,7 +3,7 @@
 Two ways to read Kafka, same options and same schema:
 
 * ``python`` (default): our Python data source :mod:`spark.kafka_source`, which needs nothing
-  but kafka-python; it is what runs here, where Maven Central is out of reach;
+  but confluent-kafka; it is what runs here, where Maven Central is out of reach;
 * ``kafka``: Spark's own connector, for clusters that have ``spark-sql-kafka`` on the classpath.
 """
 
@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from spark.kafka_source import KafkaDataSource
+from weather_app.settings import Settings, SettingsError
 
 SOURCES = ("python", "kafka")
 _FORMATS = {"python": KafkaDataSource.name(), "kafka": "kafka"}
-DEFAULT_BROKER = "127.0.0.1:9092"
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -58,15 +59,17 @@ def read_kafka(
     bootstrap: str | None = None,
     starting_offsets: str = "earliest",
     max_offsets_per_trigger: int | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> DataFrame:
     """A streaming DataFrame of ``topic`` (Spark's Kafka schema: key, value, topic, ...).
 
-    ``bootstrap`` defaults to ``KAFKA_BROKER``, then 127.0.0.1:9092. ``topic`` may be several
-    comma-separated topics. ``starting_offsets``: earliest, latest or Spark's JSON.
+    ``bootstrap`` defaults to the product's ``KAFKA_BROKER`` setting. ``topic`` may be several
+    comma-separated topics. ``starting_offsets``: earliest, latest or Spark's JSON. ``options``:
+    more source options (e.g. ``failOnDataLoss``), the same for both sources.
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
-    servers = bootstrap or os.environ.get("KAFKA_BROKER") or DEFAULT_BROKER
+    servers = bootstrap or job_settings().kafka_broker
     reader = (
         spark.readStream.format(_FORMATS[source])
         .option("kafka.bootstrap.servers", servers)
@@ -75,7 +78,20 @@ def read_kafka(
     )
     if max_offsets_per_trigger is not None:
         reader = reader.option("maxOffsetsPerTrigger", str(max_offsets_per_trigger))
-    return reader.load()
+    return reader.options(**dict(options or {})).load()
+
+
+def job_settings() -> Settings:
+    """The product's settings, as every command reads them; a bad one is a one-line exit."""
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        sys.exit(f"error: {error}")
+
+
+def output_dir() -> Path:
+    """Where the Spark jobs keep their outputs: ``$WEATHER_DATA_DIR/spark``."""
+    return job_settings().output_dir("spark")
 
 
 def run_for(query: StreamingQuery, seconds: float | None) -> None:

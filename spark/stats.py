@@ -17,8 +17,12 @@ from pyspark.sql import functions as F
 
 from spark.reports import parse_reports
 from spark.session import SOURCES, read_kafka, run_for, spark_session
+from weather_app.core.topics import STATIONS_JSON
 
-TOPIC = "stations-json"
+TOPIC = STATIONS_JSON
+#: one state store and no range sampling for the sort: there are at most 26 stations, and
+#: every shuffle partition costs a task (a state store load and commit) on every trigger
+SHUFFLE_PARTITIONS = 1
 
 
 def station_stats(reports: DataFrame) -> DataFrame:
@@ -40,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds <= 0 or args.every <= 0:
         parser.error("--seconds and --every must be > 0")
     spark = spark_session("weather-stats")
+    spark.conf.set("spark.sql.shuffle.partitions", str(SHUFFLE_PARTITIONS))
     try:
         stats = station_stats(parse_reports(read_kafka(spark, TOPIC, source=args.source)))
         query = (

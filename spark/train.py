@@ -18,8 +18,7 @@ from pyspark.ml.classification import DecisionTreeClassifier
 from pyspark.ml.feature import VectorAssembler
 from pyspark.sql import functions as F
 
-from spark.dataset import output_dir
-from spark.session import spark_session
+from spark.session import output_dir, spark_session
 
 FEATURES = ["month", "sub1degrees", "sub1raining", "sub2degrees", "sub2raining"]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from kafka import KafkaProducer
 
 from tests.support import REPO, command_env, read_partition, run_cli, wait_for
 from weather_app.kafka.reset import reset_everything
@@ -51,13 +52,37 @@ def stations(kafka_broker, tmp_path_factory):
     return env, data_dir
 
 
+def topic_reports(bootstrap: str) -> list[dict]:
+    """Every report in stations-json, repeats included."""
+    return [
+        json.loads(record.value)
+        for partition in range(6)
+        for record in read_partition(bootstrap, "stations-json", partition)
+    ]
+
+
+def resend(bootstrap: str, count: int) -> int:
+    """Send the last ``count`` records of each stations-json partition again (a replay)."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    sent = 0
+    try:
+        for partition in range(6):
+            for record in read_partition(bootstrap, "stations-json", partition)[-count:]:
+                producer.send(
+                    "stations-json", key=record.key, value=record.value, partition=partition
+                )
+                sent += 1
+        producer.flush()
+    finally:
+        producer.close()
+    return sent
+
+
 def expected_rows(bootstrap: str) -> set[tuple]:
     """Dataset rows computed straight from stations-json: days whose two previous days exist."""
     days: dict[tuple[str, dt.date], dict] = {}
-    for partition in range(6):
-        for record in read_partition(bootstrap, "stations-json", partition):
-            report = json.loads(record.value)
-            days[report["station"], dt.date.fromisoformat(report["date"])] = report
+    for report in topic_reports(bootstrap):
+        days[report["station"], dt.date.fromisoformat(report["date"])] = report
     rows = set()
     for (station, date), report in days.items():
         one = days.get((station, date - dt.timedelta(days=1)))
@@ -110,8 +135,11 @@ def dataset_rows(folder: Path) -> list[tuple]:
 
 
 def test_dataset_is_exact_and_survives_a_sigkill(stations, kafka_broker):
+    """Repeats before and after a SIGKILL of the driver; each station day once, as the topic
+    says."""
     env, data_dir = stations
     folder = data_dir / "spark" / "dataset"
+    resend(kafka_broker, 20)  # read in the first run's batches
     running = subprocess.Popen(
         [sys.executable, "-m", "spark.dataset", "--every", "2"],
         env=env,
@@ -138,6 +166,9 @@ def test_dataset_is_exact_and_survives_a_sigkill(stations, kafka_broker):
         "--resume",
         env=env,
     )
+    resend(kafka_broker, 50)  # days the killed run may have written, and new ones
+    reports = topic_reports(kafka_broker)
+    assert len(reports) == 15 * 120 + 6 * (20 + 50)  # the repeats are in the topic
     job(env, "dataset", "--available-now")
     rows = dataset_rows(folder)
     assert len(rows) == len(set(rows)), "duplicate rows after the restart"

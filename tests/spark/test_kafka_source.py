@@ -7,6 +7,7 @@ values come from the producer's acknowledgements, never from the source under te
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 import uuid
@@ -14,25 +15,36 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
+from confluent_kafka import Producer
+from kafka import KafkaProducer
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 from spark.kafka_source import (
+    ARROW_SCHEMA,
+    ARROW_SCHEMA_HEADERS,
+    FAIL_ON_DATA_LOSS,
     MAX_PER_TRIGGER,
     POLL_TIMEOUT,
+    SCHEMA_DDL,
     STARTING,
     ConsumerSettings,
+    DataLossError,
     KafkaDataSource,
-    KafkaInputPartition,
     KafkaOptions,
+    KafkaRange,
     fair_share,
-    read_partition,
+    pack,
+    read_range,
+    record_batch,
 )
 from spark.session import read_kafka
+from tests.spark.topics import Topics
 from tests.support import wait_for
+from weather_app.kafka.embedded import free_port
 
 PARTITIONS = 3
 BACKLOG = 3000
@@ -44,37 +56,6 @@ COLUMNS = ("partition", "offset", "key", "value", "unix_millis(timestamp) AS ms"
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-class Topics:
-    """Creates uniquely named topics for this module and deletes them at the end."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
-        self.admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-        self.created: list[str] = []
-
-    def new(self, partitions: int = PARTITIONS) -> str:
-        name = f"spark-source-test-{uuid.uuid4().hex[:10]}"
-        self.admin.create_topics([NewTopic(name, partitions, 1)])
-        self.created.append(name)
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
-        try:
-            wait_for(
-                lambda: len(consumer.partitions_for_topic(name)) == partitions,
-                30,
-                f"topic {name} with {partitions} partitions",
-            )
-        finally:
-            consumer.close()
-        return name
-
-    def close(self) -> None:
-        try:
-            if self.created:
-                self.admin.delete_topics(self.created)
-        finally:
-            self.admin.close()
 
 
 def produce(bootstrap: str, topic: str, numbers: range) -> set[Record]:
@@ -140,7 +121,7 @@ def run_available_now(
     query = start(spark, topic, checkpoint, sink, **read).trigger(availableNow=True).start()
     try:
         assert query.awaitTermination(QUERY_TIMEOUT), "AvailableNow query did not finish"
-        assert query.exception() is None
+        assert query.exception() is None, query.exception()
         progress = [p["numInputRows"] for p in query.recentProgress if p["numInputRows"]]
     finally:
         query.stop()
@@ -335,17 +316,34 @@ def test_missing_topic_fails_the_query(spark: SparkSession, kafka_broker: str) -
         query.stop()
 
 
+def offsets_read(split: KafkaRange) -> list[int]:
+    return [o for batch in read_range(split) for o in batch.column("offset").to_pylist()]
+
+
 def test_a_task_fails_at_its_deadline_instead_of_hanging(
-    kafka_broker: str, backlog: tuple[str, set[Record]]
+    backlog: tuple[str, set[Record]],
+) -> None:
+    topic, _ = backlog
+    nobody = f"127.0.0.1:{free_port()}"  # no broker there: no progress
+    settings = ConsumerSettings(nobody, poll_timeout_ms=1000)
+    split = KafkaRange(topic, 0, 0, 10, settings)
+    with pytest.raises(TimeoutError, match=f"no record past offset 0 .*{POLL_TIMEOUT}"):
+        offsets_read(split)
+
+
+def test_a_task_planned_past_the_log_end_reports_data_loss(
+    kafka_broker: str, backlog: tuple[str, set[Record]], caplog: pytest.LogCaptureFixture
 ) -> None:
     topic, _ = backlog
     end = BACKLOG // PARTITIONS  # partition 0 holds offsets 0..end-1
-    settings = ConsumerSettings(kafka_broker, poll_timeout_ms=1000)
-    split = KafkaInputPartition(topic, 0, end - 5, end + 5, settings)  # 5 beyond the log
-    got = []
-    with pytest.raises(TimeoutError, match=f"no record past offset {end} .*{POLL_TIMEOUT}"):
-        got.extend(row[4] for row in read_partition(split))
-    assert got == list(range(end - 5, end))
+    split = KafkaRange(topic, 0, end - 5, end + 5, ConsumerSettings(kafka_broker))
+    with pytest.raises(DataLossError, match=f"log now ends at offset {end}.*{FAIL_ON_DATA_LOSS}"):
+        offsets_read(split)
+    lenient = ConsumerSettings(kafka_broker, fail_on_data_loss=False)
+    split = KafkaRange(topic, 0, end - 5, end + 5, lenient)
+    with caplog.at_level(logging.WARNING, logger="spark.kafka_source"):
+        assert offsets_read(split) == list(range(end - 5, end))
+    assert f"log now ends at offset {end}" in caplog.text
 
 
 def test_read_kafka_rejects_an_unknown_source(spark: SparkSession) -> None:
@@ -364,3 +362,169 @@ def test_fair_share_never_exceeds_the_limit() -> None:
         got = fair_share(available, limit)  # type: ignore[arg-type]
         assert got == want, (available, limit)
         assert sum(got.values()) == min(limit, sum(available.values()))
+
+
+# -- Arrow batches ----------------------------------------------------------------------------
+
+
+def test_arrow_schema_is_what_spark_expects(
+    spark: SparkSession, kafka_broker: str, backlog: tuple[str, set[Record]]
+) -> None:
+    expected = to_arrow_schema(spark.createDataFrame([], SCHEMA_DDL).schema, timezone="UTC")
+    assert ARROW_SCHEMA.equals(expected)
+    topic, _ = backlog
+    split = KafkaRange(topic, 1, 0, 20, ConsumerSettings(kafka_broker))
+    batches = list(read_range(split))
+    assert batches and all(batch.schema.equals(expected) for batch in batches)
+    assert sum(batch.num_rows for batch in batches) == 20
+
+
+class FakeMessage:
+    """What record_batch reads of a confluent-kafka message."""
+
+    def __init__(self, offset: int, key: bytes | None, stamp: tuple[int, int]) -> None:
+        self._offset, self._key, self._stamp = offset, key, stamp
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def value(self) -> bytes:
+        return b"v%d" % self._offset
+
+    def offset(self) -> int:
+        return self._offset
+
+    def timestamp(self) -> tuple[int, int]:
+        return self._stamp
+
+
+def test_record_batch_columns_nulls_and_timestamp_types() -> None:
+    messages = [
+        FakeMessage(7, b"k", (1, 1_700_000_000_123)),  # CreateTime
+        FakeMessage(8, None, (2, 1_700_000_000_456)),  # LogAppendTime, no key
+        FakeMessage(9, b"", (0, -1)),  # no timestamp
+    ]
+    batch = record_batch(messages, "t", 5)  # type: ignore[arg-type]
+    assert batch.schema.equals(ARROW_SCHEMA)
+    assert batch.to_pydict() == {
+        "key": [b"k", None, b""],
+        "value": [b"v7", b"v8", b"v9"],
+        "topic": ["t"] * 3,
+        "partition": [5] * 3,
+        "offset": [7, 8, 9],
+        "timestamp": [
+            pa.scalar(1_700_000_000_123_000, pa.timestamp("us", tz="UTC")).as_py(),
+            pa.scalar(1_700_000_000_456_000, pa.timestamp("us", tz="UTC")).as_py(),
+            None,
+        ],
+        "timestampType": [0, 1, -1],
+    }
+
+
+# -- failOnDataLoss ---------------------------------------------------------------------------
+
+
+def test_a_task_reports_records_deleted_from_its_range(
+    kafka_broker: str, topics: Topics, caplog: pytest.LogCaptureFixture
+) -> None:
+    topic = topics.new()
+    produce(kafka_broker, topic, range(150))  # 50 per partition
+    topics.delete_records(topic, 0, 30)
+    split = KafkaRange(topic, 0, 10, 40, ConsumerSettings(kafka_broker))
+    gone = f"offset 10 is no longer in the log.*{FAIL_ON_DATA_LOSS}"
+    with pytest.raises(DataLossError, match=gone):
+        offsets_read(split)
+    lenient = ConsumerSettings(kafka_broker, fail_on_data_loss=False)
+    with caplog.at_level(logging.WARNING, logger="spark.kafka_source"):
+        assert offsets_read(KafkaRange(topic, 0, 10, 40, lenient)) == list(range(30, 40))
+    assert "offset 10 is no longer in the log, which holds offsets 30 to 50" in caplog.text
+
+
+def failing_run(spark: SparkSession, topic: str, checkpoint: Path, bootstrap: str) -> str:
+    """Run an AvailableNow query that must fail; its error message."""
+    query = start(spark, topic, checkpoint, Collector(), bootstrap=bootstrap)
+    running = query.trigger(availableNow=True).start()
+    try:
+        with pytest.raises(Exception, match=FAIL_ON_DATA_LOSS) as failure:
+            running.awaitTermination(QUERY_TIMEOUT)
+    finally:
+        running.stop()
+    return str(failure.value)
+
+
+LENIENT = {"options": {FAIL_ON_DATA_LOSS: "false"}}
+
+
+def test_retention_past_the_query_fails_it_or_is_skipped(
+    spark: SparkSession, kafka_broker: str, topics: Topics, tmp_path: Path
+) -> None:
+    topic, checkpoint = topics.new(), tmp_path / "cp"
+    produce(kafka_broker, topic, range(300))  # offsets 0..99 in each partition
+    rows, _ = run_available_now(spark, topic, checkpoint, bootstrap=kafka_broker)
+    assert len(rows) == 300
+    later = produce(kafka_broker, topic, range(300, 600))  # offsets 100..199
+    topics.delete_records(topic, 0, 150)  # the query is at 100 in partition 0
+
+    message = failing_run(spark, topic, checkpoint, kafka_broker)
+    assert f"{topic}-0: the query is at offset 100, but the log now starts at 150" in message
+    assert "offsets 100 to 149 are gone" in message
+
+    rows, _ = run_available_now(spark, topic, checkpoint, bootstrap=kafka_broker, **LENIENT)
+    assert set(rows) == {r for r in later if r[0] != 0 or r[1] >= 150}
+    assert len(rows) == 250
+
+
+def test_a_topic_created_again_fails_the_query_or_is_read_from_its_start(
+    spark: SparkSession, kafka_broker: str, topics: Topics, tmp_path: Path
+) -> None:
+    topic, checkpoint = topics.new(), tmp_path / "cp"
+    produce(kafka_broker, topic, range(300))
+    rows, _ = run_available_now(spark, topic, checkpoint, bootstrap=kafka_broker)
+    assert len(rows) == 300
+    topics.recreate(topic)
+    fresh = produce(kafka_broker, topic, range(30))  # offsets 0..9: behind the query's 100
+
+    message = failing_run(spark, topic, checkpoint, kafka_broker)
+    assert "the query is at offset 100, but the log now ends at 10" in message
+
+    rows, _ = run_available_now(spark, topic, checkpoint, bootstrap=kafka_broker, **LENIENT)
+    assert len(rows) == 30
+    assert set(rows) == fresh
+
+
+def test_small_ranges_share_tasks_and_large_ones_get_their_own() -> None:
+    settings = ConsumerSettings("h:1")
+
+    def ranges(*sizes: int) -> list[KafkaRange]:
+        return [KafkaRange("t", p, 100, 100 + size, settings) for p, size in enumerate(sizes)]
+
+    def sizes(tasks: list) -> list[list[int]]:
+        return [[piece.size for piece in task.ranges] for task in tasks]
+
+    assert sizes(pack(ranges(200, 150, 170, 10, 5, 300), 1000)) == [[300, 200, 170, 150, 10, 5]]
+    assert sizes(pack(ranges(900, 800, 700, 50), 1000)) == [[900], [800], [700, 50]]
+    assert sizes(pack(ranges(900, 800, 700, 50), 1300)) == [[900, 50], [800, 700]]
+    assert sizes(pack(ranges(5000, 4000, 3000), 1000)) == [[5000], [4000], [3000]]
+    assert pack([], 1000) == []
+
+
+def test_include_headers_adds_sparks_headers_column(
+    spark: SparkSession, kafka_broker: str, topics: Topics
+) -> None:
+    topic = topics.new(1)
+    producer = Producer({"bootstrap.servers": kafka_broker})
+    producer.produce(topic, value=b"a", headers=[("origin", b"x"), ("empty", None)])
+    producer.produce(topic, value=b"b")
+    assert producer.flush(30) == 0
+    frame = (
+        spark.read.format("weather_kafka")
+        .option("kafka.bootstrap.servers", kafka_broker)
+        .option("subscribe", topic)
+        .option("includeHeaders", "true")
+        .load()
+    )
+    assert frame.schema.simpleString().endswith(",headers:array<struct<key:string,value:binary>>>")
+    expected = to_arrow_schema(frame.schema, timezone="UTC")
+    assert ARROW_SCHEMA_HEADERS.equals(expected)
+    rows = {bytes(r.value): [(h.key, h.value) for h in r.headers] for r in frame.collect()}
+    assert rows == {b"a": [("origin", bytearray(b"x")), ("empty", None)], b"b": []}
