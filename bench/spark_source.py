@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -389,6 +390,7 @@ def main() -> None:
         print(f"skipped: {error.name} is not installed", flush=True)
         return
 
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-spark-") as tmp:
         root = Path(tmp)
         checkpoints = Checkpoints(root)
@@ -476,6 +478,8 @@ def main() -> None:
             cost_model(streaming[1], stream_tenth, stream_tiny, [run for _, run in limited]),
         ),
         *(latency_line(latency) for latency in latencies),
+        f"load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the "
+        f"end, on {os.cpu_count()} cores",
         "seconds: batch read = the count() action; AvailableNow = start() to termination; "
         "plain loop and reader = first poll to the last record",
     ]

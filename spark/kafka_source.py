@@ -198,7 +198,7 @@ class ConsumerSettings:
             "isolation.level": self.isolation_level,  # librdkafka defaults to read_committed
             "auto.offset.reset": "error",  # a range gone from the log is reported, not skipped
             "enable.partition.eof": True,  # says where the log ends when a read gets there
-            "socket.connection.setup.timeout.ms": min(self.poll_timeout_ms, 30_000),
+            "socket.connection.setup.timeout.ms": max(1000, min(self.poll_timeout_ms, 30_000)),
         }
 
 

@@ -273,6 +273,8 @@ def test_records_produced_while_running_reach_a_later_trigger(
         ({MAX_PER_TRIGGER: "many"}, MAX_PER_TRIGGER),
         ({"endingOffsets": "earliest"}, "endingOffsets"),
         ({"kafka.isolation.level": "dirty"}, "kafka.isolation.level"),
+        ({FAIL_ON_DATA_LOSS: "maybe"}, FAIL_ON_DATA_LOSS),
+        ({"includeHeaders": "yes"}, "includeHeaders"),
         ({"maxOffsetPerTrigger": "10"}, "maxoffsetpertrigger"),  # a typo is not ignored
     ],
 )
