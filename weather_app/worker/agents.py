@@ -23,7 +23,8 @@ from weather_app.core.topics import (
     TEMPERATURES,
 )
 from weather_app.errors import WeatherError
-from weather_app.files.locks import PartitionLocks
+from weather_app.files.atomic import check_writable
+from weather_app.files.locks import FolderLock, PartitionLocks
 from weather_app.kafka.dead_letters import DeadLetters
 from weather_app.kafka.membership import remember_member
 from weather_app.settings import Settings
@@ -80,6 +81,12 @@ class SummaryAgents:
         self.stations = TopicSummaries(app, settings, STATIONS)
         self.temperatures = TopicSummaries(app, settings, TEMPERATURES)
         self.topics = {STATIONS: self.stations, TEMPERATURES: self.temperatures}
+        state = settings.worker_state_dir
+        self.state_lock = FolderLock(
+            state,
+            f"the state folder {state} is used by another running worker; "
+            "give each worker its own WEATHER_STATE_DIR",
+        )
         for summaries in self.topics.values():
             summaries.agent = app.agent(
                 self._source(summaries.topic), name=f"summarise_{summaries.topic}"
@@ -88,6 +95,14 @@ class SummaryAgents:
         app.on_partitions_assigned.connect(self.on_assigned)
         app.on_partitions_revoked.connect(self.export_revoked)
         app.on_before_shutdown.connect(self.export_on_shutdown)
+
+    def check_folders(self) -> None:
+        """At start, before anything is written: the snapshot folders take files, and no other
+        worker runs on the state folder (its stores and member id would be shared, and each
+        would evict the other). Raises :class:`WeatherError` naming the folder."""
+        for topic in self.topics.values():
+            check_writable(topic.exporter.folder, f"{topic.topic} snapshot folder")
+        self.state_lock.acquire()
 
     def _source(self, topic: str) -> Any:
         return self.app.topic(topic, partitions=PARTITIONS[topic], key_type=bytes, value_type=bytes)
@@ -172,3 +187,4 @@ class SummaryAgents:
                 topic.exporter.export(loaded)
             topic.locks.release()
         self.dead_letters.close()
+        self.state_lock.release()

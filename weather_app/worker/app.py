@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from weather_app.core.topics import APP_ID
+from weather_app.errors import WeatherError
 from weather_app.kafka.membership import Liveness, evict_previous_member
 from weather_app.settings import Settings
 from weather_app.worker.batches import RecordBatches
@@ -34,6 +35,10 @@ class WeatherApp(InternalsApp):
         self.settings = settings
 
     async def on_first_start(self) -> None:
+        try:
+            self.summaries.check_folders()
+        except WeatherError as error:  # one line on stderr, exit 1 (mode would add a traceback)
+            raise SystemExit(f"error: {error}") from None
         evict_previous_member(self.settings)
         self.liveness = Liveness(self.settings, self.member_id)
         self.liveness.start()
