@@ -11,6 +11,8 @@ import errno
 import json
 import logging
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,20 @@ def send_days(settings: Settings, first: int, count: int, partition: int = 0) ->
         producer.close()
 
 
+def until(condition: Callable[[], bool], timeout: float = 60) -> Callable[[], bool]:
+    """A ``should_stop`` for :func:`consume`: ``condition``, failing the test at the deadline."""
+    deadline = time.monotonic() + timeout
+
+    def should_stop() -> bool:
+        if condition():
+            return True
+        if time.monotonic() > deadline:
+            raise AssertionError(f"consume did not get there within {timeout} s")
+        return False
+
+    return should_stop
+
+
 def file_offset(path: Path) -> int:
     return json.loads(path.read_text())["offset"]
 
@@ -47,7 +63,10 @@ def test_a_failing_disk_keeps_the_checkpoint_and_stopping_says_what_was_not_save
     path = settings.output_dir("temperatures") / "partition-0.json"
     send_days(settings, 1, 5)
     consume(
-        settings, "temperatures", [0], should_stop=lambda: path.exists() and file_offset(path) == 5
+        settings,
+        "temperatures",
+        [0],
+        should_stop=until(lambda: path.exists() and file_offset(path) == 5),
     )
     before = path.read_bytes()
 
@@ -57,7 +76,7 @@ def test_a_failing_disk_keeps_the_checkpoint_and_stopping_says_what_was_not_save
         caplog.at_level(logging.WARNING, logger="weather_app.consumer"),
         pytest.raises(WeatherError) as stopped,
     ):
-        consume(settings, "temperatures", [0], should_stop=lambda: disk.failed >= 3)
+        consume(settings, "temperatures", [0], should_stop=until(lambda: disk.failed >= 3))
     assert path.read_bytes() == before  # still offset 5 with the stats of days 1..5
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert errors == [
@@ -70,7 +89,7 @@ def test_a_failing_disk_keeps_the_checkpoint_and_stopping_says_what_was_not_save
     assert "the next run reads those records again" in message
 
     disk.heal()  # the next run resumes from the file: records 5..9 are read again, once
-    consume(settings, "temperatures", [0], should_stop=lambda: file_offset(path) == 10)
+    consume(settings, "temperatures", [0], should_stop=until(lambda: file_offset(path) == 10))
     summary = json.loads(path.read_text())
     assert summary["January"]["1990"]["count"] == 10
     assert summary["January"]["1990"]["sum"] == sum(range(1, 11))
@@ -82,12 +101,15 @@ def test_a_transient_failure_is_retried_after_the_next_poll(
     path = settings.output_dir("temperatures") / "partition-0.json"
     send_days(settings, 1, 3)
     consume(
-        settings, "temperatures", [0], should_stop=lambda: path.exists() and file_offset(path) == 3
+        settings,
+        "temperatures",
+        [0],
+        should_stop=until(lambda: path.exists() and file_offset(path) == 3),
     )
     send_days(settings, 4, 3)
     disk = FailingWrites(monkeypatch, errno.ENOSPC, count=2)
     with caplog.at_level(logging.WARNING, logger="weather_app.consumer"):
-        consume(settings, "temperatures", [0], should_stop=lambda: file_offset(path) == 6)
+        consume(settings, "temperatures", [0], should_stop=until(lambda: file_offset(path) == 6))
     assert disk.failed == 2
     levels = [(r.levelname, r.getMessage().split(" (")[0]) for r in caplog.records]
     assert levels == [("ERROR", f"cannot save {path}"), ("WARNING", f"saved {path}")]
