@@ -8,6 +8,12 @@ goes backwards: a worker that restarts from an older committed state replays the
 A write that fails (no space, an I/O error) leaves the previous file whole (files are replaced
 atomically, stats and offset together) and is logged once; the partition stays "changed", so
 the next interval tries again, and the first write that succeeds again is logged too.
+
+A file or a table whose offset lies beyond the partition's log end (a broker that lost
+acknowledged writes) describes records the log no longer has: that is data loss, logged once
+in one line. A file ahead of the log is rewritten from the table (built from the log); a
+table ahead of the log is never written to a file (it counts records the log lost; the
+agent rebuilds it, see ``tables.py``).
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ class SnapshotExporter:
         self._written: dict[int, int] = {}
         #: partition -> failed writes in a row (logged at the first, and at the recovery)
         self._failures: dict[int, int] = {}
+        #: partitions whose data loss was reported: partition -> (what, log end, its offset)
+        self.losses: dict[int, tuple[str, int, int]] = {}
 
     def path(self, partition: int) -> Path:
         return snapshot_path(self.folder, partition)
@@ -85,6 +93,7 @@ class SnapshotExporter:
             self._floors.pop(partition, None)
             self._written.pop(partition, None)
             self._failures.pop(partition, None)
+            self.losses.pop(partition, None)
 
     def failing(self) -> list[int]:
         """Partitions whose latest snapshot could not be written."""
@@ -103,8 +112,44 @@ class SnapshotExporter:
                 "none" if not path.exists() else f"offset {kept}",
             )
 
+    def _data_loss(self, partition: int, what: str, end: int, offset: int, then: str) -> None:
+        if self.losses.get(partition) != (what, end, offset):
+            self.losses[partition] = (what, end, offset)
+            log.error(
+                "data loss: %s partition %d: offsets %d..%d are gone (the log ends at %d, %s "
+                "said %d); %s",
+                self.kind,
+                partition,
+                end,
+                offset - 1,
+                end,
+                what,
+                offset,
+                then,
+            )
+
     def _exportable(self, state: PartitionState) -> bool:
-        if state.position < self._floors.get(state.partition, 0):
+        partition, end = state.partition, self.log_end(state.partition)
+        floor = self._floors.get(partition, 0)
+        if end is not None and floor > end:
+            self._data_loss(
+                partition,
+                self.path(partition).name,
+                end,
+                floor,
+                "rewriting the file from the worker's table",
+            )
+            floor = self._floors[partition] = 0
+        if end is not None and state.position > end:
+            self._data_loss(
+                partition,
+                "the worker's table",
+                end,
+                state.position,
+                "its snapshot waits until the table is rebuilt from the log",
+            )
+            return False
+        if state.position < floor:
             return False  # replaying records the file already covers
         return (
             self.trust_restored_state
