@@ -45,3 +45,36 @@ class FailingWrites:
 
     def heal(self) -> None:
         self.remaining = 0
+
+
+def groups_of(snapshot: dict[str, Any]) -> dict[str, int]:
+    """Group -> count of a snapshot object (stations "A", temperatures "January/1990")."""
+    counts: dict[str, int] = {}
+    for name, value in snapshot.items():
+        if not isinstance(value, dict):
+            continue
+        if "count" in value:
+            counts[name] = value["count"]
+        else:
+            counts.update({f"{name}/{year}": stats["count"] for year, stats in value.items()})
+    return counts
+
+
+def lost_and_doubled(
+    actual: dict[int, dict[str, Any]], expected: dict[int, dict[str, Any]]
+) -> tuple[int, int]:
+    """Records the files miss and records they count beyond ground truth, over all groups."""
+    lost = doubled = 0
+    for partition, truth in expected.items():
+        want, got = groups_of(truth), groups_of(actual.get(partition, {}))
+        for group in want.keys() | got.keys():
+            difference = got.get(group, 0) - want.get(group, 0)
+            lost += max(0, -difference)
+            doubled += max(0, difference)
+    return lost, doubled
+
+
+def report(fault: str, injected: str, lost: int, doubled: int, seconds: float) -> None:
+    """One line of the "Faults survived" table, printed by the test that measured it
+    (``pytest -s``, or the captured output of a failing test)."""
+    print(f"FAULT | {fault} | {injected} | {lost} | {doubled} | {seconds:.1f}", flush=True)

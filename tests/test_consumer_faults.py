@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from tests.faults import FailingWrites
+from tests.faults import FailingWrites, report
 from tests.support import run_cli
 from weather_app.consumer import consume
 from weather_app.core.report_pb2 import Report
@@ -89,10 +89,14 @@ def test_a_failing_disk_keeps_the_checkpoint_and_stopping_says_what_was_not_save
     assert "the next run reads those records again" in message
 
     disk.heal()  # the next run resumes from the file: records 5..9 are read again, once
+    healed = time.monotonic()
     consume(settings, "temperatures", [0], should_stop=until(lambda: file_offset(path) == 10))
+    took = time.monotonic() - healed
     summary = json.loads(path.read_text())
     assert summary["January"]["1990"]["count"] == 10
     assert summary["January"]["1990"]["sum"] == sum(range(1, 11))
+    name = errno.errorcode[error]
+    report(f"consume: every save fails ({name}), then a rerun", "write() raises", 0, 0, took)
 
 
 def test_a_transient_failure_is_retried_after_the_next_poll(
@@ -108,12 +112,15 @@ def test_a_transient_failure_is_retried_after_the_next_poll(
     )
     send_days(settings, 4, 3)
     disk = FailingWrites(monkeypatch, errno.ENOSPC, count=2)
+    started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="weather_app.consumer"):
         consume(settings, "temperatures", [0], should_stop=until(lambda: file_offset(path) == 6))
+    took = time.monotonic() - started
     assert disk.failed == 2
     levels = [(r.levelname, r.getMessage().split(" (")[0]) for r in caplog.records]
     assert levels == [("ERROR", f"cannot save {path}"), ("WARNING", f"saved {path}")]
     assert json.loads(path.read_text())["January"]["1990"]["count"] == 6
+    report("consume: two saves fail (ENOSPC)", "write() raises", 0, 0, took)
 
 
 def test_a_snapshot_folder_that_cannot_be_written_is_one_line_naming_it(env, data_dir):

@@ -8,8 +8,18 @@ table and committed offsets.
 from __future__ import annotations
 
 import json
+import time
 
-from tests.support import diff_report, matches_ground_truth, wait_caught_up, wait_for, worker
+from tests.faults import lost_and_doubled, report
+from tests.support import (
+    diff_report,
+    ground_truth,
+    matches_ground_truth,
+    read_snapshots,
+    wait_caught_up,
+    wait_for,
+    worker,
+)
 from tests.test_consumer_faults import send_days
 from weather_app.kafka.topics import ensure_topics, product_topics
 
@@ -26,9 +36,11 @@ def test_a_snapshot_file_ahead_of_the_log_is_data_loss_and_is_rewritten(
     path.parent.mkdir(parents=True)
     stats = {"count": 9, "sum": 45.0, "avg": 5.0, "start": "1990-01-01", "end": "1990-01-09"}
     path.write_text(json.dumps({"partition": 0, "offset": 9, "January": {"1990": stats}}))
+    started = time.monotonic()
     work = worker(env, tmp_path / "worker.log").start()
     try:
         wait_caught_up(data_dir / "temperatures", settings.kafka_broker, "temperatures", 90, work)
+        took = time.monotonic() - started
         lines = data_loss_lines(work.log.read_text())
         assert any(
             "data loss: temperatures partition 0: offsets 5..8 are gone (the log ends at 5, "
@@ -36,6 +48,7 @@ def test_a_snapshot_file_ahead_of_the_log_is_data_loss_and_is_rewritten(
             for line in lines
         ), lines
         assert json.loads(path.read_text())["January"]["1990"]["count"] == 5
+        measure("worker: snapshot file ahead of the log", settings, data_dir, took)
     finally:
         assert work.stop() == 0
 
@@ -55,6 +68,7 @@ def test_a_table_ahead_of_a_shorter_log_is_data_loss_and_is_rebuilt(
         settings, product_topics(settings, ["temperatures"]), reset=True, report=lambda _: None
     )
     send_days(settings, 20, 4)
+    started = time.monotonic()
     work = worker(env, tmp_path / "second.log").start()
     try:
         wait_for(
@@ -62,6 +76,7 @@ def test_a_table_ahead_of_a_shorter_log_is_data_loss_and_is_rebuilt(
             90,
             "the rebuilt partition",
         )
+        took = time.monotonic() - started
         lines = data_loss_lines(work.log.read_text())
         assert any(
             "data loss: temperatures partition 0: offsets 4..9 are gone (the log ends at 4, "
@@ -72,5 +87,13 @@ def test_a_table_ahead_of_a_shorter_log_is_data_loss_and_is_rebuilt(
         assert summary["January"]["1990"]["start"] == "1990-01-20", diff_report(
             folder, settings.kafka_broker, "temperatures"
         )
+        measure("worker: table and committed offsets ahead of the log", settings, data_dir, took)
     finally:
         assert work.stop() == 0
+
+
+def measure(fault: str, settings, data_dir, seconds: float) -> None:
+    actual = read_snapshots(data_dir / "temperatures", "temperatures") or {}
+    lost, doubled = lost_and_doubled(actual, ground_truth(settings.kafka_broker, "temperatures"))
+    assert (lost, doubled) == (0, 0)
+    report(fault, "file/topic rewritten shorter", lost, doubled, seconds)

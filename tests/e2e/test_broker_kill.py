@@ -1,0 +1,102 @@
+"""The broker SIGKILLed under load and restarted: the plain consumer recovers to ground truth.
+
+noida-db can lose the acknowledged writes of its last seconds on SIGKILL, so a consumer's
+checkpoint may lie beyond the new log end: that must be reported as data loss and rebuilt,
+never kept (records the log lost) nor silently reset (counted twice). Whatever the broker kept,
+the files must equal ground truth over what the topic holds once everything has caught up.
+Runs on a broker of its own (it is killed), so it always uses the embedded one.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tests.faults import lost_and_doubled, report
+from tests.support import (
+    Process,
+    command_env,
+    end_offsets,
+    ground_truth,
+    read_snapshots,
+    wait_for,
+)
+from weather_app.kafka.embedded import EmbeddedBroker, free_port
+from weather_app.kafka.topics import ensure_topics, product_topics
+from weather_app.settings import Settings
+
+PRODUCE = ["produce", "--dataset", "temperatures", "--delay", "0.004", "--days", "1500"]
+
+
+def test_consume_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path):
+    broker = EmbeddedBroker(free_port(), tmp_path / "broker")
+    broker.start()
+    processes: list[Process] = []
+    try:
+        data_dir = tmp_path / "data"
+        settings = Settings(kafka_broker=broker.address, data_dir=data_dir)
+        ensure_topics(settings, product_topics(settings, ["temperatures"]), report=lambda _: None)
+        env = command_env(
+            KAFKA_BROKER=broker.address,
+            WEATHER_DATA_DIR=str(data_dir),
+            WEATHER_CONNECT_TIMEOUT_SEC="30",  # longer than the broker's restart
+        )
+        folder = data_dir / "temperatures"
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        runs = {"produce": 0, "consume": 0}
+
+        def start(name: str, args: list[str]) -> Process:
+            runs[name] += 1
+            process = Process(args, env, logs / f"{name}-{runs[name]}.log").start()
+            processes.append(process)
+            return process
+
+        producer = start("produce", [*PRODUCE, "--seed", "5"])
+        consumer = start("consume", ["consume", "0", "1", "2", "3"])
+
+        def counted() -> int:
+            files = read_snapshots(folder, "temperatures")
+            return sum(s["offset"] for s in files.values()) if files else 0
+
+        wait_for(lambda: counted() > 600, 90, "the consumer to be mid-stream")
+        assert producer.running() and consumer.running()
+        broker.kill()  # under load: the producer is sending, the consumer saving
+        killed = time.monotonic()
+        broker.start()
+
+        def supervise() -> bool:
+            """Restart what stopped with an error (a supervisor's job); True once produced."""
+            nonlocal producer, consumer
+            if not consumer.running():
+                consumer = start("consume", ["consume", "0", "1", "2", "3"])
+            if not producer.running() and producer.returncode != 0:
+                producer = start("produce", [*PRODUCE, "--seed", "5", "--resume"])
+            return not producer.running() and producer.returncode == 0
+
+        wait_for(supervise, 240, "the producer to finish")
+        ends = end_offsets(broker.address, "temperatures")
+
+        def caught_up() -> bool:
+            supervise()
+            files = read_snapshots(folder, "temperatures")
+            return files is not None and all(files[p]["offset"] == ends[p] for p in ends)
+
+        wait_for(caught_up, 120, f"the files to reach {ends}")
+        took = time.monotonic() - killed
+        actual = read_snapshots(folder, "temperatures") or {}
+        lost, doubled = lost_and_doubled(actual, ground_truth(broker.address, "temperatures"))
+        loss_lines = [
+            line
+            for path in sorted(logs.glob("consume-*.log"))
+            for line in path.read_text().splitlines()
+            if line.startswith("data loss: ")
+        ]
+        print(f"restarts: {runs}; data loss reported: {loss_lines or 'none'}")
+        report("consume: broker SIGKILLed under load", "SIGKILL + restart", lost, doubled, took)
+        assert (lost, doubled) == (0, 0)
+        assert runs["consume"] <= 3 and runs["produce"] <= 3, runs
+    finally:
+        for process in processes:
+            if process.running():
+                process.stop(must_exit=False)
+        broker.stop()
