@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.faults import lost_and_doubled, report
 from tests.support import (
     Process,
@@ -27,7 +29,17 @@ from weather_app.settings import Settings
 PRODUCE = ["produce", "--dataset", "temperatures", "--delay", "0.004", "--days", "1500"]
 
 
-def test_consume_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path):
+WORKER_GAP = (
+    "the worker crashes on OutOfOrderSequenceNumber after the kill, and by the time it is back "
+    "the producer has refilled the lost offsets: a table position below the new log end looks "
+    "sound, so offsets alone cannot see the loss (needs a fingerprint of the last record)"
+)
+
+
+@pytest.mark.parametrize(
+    "runtime", ["consume", pytest.param("worker", marks=pytest.mark.xfail(reason=WORKER_GAP))]
+)
+def test_a_runtime_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path, runtime):
     broker = EmbeddedBroker(free_port(), tmp_path / "broker")
     broker.start()
     processes: list[Process] = []
@@ -39,11 +51,17 @@ def test_consume_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path):
             KAFKA_BROKER=broker.address,
             WEATHER_DATA_DIR=str(data_dir),
             WEATHER_CONNECT_TIMEOUT_SEC="30",  # longer than the broker's restart
+            WEATHER_SNAPSHOT_INTERVAL_SEC="0.2",
+        )
+        summarise = (
+            ["consume", "0", "1", "2", "3"]
+            if runtime == "consume"
+            else ["worker", "--without-web", "-l", "info"]
         )
         folder = data_dir / "temperatures"
         logs = tmp_path / "logs"
         logs.mkdir()
-        runs = {"produce": 0, "consume": 0}
+        runs = {"produce": 0, runtime: 0}
 
         def start(name: str, args: list[str]) -> Process:
             runs[name] += 1
@@ -52,7 +70,7 @@ def test_consume_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path):
             return process
 
         producer = start("produce", [*PRODUCE, "--seed", "5"])
-        consumer = start("consume", ["consume", "0", "1", "2", "3"])
+        consumer = start(runtime, summarise)
 
         def counted() -> int:
             files = read_snapshots(folder, "temperatures")
@@ -68,7 +86,7 @@ def test_consume_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path):
             """Restart what stopped with an error (a supervisor's job); True once produced."""
             nonlocal producer, consumer
             if not consumer.running():
-                consumer = start("consume", ["consume", "0", "1", "2", "3"])
+                consumer = start(runtime, summarise)
             if not producer.running() and producer.returncode != 0:
                 producer = start("produce", [*PRODUCE, "--seed", "5", "--resume"])
             return not producer.running() and producer.returncode == 0
@@ -87,14 +105,14 @@ def test_consume_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path):
         lost, doubled = lost_and_doubled(actual, ground_truth(broker.address, "temperatures"))
         loss_lines = [
             line
-            for path in sorted(logs.glob("consume-*.log"))
+            for path in sorted(logs.glob(f"{runtime}-*.log"))
             for line in path.read_text().splitlines()
-            if line.startswith("data loss: ")
+            if "data loss: " in line
         ]
         print(f"restarts: {runs}; data loss reported: {loss_lines or 'none'}")
-        report("consume: broker SIGKILLed under load", "SIGKILL + restart", lost, doubled, took)
+        report(f"{runtime}: broker SIGKILLed under load", "SIGKILL + restart", lost, doubled, took)
         assert (lost, doubled) == (0, 0)
-        assert runs["consume"] <= 3 and runs["produce"] <= 3, runs
+        assert runs[runtime] <= 3 and runs["produce"] <= 3, runs
     finally:
         for process in processes:
             if process.running():
