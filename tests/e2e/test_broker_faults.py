@@ -68,3 +68,22 @@ def test_consume_that_loses_the_broker_mid_run_stops_with_one_line(tmp_path):
         print(f"FAULT consume-broker-lost-mid-run: exit 1 after {took:.1f} s")
     finally:
         broker.stop()
+
+
+def test_a_worker_without_a_broker_stops_with_one_line_within_the_connect_timeout(tmp_path):
+    address = f"127.0.0.1:{free_port()}"
+    env = command_env(
+        KAFKA_BROKER=address, WEATHER_DATA_DIR=str(tmp_path), WEATHER_CONNECT_TIMEOUT_SEC="2"
+    )
+    started = time.monotonic()
+    work = Process(["worker", "--without-web", "-l", "info"], env, tmp_path / "worker.log")
+    code = work.start().wait(60)
+    took = time.monotonic() - started
+    log = work.log.read_text()
+    assert code == 1, log
+    lines = error_lines(log)
+    assert len(lines) == 1, log
+    assert lines[0].startswith(f"error: cannot reach the Kafka broker at {address} (KAFKA_BROKER)")
+    assert "Traceback" not in log
+    assert took < 30, took
+    print(f"FAULT worker-no-broker-at-start: exit 1 after {took:.1f} s")

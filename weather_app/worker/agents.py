@@ -28,6 +28,7 @@ from weather_app.files.atomic import check_writable
 from weather_app.files.locks import FolderLock, PartitionLocks
 from weather_app.kafka.dead_letters import DeadLetters
 from weather_app.kafka.membership import remember_member
+from weather_app.kafka.topics import admin_client
 from weather_app.settings import Settings
 from weather_app.worker.app import WeatherApp
 from weather_app.worker.batches import RecordBatches, batches
@@ -100,13 +101,16 @@ class SummaryAgents:
         app.on_partitions_revoked.connect(self.export_revoked)
         app.on_before_shutdown.connect(self.export_on_shutdown)
 
-    def check_folders(self) -> None:
-        """At start, before anything is written: the snapshot folders take files, and no other
+    def check_start(self) -> None:
+        """At start, before anything is written: the snapshot folders take files, no other
         worker runs on the state folder (its stores and member id would be shared, and each
-        would evict the other). Raises :class:`WeatherError` naming the folder."""
+        would evict the other), and the broker answers within the connect timeout (Faust
+        would fail with a traceback). Raises :class:`WeatherError` naming what is wrong."""
         for topic in self.topics.values():
             check_writable(topic.exporter.folder, f"{topic.topic} snapshot folder")
         self.state_lock.acquire()
+        with admin_client(self.settings):
+            pass
 
     def _source(self, topic: str) -> Any:
         return self.app.topic(topic, partitions=PARTITIONS[topic], key_type=bytes, value_type=bytes)

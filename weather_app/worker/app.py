@@ -36,7 +36,7 @@ class WeatherApp(InternalsApp):
 
     async def on_first_start(self) -> None:
         try:
-            self.summaries.check_folders()
+            self.summaries.check_start()
         except WeatherError as error:  # one line on stderr, exit 1 (mode would add a traceback)
             raise SystemExit(f"error: {error}") from None
         evict_previous_member(self.settings)
