@@ -79,7 +79,7 @@ tokens = st.one_of(
 )
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     dataset=st.sampled_from(["stations", "temperatures", "rainbows"]),
     delay=st.sampled_from(["nan", "inf", "-1", "0", "x", "1e999"]),

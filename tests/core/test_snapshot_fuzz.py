@@ -18,7 +18,7 @@ from weather_app.core import snapshot
 from weather_app.core.partition import PartitionSummary
 from weather_app.core.records import MONTHS
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 numbers = st.one_of(
     st.integers(min_value=-5, max_value=2**60),
