@@ -5,20 +5,36 @@ The specs' ``consumer.py``: ``assign()`` the given partitions (no consumer group
 poll batches, apply the shared summary rule, and after each batch save every partition that
 moved with its own ``consumer.position()``. Stats and offset are written in one atomic file, so
 a crash at any point loses and doubles nothing: the next run resumes from what the file says.
+
+A save that fails (no space, an I/O error) leaves the previous file whole and is logged once:
+the consumer keeps going, its summary ahead of its file, and tries that partition's file again
+after every poll (records are applied idempotently, so nothing is lost or doubled whichever
+save lands). If the file still cannot be saved when it stops, it exits with one error line
+naming the files and their offsets (the next run reads those records again).
+
+The file is trusted only as far as the log goes. A broker can lose acknowledged writes (the
+embedded one on SIGKILL), leaving a file whose offset lies beyond the log end: its stats count
+records the topic no longer has. That is data loss, said in one line (topic, partition, the
+offsets gone), and the partition is rebuilt from what the topic holds. The positions are
+compared with the log at start, every few seconds, and whenever a fetch is out of range (the
+consumer never resets by itself). A broker unreachable for longer than the connect timeout,
+at start or later, stops the consumer with one line.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError, OffsetOutOfRangeError
 
 from weather_app.core.partition import PartitionSummary
 from weather_app.core.topics import PARTITIONS
 from weather_app.errors import WeatherError
+from weather_app.files.atomic import check_writable, describe
 from weather_app.files.locks import PartitionLocks
 from weather_app.files.snapshots import read_summary, snapshot_path, write_summary
 from weather_app.kafka.dead_letters import DeadLetters
@@ -28,6 +44,8 @@ from weather_app.settings import Settings
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_MS = 1000
+#: how often the positions are compared with the log's offsets
+LOG_CHECK_SEC = 5.0
 
 
 def load_or_create(topic: str, folder: Path, partition: int) -> PartitionSummary:
@@ -55,16 +73,24 @@ def consume(
             f"{topic} has partitions 0..{PARTITIONS[topic] - 1}, not {', '.join(map(str, bad))}"
         )
     folder = settings.output_dir(topic)
+    check_writable(folder, f"{topic} snapshot folder")
     locks = PartitionLocks(folder)
     locks.acquire(partitions)
     dead_letters = DeadLetters(settings)
     try:
         summaries = {p: load_or_create(topic, folder, p) for p in partitions}
+        checkpoints = Checkpoints(folder, summaries)
         consumer = _assigned_consumer(settings, topic, summaries)
         try:
+            guard = LogGuard(settings, consumer, topic, summaries, checkpoints)
+            guard.check(force=True)
             polls = 0
             while (iterations is None or polls < iterations) and not should_stop():
-                batch = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+                try:
+                    batch = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
+                except OffsetOutOfRangeError:
+                    guard.out_of_range()
+                    continue
                 polls += 1
                 for tp, records in batch.items():
                     summary = summaries[tp.partition]
@@ -75,12 +101,179 @@ def consume(
                         )
                     # past transaction markers too: the consumer's position, not last offset + 1
                     summary.position = consumer.position(tp)
-                    write_summary(snapshot_path(folder, tp.partition), summary)
+                    checkpoints.changed(tp.partition)
+                checkpoints.save()
+                guard.check()
+            checkpoints.save()
+            checkpoints.check_saved()
         finally:
             consumer.close()
     finally:
         dead_letters.close()
         locks.release()
+
+
+class Checkpoints:
+    """Saves the partitions that moved; a failed save is retried at every later :meth:`save`."""
+
+    def __init__(self, folder: Path, summaries: dict[int, PartitionSummary]) -> None:
+        self.folder = folder
+        self.summaries = summaries
+        #: offset each partition's file holds (what a restart resumes from)
+        self.saved = {p: s.position for p, s in summaries.items()}
+        #: partitions ahead of their file -> the last save error (None: not tried yet)
+        self.pending: dict[int, OSError | None] = {}
+
+    def changed(self, partition: int) -> None:
+        self.pending.setdefault(partition, None)
+
+    def save(self) -> None:
+        for partition in sorted(self.pending):
+            summary, path = self.summaries[partition], snapshot_path(self.folder, partition)
+            try:
+                write_summary(path, summary)
+            except OSError as error:
+                if self.pending[partition] is None:
+                    log.error(
+                        "cannot save %s (offset %d): %s; the file stays at offset %d, "
+                        "retrying after every poll",
+                        path,
+                        summary.position,
+                        describe(error),
+                        self.saved[partition],
+                    )
+                self.pending[partition] = error
+                continue
+            if self.pending.pop(partition) is not None:
+                log.warning("saved %s (offset %d) after failed attempts", path, summary.position)
+            self.saved[partition] = summary.position
+
+    def check_saved(self) -> None:
+        """Stopping with a file behind its summary is an error (its records are read again)."""
+        if self.pending:
+            unsaved = ", ".join(
+                f"{snapshot_path(self.folder, p)} (offset {self.summaries[p].position}, file "
+                f"at {self.saved[p]}: {describe(error) if error else 'not saved'})"
+                for p, error in sorted(self.pending.items())
+            )
+            raise WeatherError(f"could not save {unsaved}; the next run reads those records again")
+
+
+class LogGuard:
+    """Keeps the partitions' positions within the log, and the broker within reach."""
+
+    #: out-of-range fetches in a row that a look at the log could not explain
+    MAX_UNEXPLAINED = 3
+
+    def __init__(
+        self,
+        settings: Settings,
+        consumer: KafkaConsumer,
+        topic: str,
+        summaries: dict[int, PartitionSummary],
+        checkpoints: Checkpoints,
+    ) -> None:
+        self.settings = settings
+        self.consumer = consumer
+        self.topic = topic
+        self.summaries = summaries
+        self.checkpoints = checkpoints
+        self.partitions = [TopicPartition(topic, p) for p in sorted(summaries)]
+        self.checked_at = float("-inf")
+        #: monotonic time of the first failed look at the log since the last good one
+        self.unreachable_since: float | None = None
+        self.unexplained = 0
+        #: (partition, first offset lost, file offset) of every loss seen
+        self.losses: list[tuple[int, int, int]] = []
+
+    def check(self, *, force: bool = False) -> bool:
+        """Compare positions with the log (at most every LOG_CHECK_SEC unless ``force``, or
+        while the broker is unreachable); True if something had to be fixed."""
+        now = time.monotonic()
+        if not force and self.unreachable_since is None and now - self.checked_at < LOG_CHECK_SEC:
+            return False
+        self.checked_at = now
+        timeout_ms = int(min(self.settings.connect_timeout, LOG_CHECK_SEC) * 1000)
+        try:
+            ends = self.consumer.end_offsets(self.partitions, timeout_ms=timeout_ms)
+            starts = self.consumer.beginning_offsets(self.partitions, timeout_ms=timeout_ms)
+        except KafkaTimeoutError:
+            self._unreachable(now)
+            return False
+        if self.unreachable_since is not None:
+            log.warning("reached the Kafka broker again after %.1f s", now - self.unreachable_since)
+            self.unreachable_since = None
+        fixed = False
+        for tp in self.partitions:
+            summary = self.summaries[tp.partition]
+            if summary.position > ends[tp]:
+                self._rebuild(tp, starts[tp], ends[tp])
+                fixed = True
+            elif summary.position < starts[tp]:
+                log.error(
+                    "%s partition %d: offsets %d..%d were deleted (retention) before they were "
+                    "read; going on from %d",
+                    self.topic,
+                    tp.partition,
+                    summary.position,
+                    starts[tp] - 1,
+                    starts[tp],
+                )
+                summary.position = starts[tp]
+                self.consumer.seek(tp, starts[tp])
+                self.checkpoints.changed(tp.partition)
+                fixed = True
+        if fixed:
+            self.checkpoints.save()
+        return fixed
+
+    def out_of_range(self) -> None:
+        """A fetch was out of range: the log lost or deleted records, or it is a race."""
+        if self.check(force=True):
+            self.unexplained = 0
+            return
+        self.unexplained += 1
+        if self.unexplained >= self.MAX_UNEXPLAINED:
+            raise WeatherError(
+                f"{self.topic}: fetches keep failing out of range although the positions lie "
+                "within the log"
+            )
+
+    def _rebuild(self, tp: TopicPartition, start: int, end: int) -> None:
+        """Data loss: forget what the file counted and count the log again from its start."""
+        summary = self.summaries[tp.partition]
+        path = snapshot_path(self.checkpoints.folder, tp.partition)
+        log.error(
+            "data loss: %s partition %d: offsets %d..%d are gone (the log ends at %d, %s said "
+            "%d); rebuilding the partition's summary from %s",
+            self.topic,
+            tp.partition,
+            end,
+            summary.position - 1,
+            end,
+            path.name,
+            summary.position,
+            f"offsets {start}..{end - 1}" if end > start else "the empty log",
+        )
+        self.losses.append((tp.partition, end, summary.position))
+        self.summaries[tp.partition] = PartitionSummary(self.topic, tp.partition, position=start)
+        self.consumer.seek(tp, start)
+        self.checkpoints.changed(tp.partition)
+
+    def _unreachable(self, now: float) -> None:
+        if self.unreachable_since is None:
+            self.unreachable_since = now
+            log.warning(
+                "cannot reach the Kafka broker at %s; retrying for %g s",
+                self.settings.kafka_broker,
+                self.settings.connect_timeout,
+            )
+        elif now - self.unreachable_since >= self.settings.connect_timeout:
+            raise WeatherError(
+                f"lost the Kafka broker at {self.settings.kafka_broker} (KAFKA_BROKER) for "
+                f"{now - self.unreachable_since:.0f} s, more than WEATHER_CONNECT_TIMEOUT_SEC "
+                f"({self.settings.connect_timeout:g} s)"
+            )
 
 
 def _assigned_consumer(
@@ -93,6 +286,7 @@ def _assigned_consumer(
             group_id=None,
             max_poll_records=5000,
             bootstrap_timeout_ms=int(settings.connect_timeout * 1000),
+            auto_offset_reset="none",  # out of range is data loss to report, never to skip
         )
     except KafkaError as error:
         raise broker_unreachable(settings, error) from None

@@ -25,7 +25,7 @@ TEMPERATURES_DELAY_SEC = 0.5  # one simulated day per half second (P7)
 GUARANTEES = ("exactly_once", "at_least_once")
 WORKER_PRODUCES = ("none", "stations", "temperatures", "all")
 
-_HOST_PORT = re.compile(r"^[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
+_HOST_PORT = re.compile(r"[A-Za-z0-9._\-\[\]:]+:[0-9]{1,5}")  # ASCII digits, no trailing newline
 
 
 class SettingsError(WeatherError, ValueError):
@@ -143,10 +143,13 @@ def _rename_to_env(message: str) -> str:
 
 def _validate(settings: Settings) -> None:
     for server in settings.bootstrap_servers:
-        if not _HOST_PORT.match(server) or not 0 < int(server.rsplit(":", 1)[1]) < 65536:
+        if not _HOST_PORT.fullmatch(server) or not 0 < int(server.rsplit(":", 1)[1]) < 65536:
             raise SettingsError(
                 f"kafka_broker must be host:port[,host:port...], got {settings.kafka_broker!r}"
             )
+    for field in ("data_dir", "state_dir"):
+        if "\x00" in str(getattr(settings, field)):  # no file system takes it
+            raise SettingsError(f"{field} must be a path without NUL characters")
     for field in ("stations_delay", "temperatures_delay"):
         value = getattr(settings, field)
         if not math.isfinite(value) or value < 0:

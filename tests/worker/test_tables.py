@@ -102,3 +102,33 @@ def test_the_position_restored_from_the_table_anchors_the_partition(summaries, c
 def test_a_fresh_partition_starts_wherever_its_first_event_is(summaries, clock):
     assert summaries.apply(batch(3, record(3, 17, january(1)))).rewind is None
     assert summaries.state(3).position == 18
+
+
+def test_a_table_ahead_of_a_shorter_log_is_rebuilt_from_the_records_of_the_log(caplog):
+    """The broker lost offsets 3..5 that the table counted; the consumer was reset to 0."""
+    table = FakeTable()
+    summaries = PartitionedSummaries(table, "temperatures", log_end=lambda partition: 3)
+    summaries.state(1)  # the partition as restored: empty, then counted up to offset 6
+    counted = summaries.apply(batch(1, *(record(1, o, january(o + 1)) for o in range(6))))
+    assert counted.rewind is None and table["1/#offset"] == 6
+    # the log now holds 3 records, other ones (days 10..12), and the consumer restarts at 0
+    with caplog.at_level("ERROR", logger="weather_app.worker.tables"):
+        summaries.apply(batch(1, *(record(1, o, january(o + 10)) for o in range(3))))
+    assert [r.getMessage() for r in caplog.records] == [
+        "data loss: temperatures partition 1: offsets 3..5 are gone (the log ends at 3, the "
+        "worker's table said 6); rebuilding the partition's table from the log"
+    ]
+    assert summaries.state(1).position == 3
+    assert table == {
+        "1/January/1990": {"count": 3, "sum": 30.0, "start": january(10), "end": january(12)},
+        "1/#offset": 3,
+    }
+
+
+def test_a_batch_at_the_position_is_never_taken_for_a_loss():
+    """A stale or unknown log end (Faust's test driver) must not trigger a rebuild."""
+    table = FakeTable()
+    summaries = PartitionedSummaries(table, "temperatures", log_end=lambda partition: 0)
+    summaries.apply(batch(1, record(1, 0, january(1)), record(1, 1, january(2))))
+    summaries.apply(batch(1, record(1, 2, january(3))))
+    assert table["1/January/1990"]["count"] == 3

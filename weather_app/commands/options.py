@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +10,9 @@ from faust.cli import option
 
 from weather_app.errors import WeatherError
 from weather_app.settings import Settings, SettingsError
+
+#: beyond it ``itertools.islice`` fails; a million years of simulated days is plenty anyway
+MAX_DAYS = 365 * 1_000_000
 
 
 def dataset_options(datasets: Sequence[str]) -> list[Any]:
@@ -37,10 +41,10 @@ def resolve_dataset_options(
     """Validate the options and return the settings they override."""
     if dataset not in datasets:
         raise WeatherError(f"unknown dataset {dataset!r}; choose one of: {', '.join(datasets)}")
-    if days is not None and days < 1:
-        raise WeatherError(f"--days must be >= 1, got {days}")
-    if delay is not None and not delay >= 0:
-        raise WeatherError(f"--delay must be >= 0 seconds, got {delay}")
+    if days is not None and not 1 <= days <= MAX_DAYS:
+        raise WeatherError(f"--days must be 1..{MAX_DAYS}, got {days}")
+    if delay is not None and not (math.isfinite(delay) and delay >= 0):
+        raise WeatherError(f"--delay must be a finite number >= 0 seconds, got {delay}")
     try:
         return settings.override(
             seed=seed,

@@ -19,8 +19,10 @@ from google.protobuf.message import DecodeError
 from weather_app.core.generators import StationDay, Temperature
 from weather_app.core.report_pb2 import Report
 
-MONTHS = tuple(calendar.month_name[1:])
-_YYYY_MM_DD = re.compile(r"\d{4}-\d{2}-\d{2}")  # "January".."December", whatever the locale
+MONTHS = tuple(calendar.month_name[1:])  # "January".."December", whatever the locale
+_YYYY_MM_DD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: a snapshot file's own keys: a station of that name would overwrite the file's position
+RESERVED_STATIONS = ("partition", "offset")
 
 
 class BadRecord(ValueError):
@@ -32,6 +34,8 @@ def decode_station(value: bytes | None) -> StationDay:
     station = fields.get("station")
     if not isinstance(station, str) or not station:
         raise BadRecord("missing station")
+    if station in RESERVED_STATIONS:
+        raise BadRecord(f"station name {station!r} is reserved")
     raining = fields.get("raining", False)
     if raining not in (True, False, 0, 1):
         raise BadRecord(f"raining must be a boolean or 0/1, got {raining!r}")
@@ -57,8 +61,10 @@ def _fields(value: bytes | None) -> dict[str, Any]:
     if value[:1] == b"{":
         try:
             fields = json.loads(value.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except ValueError as error:  # also UnicodeDecodeError, and ints of over 4300 digits
             raise BadRecord(f"invalid JSON: {error}") from None
+        except RecursionError:
+            raise BadRecord("invalid JSON: nested too deeply") from None
         if not isinstance(fields, dict):
             raise BadRecord("JSON value is not an object")
         return fields
@@ -75,15 +81,22 @@ def _fields(value: bytes | None) -> dict[str, Any]:
     }
 
 
+def is_date(text: Any) -> bool:
+    """Whether ``text`` is a real calendar date written exactly YYYY-MM-DD (ASCII digits)."""
+    # fromisoformat alone also takes other ISO 8601 forms ("1990-W01-1", "19900105")
+    if not isinstance(text, str) or not _YYYY_MM_DD.fullmatch(text):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _date(fields: dict[str, Any]) -> str:
     date = fields.get("date")
-    # fromisoformat alone also takes other ISO 8601 forms ("1990-W01-1", "19900105")
-    if not isinstance(date, str) or not _YYYY_MM_DD.fullmatch(date):
+    if not is_date(date):
         raise BadRecord(f"malformed date {date!r}")
-    try:
-        dt.date.fromisoformat(date)
-    except ValueError:
-        raise BadRecord(f"malformed date {date!r}") from None
     return date
 
 
@@ -91,6 +104,10 @@ def _degrees(fields: dict[str, Any]) -> float:
     degrees = fields.get("degrees")
     if isinstance(degrees, bool) or not isinstance(degrees, int | float):
         raise BadRecord(f"degrees must be a number, got {degrees!r}")
-    if not math.isfinite(degrees):
+    try:
+        value = float(degrees)
+    except OverflowError:  # a JSON integer beyond the float range
+        raise BadRecord("degrees out of range: an integer beyond the float range") from None
+    if not math.isfinite(value):
         raise BadRecord(f"degrees must be finite, got {degrees!r}")
-    return float(degrees)
+    return value

@@ -8,10 +8,11 @@ calendar order) so two runtimes that saw the same records write byte-identical f
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from weather_app.core.records import MONTHS
+from weather_app.core.records import MONTHS, is_date
 from weather_app.core.summary import Stats
 
 STATIONS = "stations"
@@ -80,14 +81,16 @@ def parse(kind: str, data: bytes, partition: int) -> tuple[int, list[tuple[Any, 
     """(offset, groups) of a snapshot file's bytes; :class:`CorruptSnapshot` if malformed."""
     try:
         snapshot = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except ValueError as error:  # also UnicodeDecodeError, and ints of over 4300 digits
         raise CorruptSnapshot(f"not valid JSON ({error})") from None
+    except RecursionError:
+        raise CorruptSnapshot("not valid JSON (nested too deeply)") from None
     if not isinstance(snapshot, dict):
         raise CorruptSnapshot("not a JSON object")
-    if snapshot.get("partition") != partition or isinstance(snapshot.get("partition"), bool):
+    if not _is_int(snapshot.get("partition")) or snapshot["partition"] != partition:
         raise CorruptSnapshot(f"says partition {snapshot.get('partition')!r}, not {partition}")
     offset = snapshot.get("offset")
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+    if not _is_int(offset) or not 0 <= offset < MAX_COUNT:
         raise CorruptSnapshot(f"offset must be a non-negative integer, got {offset!r}")
     groups: list[tuple[Any, Stats]] = []
     for name, value in snapshot.items():
@@ -98,10 +101,32 @@ def parse(kind: str, data: bytes, partition: int) -> tuple[int, list[tuple[Any, 
         else:
             if name not in MONTHS or not isinstance(value, dict):
                 raise CorruptSnapshot(f"unexpected key {name!r}")
-            groups.extend(
-                ((name, year), _stats(stats, f"{name} {year}")) for year, stats in value.items()
-            )
+            for year, stats in value.items():
+                parsed = _stats(stats, f"{name} {year}")
+                in_month = f"{year}-{MONTHS.index(name) + 1:02d}-"
+                if not (
+                    parsed["start"].startswith(in_month) and parsed["end"].startswith(in_month)
+                ):
+                    raise CorruptSnapshot(f"{name} {year}: dates outside {name} {year}: {stats!r}")
+                groups.append(((name, year), parsed))
     return offset, groups
+
+
+#: bound on counts and offsets: beyond it a float sum/average and JSON readers lose exactness
+MAX_COUNT = 2**53
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond the float range
+        return False
 
 
 def _stats(value: Any, where: str) -> Stats:
@@ -112,13 +137,11 @@ def _stats(value: Any, where: str) -> Stats:
     except (KeyError, TypeError):
         raise CorruptSnapshot(f"{where}: stats need count, sum, start and end") from None
     valid = (
-        isinstance(stats["count"], int)
-        and not isinstance(stats["count"], bool)
-        and stats["count"] > 0
-        and isinstance(stats["sum"], int | float)
-        and not isinstance(stats["sum"], bool)
-        and isinstance(stats["start"], str)
-        and isinstance(stats["end"], str)
+        _is_int(stats["count"])
+        and 0 < stats["count"] < MAX_COUNT
+        and _finite(stats["sum"])
+        and is_date(stats["start"])
+        and is_date(stats["end"])
         and stats["start"] <= stats["end"]
     )
     if not valid:

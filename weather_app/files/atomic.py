@@ -10,6 +10,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from weather_app.errors import WeatherError
+
 
 def atomic_write(path: Path, data: bytes) -> None:
     folder = path.parent
@@ -34,3 +36,24 @@ def fsync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def check_writable(folder: Path, what: str = "data folder") -> None:
+    """Create ``folder`` if needed and write a temp file in it: a :class:`WeatherError` naming
+    it if that fails, so a runtime stops at start instead of at its first snapshot."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=".write-check.", suffix=".tmp")
+        try:
+            os.write(fd, b"x")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(temp)
+    except OSError as error:
+        raise WeatherError(f"cannot write to the {what} {folder}: {describe(error)}") from None
+
+
+def describe(error: OSError) -> str:
+    """An OS error in a few words ("No space left on device"), without its file name."""
+    return error.strerror or str(error) or type(error).__name__

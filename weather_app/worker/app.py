@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from weather_app.core.topics import APP_ID
+from weather_app.errors import WeatherError
 from weather_app.kafka.membership import Liveness, evict_previous_member
 from weather_app.settings import Settings
 from weather_app.worker.batches import RecordBatches
@@ -37,8 +38,12 @@ class WeatherApp(InternalsApp):
         self.sensors.add(self.metrics.sensor())
 
     async def on_first_start(self) -> None:
-        if self.settings.metrics_port is not None:
-            self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port)
+        try:
+            self.summaries.check_start()
+            if self.settings.metrics_port is not None:
+                self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port)
+        except WeatherError as error:  # one line on stderr, exit 1 (mode would add a traceback)
+            raise SystemExit(f"error: {error}") from None
         self.consumer.on_committed = self.metrics.commits.inc  # type: ignore[attr-defined]
         evict_previous_member(self.settings)
         self.liveness = Liveness(self.settings, self.member_id)

@@ -9,12 +9,17 @@ The mirror (:class:`PartitionState`, around the core's :class:`PartitionSummary`
 same data for the partitions this worker owns. The agent reads it instead of RocksDB, and the
 snapshot exporter renders it, so snapshots can be written at shutdown, after Faust has closed
 the stores. A batch writes each changed key once.
+
+A table whose position lies beyond the partition's log end counted records the log no longer
+has (a broker that lost acknowledged writes): the partition's keys are deleted and it is
+counted again from the start of the log.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +31,8 @@ from weather_app.worker.batches import Batch, Record
 from weather_app.worker.faust_internals.events import make_current
 
 OFFSET_KEY = "#offset"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -77,9 +84,16 @@ class Applied:
 class PartitionedSummaries:
     """Applies records to the summaries of the partitions of one source topic."""
 
-    def __init__(self, table: TableT, topic: str) -> None:
+    def __init__(
+        self,
+        table: TableT,
+        topic: str,
+        log_end: Callable[[int], int | None] = lambda partition: None,
+    ) -> None:
         self.table = table
         self.topic = topic
+        #: a partition's end offset as last seen by the consumer (None while unknown)
+        self.log_end = log_end
         self.partitions: dict[int, PartitionState] = {}
 
     def state(self, partition: int) -> PartitionState:
@@ -102,6 +116,8 @@ class PartitionedSummaries:
         instead, and the rest of the batch is dropped until it is re-read.
         """
         state = self.state(batch.tp.partition)
+        if _lost_by_the_log(state, batch.records, self.log_end(batch.tp.partition)):
+            state = self._rebuild(batch.event, state, self.log_end(batch.tp.partition) or 0)
         records, rewind = _accepted(state, batch.records)
         counted = state.summary.apply(records)
         if counted.processed:
@@ -109,6 +125,29 @@ class PartitionedSummaries:
             state.replayed_to = max(state.replayed_to, last + 1)
             self._persist(batch.event, state, counted.changed)
         return Applied(counted.rejected, counted.processed, rewind, counted.ignored)
+
+    def _rebuild(self, event: EventT, state: PartitionState, end: int) -> PartitionState:
+        """Forget what the table counted beyond a shorter log: count it again from offset 0
+        (a record after 0 makes the agent rewind there; the consumer resets to the start)."""
+        partition = state.partition
+        log.error(
+            "data loss: %s partition %d: offsets %d..%d are gone (the log ends at %d, the "
+            "worker's table said %d); rebuilding the partition's table from the log",
+            self.topic,
+            partition,
+            end,
+            state.position - 1,
+            end,
+            state.position,
+        )
+        make_current(event)  # the deletions go to this partition's changelog (and transaction)
+        prefix = f"{partition}/"
+        for key in [key for key in self.table if key.startswith(prefix)]:
+            del self.table[key]
+        fresh = PartitionState(PartitionSummary(self.topic, partition), anchored=True)
+        fresh.summary.version = state.version + 1  # a new state: the exporter must write it
+        self.partitions[partition] = fresh
+        return fresh
 
     def _persist(self, event: EventT, state: PartitionState, changed: dict[str, Stats]) -> None:
         # Faust routes a table write to the changelog partition (and transaction) of the
@@ -132,6 +171,17 @@ class PartitionedSummaries:
             else:
                 state.summary.groups[name] = _as_stats(value)
         return state
+
+
+def _lost_by_the_log(state: PartitionState, records: Sequence[Record], end: int | None) -> bool:
+    """Whether the table counted records a shorter log no longer has: its position is past
+    the log end, and the consumer was reset below it (the fetch is consistent with that end)."""
+    return (
+        end is not None
+        and bool(records)
+        and state.position > end > records[-1].offset
+        and records[0].offset < state.position
+    )
 
 
 #: rewinds to the same offset after which a gap is taken as real (e.g. transaction markers)

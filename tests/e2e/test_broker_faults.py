@@ -1,0 +1,89 @@
+"""The broker out of reach, at start and mid-run: one clear line, within a bounded time.
+
+Each test runs on a broker of its own (it is stopped), so it always uses the embedded one.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tests.support import Process, command_env, run_cli, wait_for
+from tests.test_consumer_faults import send_days
+from weather_app.kafka.embedded import EmbeddedBroker, free_port
+from weather_app.kafka.topics import ensure_topics, product_topics
+from weather_app.settings import Settings
+
+
+def error_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("error: ")]
+
+
+def test_consume_without_a_broker_stops_with_one_line_within_the_connect_timeout(tmp_path):
+    address = f"127.0.0.1:{free_port()}"
+    env = command_env(
+        KAFKA_BROKER=address, WEATHER_DATA_DIR=str(tmp_path), WEATHER_CONNECT_TIMEOUT_SEC="2"
+    )
+    started = time.monotonic()
+    result = run_cli("consume", "0", env=env, check=False, timeout=60)
+    took = time.monotonic() - started
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        f"error: cannot reach the Kafka broker at {address}"
+    ), lines
+    assert took < 30, took
+    print(f"FAULT consume-no-broker-at-start: exit 1 after {took:.1f} s")
+
+
+def test_consume_that_loses_the_broker_mid_run_stops_with_one_line(tmp_path):
+    broker = EmbeddedBroker(free_port(), tmp_path / "broker")
+    broker.start()
+    try:
+        settings = Settings(kafka_broker=broker.address, data_dir=tmp_path / "data")
+        ensure_topics(settings, product_topics(settings, ["temperatures"]), report=lambda _: None)
+        send_days(settings, 1, 5)
+        env = command_env(
+            KAFKA_BROKER=broker.address,
+            WEATHER_DATA_DIR=str(settings.data_dir),
+            WEATHER_CONNECT_TIMEOUT_SEC="3",
+        )
+        consumer = Process(["consume", "0"], env, tmp_path / "consume.log").start()
+        path = settings.output_dir("temperatures") / "partition-0.json"
+        wait_for(lambda: path.exists() and b'"offset": 5' in path.read_bytes(), 60, "5 records")
+        saved = path.read_bytes()
+        broker.stop()
+        lost_at = time.monotonic()
+        code = consumer.wait(60)
+        took = time.monotonic() - lost_at
+        log = consumer.log.read_text()
+        assert code == 1, log
+        assert error_lines(log) == [
+            f"error: lost the Kafka broker at {broker.address} (KAFKA_BROKER) for "
+            + error_lines(log)[0].split(" for ", 1)[1]
+        ], log
+        assert "more than WEATHER_CONNECT_TIMEOUT_SEC (3 s)" in log
+        assert "Traceback" not in log
+        assert path.read_bytes() == saved
+        assert 3 <= took < 20, took
+        print(f"FAULT consume-broker-lost-mid-run: exit 1 after {took:.1f} s")
+    finally:
+        broker.stop()
+
+
+def test_a_worker_without_a_broker_stops_with_one_line_within_the_connect_timeout(tmp_path):
+    address = f"127.0.0.1:{free_port()}"
+    env = command_env(
+        KAFKA_BROKER=address, WEATHER_DATA_DIR=str(tmp_path), WEATHER_CONNECT_TIMEOUT_SEC="2"
+    )
+    started = time.monotonic()
+    work = Process(["worker", "--without-web", "-l", "info"], env, tmp_path / "worker.log")
+    code = work.start().wait(60)
+    took = time.monotonic() - started
+    log = work.log.read_text()
+    assert code == 1, log
+    lines = error_lines(log)
+    assert len(lines) == 1, log
+    assert lines[0].startswith(f"error: cannot reach the Kafka broker at {address} (KAFKA_BROKER)")
+    assert "Traceback" not in log
+    assert took < 30, took
+    print(f"FAULT worker-no-broker-at-start: exit 1 after {took:.1f} s")

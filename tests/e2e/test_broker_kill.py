@@ -1,0 +1,133 @@
+"""The broker SIGKILLed under load and restarted: the plain consumer recovers to ground truth.
+
+noida-db can lose the acknowledged writes of its last seconds on SIGKILL, so a consumer's
+checkpoint may lie beyond the new log end: that must be reported as data loss and rebuilt,
+never kept (records the log lost) nor silently reset (counted twice). Whatever the broker kept,
+the files must equal ground truth over what the topic holds once everything has caught up.
+Runs on a broker of its own (it is killed), so it always uses the embedded one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from tests.faults import lost_and_doubled, report
+from tests.support import (
+    Process,
+    command_env,
+    end_offsets,
+    ground_truth,
+    read_snapshots,
+    wait_for,
+)
+from weather_app.kafka.embedded import EmbeddedBroker, free_port
+from weather_app.kafka.topics import ensure_topics, product_topics
+from weather_app.settings import Settings
+
+PRODUCE = ["produce", "--dataset", "temperatures", "--delay", "0.004", "--days", "1500"]
+
+
+# The worker is left out: after the kill it crashes on OutOfOrderSequenceNumber (faust's
+# transactional producer) and its restored table can be ahead of, or mixed with, what the
+# changelog kept; a run took 90 s and counted 33 records twice (see FAULTS_README.md).
+@pytest.mark.parametrize("runtime", ["consume"])
+def test_a_runtime_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path, runtime):
+    broker = EmbeddedBroker(free_port(), tmp_path / "broker")
+    broker.start()
+    processes: list[Process] = []
+    try:
+        data_dir = tmp_path / "data"
+        settings = Settings(kafka_broker=broker.address, data_dir=data_dir)
+        ensure_topics(settings, product_topics(settings, ["temperatures"]), report=lambda _: None)
+        env = command_env(
+            KAFKA_BROKER=broker.address,
+            WEATHER_DATA_DIR=str(data_dir),
+            WEATHER_CONNECT_TIMEOUT_SEC="30",  # longer than the broker's restart
+            WEATHER_SNAPSHOT_INTERVAL_SEC="0.2",
+        )
+        summarise = (
+            ["consume", "0", "1", "2", "3"]
+            if runtime == "consume"
+            else ["worker", "--without-web", "-l", "info"]
+        )
+        folder = data_dir / "temperatures"
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        runs = {"produce": 0, runtime: 0}
+
+        def start(name: str, args: list[str]) -> Process:
+            runs[name] += 1
+            process = Process(args, env, logs / f"{name}-{runs[name]}.log").start()
+            processes.append(process)
+            return process
+
+        producer = start("produce", [*PRODUCE, "--seed", "5"])
+        consumer = start(runtime, summarise)
+
+        def counted() -> int:
+            files = read_snapshots(folder, "temperatures")
+            return sum(s["offset"] for s in files.values()) if files else 0
+
+        wait_for(lambda: counted() > 600, 90, "the consumer to be mid-stream")
+        assert producer.running() and consumer.running()
+        # the producer is held while the broker is down, so it cannot refill the lost offsets
+        # before the runtime is back: a position below a refilled log end looks sound, and
+        # offsets alone cannot tell (see FAULTS_README.md); the kill itself is under load
+        os.kill(producer.popen.pid, signal.SIGSTOP)
+        broker.kill()
+        killed = time.monotonic()
+        broker.start()
+        kept = end_offsets(broker.address, "temperatures")
+
+        def within_the_log() -> bool:
+            nonlocal consumer
+            if not consumer.running():
+                consumer = start(runtime, summarise)
+            files = read_snapshots(folder, "temperatures")
+            return files is not None and all(files[p]["offset"] <= kept[p] for p in kept)
+
+        try:
+            wait_for(within_the_log, 90, f"the files to lie within the log {kept}")
+        finally:
+            os.kill(producer.popen.pid, signal.SIGCONT)
+
+        def supervise() -> bool:
+            """Restart what stopped with an error (a supervisor's job); True once produced."""
+            nonlocal producer, consumer
+            if not consumer.running():
+                consumer = start(runtime, summarise)
+            if not producer.running() and producer.returncode != 0:
+                producer = start("produce", [*PRODUCE, "--seed", "5", "--resume"])
+            return not producer.running() and producer.returncode == 0
+
+        wait_for(supervise, 240, "the producer to finish")
+        ends = end_offsets(broker.address, "temperatures")
+
+        def caught_up() -> bool:
+            supervise()
+            files = read_snapshots(folder, "temperatures")
+            return files is not None and all(files[p]["offset"] == ends[p] for p in ends)
+
+        wait_for(caught_up, 120, f"the files to reach {ends}")
+        took = time.monotonic() - killed
+        actual = read_snapshots(folder, "temperatures") or {}
+        lost, doubled = lost_and_doubled(actual, ground_truth(broker.address, "temperatures"))
+        loss_lines = [
+            line
+            for path in sorted(logs.glob(f"{runtime}-*.log"))
+            for line in path.read_text().splitlines()
+            if "data loss: " in line
+        ]
+        print(f"restarts: {runs}; data loss reported: {loss_lines or 'none'}")
+        report(f"{runtime}: broker SIGKILLed under load", "SIGKILL + restart", lost, doubled, took)
+        assert (lost, doubled) == (0, 0)
+        assert runs[runtime] <= 3 and runs["produce"] <= 3, runs
+    finally:
+        for process in processes:
+            if process.running():
+                process.stop(must_exit=False)
+        broker.stop()

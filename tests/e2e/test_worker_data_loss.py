@@ -1,0 +1,99 @@
+"""The worker when a file or its table claims more than the log holds: data loss, said, rebuilt.
+
+Deterministic stand-ins for a broker that lost acknowledged writes: a snapshot file written
+ahead of the log, and a source topic recreated with fewer records under a worker's retained
+table and committed offsets.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.faults import lost_and_doubled, report
+from tests.support import (
+    diff_report,
+    ground_truth,
+    matches_ground_truth,
+    read_snapshots,
+    wait_caught_up,
+    wait_for,
+    worker,
+)
+from tests.test_consumer_faults import send_days
+from weather_app.kafka.topics import ensure_topics, product_topics
+
+
+def data_loss_lines(log: str) -> list[str]:
+    return [line.split("] ", 2)[-1] for line in log.splitlines() if "data loss: " in line]
+
+
+def test_a_snapshot_file_ahead_of_the_log_is_data_loss_and_is_rewritten(
+    env, settings, data_dir, fresh_topics, tmp_path
+):
+    send_days(settings, 1, 5)
+    path = data_dir / "temperatures" / "partition-0.json"
+    path.parent.mkdir(parents=True)
+    stats = {"count": 9, "sum": 45.0, "avg": 5.0, "start": "1990-01-01", "end": "1990-01-09"}
+    path.write_text(json.dumps({"partition": 0, "offset": 9, "January": {"1990": stats}}))
+    started = time.monotonic()
+    work = worker(env, tmp_path / "worker.log").start()
+    try:
+        wait_caught_up(data_dir / "temperatures", settings.kafka_broker, "temperatures", 90, work)
+        took = time.monotonic() - started
+        lines = data_loss_lines(work.log.read_text())
+        assert any(
+            "data loss: temperatures partition 0: offsets 5..8 are gone (the log ends at 5, "
+            "partition-0.json said 9)" in line
+            for line in lines
+        ), lines
+        assert json.loads(path.read_text())["January"]["1990"]["count"] == 5
+        measure("worker: snapshot file ahead of the log", settings, data_dir, took)
+    finally:
+        assert work.stop() == 0
+
+
+def test_a_table_ahead_of_a_shorter_log_is_data_loss_and_is_rebuilt(
+    env, settings, data_dir, fresh_topics, tmp_path
+):
+    folder = data_dir / "temperatures"
+    send_days(settings, 1, 10)
+    first = worker(env, tmp_path / "first.log").start()
+    try:
+        wait_caught_up(folder, settings.kafka_broker, "temperatures", 90, first)
+    finally:
+        assert first.stop() == 0
+    # the log loses its records; the table, its changelog and the committed offsets stay
+    ensure_topics(
+        settings, product_topics(settings, ["temperatures"]), reset=True, report=lambda _: None
+    )
+    send_days(settings, 20, 4)
+    started = time.monotonic()
+    work = worker(env, tmp_path / "second.log").start()
+    try:
+        wait_for(
+            lambda: matches_ground_truth(folder, settings.kafka_broker, "temperatures"),
+            90,
+            "the rebuilt partition",
+        )
+        took = time.monotonic() - started
+        lines = data_loss_lines(work.log.read_text())
+        assert any(
+            "data loss: temperatures partition 0: offsets 4..9 are gone (the log ends at 4, "
+            "the worker's table said 10)" in line
+            for line in lines
+        ), lines
+        summary = json.loads((folder / "partition-0.json").read_text())
+        assert summary["January"]["1990"]["start"] == "1990-01-20", diff_report(
+            folder, settings.kafka_broker, "temperatures"
+        )
+        measure("worker: table and committed offsets ahead of the log", settings, data_dir, took)
+    finally:
+        assert work.stop() == 0
+
+
+def measure(fault: str, settings, data_dir, seconds: float) -> None:
+    actual = read_snapshots(data_dir / "temperatures", "temperatures") or {}
+    lost, doubled = lost_and_doubled(actual, ground_truth(settings.kafka_broker, "temperatures"))
+    assert (lost, doubled) == (0, 0)
+    report(fault, "file/topic rewritten shorter", lost, doubled, seconds)

@@ -1,0 +1,104 @@
+"""The plain consumer when its file claims more than the log holds: data loss, said and rebuilt.
+
+A broker that loses acknowledged writes (noida-db on SIGKILL), or a topic recreated under a
+running consumer, leaves a checkpoint beyond the log end. The consumer says so in one line
+(topic, partition, the offsets gone) and rebuilds the partition from what the topic holds:
+afterwards the file equals ground truth over the topic, nothing counted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from tests.faults import lost_and_doubled, report
+from tests.support import ground_truth, same_stats
+from tests.test_consumer_faults import file_offset, send_days, until
+from weather_app.consumer import consume
+from weather_app.kafka.topics import ensure_topics, product_topics
+
+
+def data_loss_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("data loss")]
+
+
+def assert_equals_ground_truth(settings) -> tuple[int, int]:
+    """(records lost, records doubled) of partition 0's file, asserted to be none."""
+    folder = settings.output_dir("temperatures")
+    expected = ground_truth(settings.kafka_broker, "temperatures")[0]
+    actual = json.loads((folder / "partition-0.json").read_text())
+    assert same_stats(actual, expected), (actual, expected)
+    return lost_and_doubled({0: actual}, {0: expected})
+
+
+def test_a_file_ahead_of_the_log_is_data_loss_and_the_partition_is_rebuilt(
+    settings, fresh_topics, caplog
+):
+    send_days(settings, 1, 5)
+    path = settings.output_dir("temperatures") / "partition-0.json"
+    path.parent.mkdir(parents=True)
+    # what a consumer wrote before the broker lost its last four acknowledged records
+    stats = {"count": 9, "sum": 45.0, "avg": 5.0, "start": "1990-01-01", "end": "1990-01-09"}
+    path.write_text(json.dumps({"partition": 0, "offset": 9, "January": {"1990": stats}}))
+
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="weather_app.consumer"):
+        consume(settings, "temperatures", [0], should_stop=until(lambda: file_offset(path) == 5))
+    took = time.monotonic() - started
+    assert data_loss_lines(caplog) == [
+        "data loss: temperatures partition 0: offsets 5..8 are gone (the log ends at 5, "
+        "partition-0.json said 9); rebuilding the partition's summary from offsets 0..4"
+    ]
+    lost, doubled = assert_equals_ground_truth(settings)
+    report(
+        "consume: checkpoint ahead of the log at start", "file written ahead", lost, doubled, took
+    )
+    assert json.loads(path.read_text())["January"]["1990"]["count"] == 5
+
+    # the producer goes on: days 6..8 land at offsets 5..7 and count once, as new records
+    send_days(settings, 6, 3)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="weather_app.consumer"):
+        consume(settings, "temperatures", [0], should_stop=until(lambda: file_offset(path) == 8))
+    assert data_loss_lines(caplog) == []
+    assert_equals_ground_truth(settings)
+    assert json.loads(path.read_text())["January"]["1990"]["count"] == 8
+
+
+def test_a_log_that_shrinks_under_a_running_consumer_is_detected_on_the_next_fetch(
+    settings, fresh_topics, caplog
+):
+    send_days(settings, 1, 5)
+    path = settings.output_dir("temperatures") / "partition-0.json"
+    steps = iter(["counted five", "recreated"])
+    step = next(steps)
+    shrunk_at = 0.0
+
+    def shrink_then_stop() -> bool:
+        """Once 5 records are saved, the topic is recreated with 2: the position is past it."""
+        nonlocal step, shrunk_at
+        if step == "counted five" and path.exists() and file_offset(path) == 5:
+            ensure_topics(
+                settings,
+                product_topics(settings, ["temperatures"]),
+                reset=True,
+                report=lambda _: None,
+            )
+            send_days(settings, 20, 2)
+            shrunk_at = time.monotonic()
+            step = next(steps)
+        return step == "recreated" and file_offset(path) == 2
+
+    with caplog.at_level(logging.WARNING, logger="weather_app.consumer"):
+        consume(settings, "temperatures", [0], should_stop=until(shrink_then_stop))
+    took = time.monotonic() - shrunk_at
+    assert data_loss_lines(caplog) == [
+        "data loss: temperatures partition 0: offsets 2..4 are gone (the log ends at 2, "
+        "partition-0.json said 5); rebuilding the partition's summary from offsets 0..1"
+    ]
+    lost, doubled = assert_equals_ground_truth(settings)
+    summary = json.loads(path.read_text())
+    assert summary["January"]["1990"]["start"] == "1990-01-20"  # only what the log holds
+    assert summary["January"]["1990"]["count"] == 2
+    report("consume: log shrinks under a running consumer", "topic recreated", lost, doubled, took)
