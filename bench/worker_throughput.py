@@ -40,10 +40,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from _common import DEADLINE_SEC, say, wait_for  # bench/ is on sys.path when run
+from _peers import PEERS, Result
 from kafka import KafkaConsumer, TopicPartition
 
 from weather_app.core.generators import Temperature, dane_county
@@ -68,18 +68,6 @@ LATENCY_SAMPLE_EVERY = 100
 SEED = 7
 
 _OFFSET = re.compile(rb'"offset":\s*(\d+)')
-
-
-@dataclass(frozen=True)
-class Result:
-    runtime: str
-    records: int
-    seconds: float  # the measured window
-    wall: float  # from process (or consumer) start until caught up
-
-    @property
-    def rate(self) -> float:
-        return self.records / self.seconds
 
 
 def partitions() -> list[TopicPartition]:
@@ -353,35 +341,52 @@ def percentile(values: list[float], percent: float) -> float:
 
 def table(backlog: Result, results: list[Result], latencies: list[float]) -> str:
     baseline = results[0].rate
+    confluent = next((r.rate for r in results if r.runtime == "plain confluent-kafka loop"), None)
     lines = [
         f"backlog: {backlog.records} temperatures records ({len(partitions())} partitions), "
         f"produced at {backlog.rate:,.0f} rec/s",
-        f"{'runtime':<30} {'rec/s':>8}  {'vs plain loop':>13}  {'window s':>8}  {'wall s':>7}",
+        f"{'runtime':<40} {'rec/s':>9}  {'vs kafka-python':>15}  {'vs confluent':>12}  "
+        f"{'window s':>8}  {'wall s':>7}",
     ]
     for result in results:
+        vs_confluent = f"{result.rate / confluent:>12.2f}" if confluent else f"{'-':>12}"
         lines.append(
-            f"{result.runtime:<30} {result.rate:>8,.0f}  {result.rate / baseline:>13.2f}  "
-            f"{result.seconds:>8.1f}  {result.wall:>7.1f}"
+            f"{result.runtime:<40} {result.rate:>9,.0f}  {result.rate / baseline:>15.2f}  "
+            f"{vs_confluent}  {result.seconds:>8.1f}  {result.wall:>7.1f}"
+        )
+    if latencies:
+        lines.append(
+            f"produce->snapshot latency at {LATENCY_RATE} rec/s "
+            f"(snapshot interval {SNAPSHOT_INTERVAL_SEC:g} s, default 1 s): "
+            f"p50 {percentile(latencies, 50):.0f} ms, p95 {percentile(latencies, 95):.0f} ms, "
+            f"max {max(latencies):.0f} ms ({len(latencies)} samples)"
         )
     lines.append(
-        f"produce->snapshot latency at {LATENCY_RATE} rec/s "
-        f"(snapshot interval {SNAPSHOT_INTERVAL_SEC:g} s, default 1 s): "
-        f"p50 {percentile(latencies, 50):.0f} ms, p95 {percentile(latencies, 95):.0f} ms, "
-        f"max {max(latencies):.0f} ms ({len(latencies)} samples)"
-    )
-    lines.append(
-        "window: worker from its first snapshot to caught up (plain loop: first poll to end); "
-        "wall: from process start"
+        "window: from the first record (worker: its first snapshot) to caught up; "
+        "wall: from process (or client) start"
     )
     return "\n".join(lines)
+
+
+RUNTIMES = ("kafka-python", *PEERS, "exactly_once", "at_least_once")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000, help="backlog size")
+    parser.add_argument(
+        "--only",
+        default=",".join(RUNTIMES),
+        help=f"comma-separated runtimes to run (default all: {','.join(RUNTIMES)}); "
+        "kafka-python always runs (the baseline)",
+    )
+    parser.add_argument("--no-latency", action="store_true", help="skip the latency row")
     args = parser.parse_args()
     if args.records < 1:
         parser.error("--records must be >= 1")
+    only = set(args.only.split(","))
+    if only - set(RUNTIMES):
+        parser.error(f"unknown runtimes: {', '.join(sorted(only - set(RUNTIMES)))}")
 
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as tmp:
         root = Path(tmp)
@@ -396,11 +401,18 @@ def main() -> None:
             ends = end_offsets(settings)
             say("plain kafka-python loop")
             results = [plain_loop(settings, ends)]
+            for name, peer in PEERS.items():
+                if name in only:
+                    say(name)
+                    results.append(peer(settings, ends))
             for guarantee in ("exactly_once", "at_least_once"):
-                say(f"faust worker {guarantee}")
-                results.append(worker_throughput(settings, guarantee, root / guarantee))
-            say("latency (faust worker exactly_once)")
-            latencies = latency(settings, records, root / "latency")
+                if guarantee in only:
+                    say(f"faust worker {guarantee}")
+                    results.append(worker_throughput(settings, guarantee, root / guarantee))
+            latencies = []
+            if not args.no_latency:
+                say("latency (faust worker exactly_once)")
+                latencies = latency(settings, records, root / "latency")
     print(table(backlog, results, latencies), flush=True)
 
 

@@ -1,0 +1,204 @@
+"""Peer runtimes for ``worker_throughput.py``: what a user would pick instead of the Faust worker.
+
+Each reads the same ``temperatures`` backlog from offset 0 and applies the same P7 rule the
+product applies (``core.records.decode_temperature``: protobuf decode and validation, then
+``core.summary.updated`` per (month, year) group; a date <= its group's end is ignored):
+
+* plain confluent-kafka loop: manual assignment, ``consume(10000, 1.0)``, state in a dict;
+* broker read ceiling: the same confluent-kafka consumer counting messages, doing nothing else:
+  the most any Python runtime can read from this broker;
+* Quix Streams (``quixstreams``, a bench-only dependency) with a stateful ``apply``: RocksDB
+  state with its changelog topic, under ``exactly-once`` and ``at-least-once``, defaults
+  otherwise (as a new user would run it).
+
+``isolation.level``: librdkafka defaults to ``read_committed``, kafka-python (the plain loop)
+reads ``read_uncommitted``. The backlog holds no transactions, so both see the same records;
+``isolation_check`` reads it both ways so the table says whether noida-db makes them cost
+differently.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from _common import DEADLINE_SEC  # bench/ is on sys.path when run
+
+from weather_app.core.records import BadRecord, decode_temperature
+from weather_app.core.summary import Stats, temperature_group, updated
+from weather_app.core.topics import PARTITIONS, TEMPERATURES
+from weather_app.settings import Settings
+
+CONFLUENT_BATCH = 10_000
+CONFLUENT_TIMEOUT_SEC = 1.0
+
+
+@dataclass(frozen=True)
+class Result:
+    runtime: str
+    records: int
+    seconds: float  # first record (or first poll) until the last record
+    wall: float  # from building the client until the last record
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds
+
+
+def _confluent_consumer(settings: Settings, isolation: str):
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": ",".join(settings.bootstrap_servers),
+            "group.id": f"bench-confluent-{uuid.uuid4().hex[:8]}",  # never commits
+            "enable.auto.commit": False,
+            "isolation.level": isolation,
+        }
+    )
+    consumer.assign([TopicPartition(TEMPERATURES, p, 0) for p in range(PARTITIONS[TEMPERATURES])])
+    return consumer
+
+
+def confluent_loop(
+    settings: Settings, ends: dict[int, int], isolation: str = "read_committed"
+) -> Result:
+    """The P7 rule in a plain confluent-kafka loop (the same work as the kafka-python loop)."""
+    opened = time.perf_counter()
+    consumer = _confluent_consumer(settings, isolation)
+    summaries: dict[int, dict[tuple[str, str], Stats]] = {p: {} for p in ends}
+    remaining = {p: end for p, end in ends.items() if end > 0}
+    processed = rejected = 0
+    start = None
+    try:
+        deadline = time.monotonic() + DEADLINE_SEC
+        while remaining:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"confluent loop still reading after {DEADLINE_SEC:g} s")
+            messages = consumer.consume(CONFLUENT_BATCH, CONFLUENT_TIMEOUT_SEC)
+            if start is None and messages:
+                start = time.perf_counter()
+            for message in messages:
+                if message.error() is not None:
+                    raise RuntimeError(f"confluent loop: {message.error()}")
+                processed += 1
+                partition = message.partition()
+                try:
+                    record = decode_temperature(message.value(), message.key())
+                except BadRecord:
+                    rejected += 1
+                else:
+                    groups = summaries[partition]
+                    group = temperature_group(record.date)
+                    stats = updated(groups.get(group), record.date, record.degrees)
+                    if stats is not None:
+                        groups[group] = stats
+                if partition in remaining and message.offset() + 1 >= remaining[partition]:
+                    del remaining[partition]
+        finished = time.perf_counter()
+    finally:
+        consumer.close()
+    if processed != sum(ends.values()) or rejected:
+        raise RuntimeError(f"confluent loop read {processed} records ({rejected} rejected)")
+    return Result(
+        f"plain confluent-kafka loop{'' if isolation == 'read_committed' else ' (uncommitted)'}",
+        processed,
+        finished - (start or finished),
+        finished - opened,
+    )
+
+
+def read_ceiling(
+    settings: Settings, ends: dict[int, int], isolation: str = "read_committed"
+) -> Result:
+    """confluent-kafka fetching the backlog and counting it: no decode, no state."""
+    total = sum(ends.values())
+    opened = time.perf_counter()
+    consumer = _confluent_consumer(settings, isolation)
+    seen = 0
+    start = None
+    try:
+        deadline = time.monotonic() + DEADLINE_SEC
+        while seen < total:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"read ceiling still reading after {DEADLINE_SEC:g} s")
+            messages = consumer.consume(CONFLUENT_BATCH, CONFLUENT_TIMEOUT_SEC)
+            if start is None and messages:
+                start = time.perf_counter()
+            seen += len(messages)
+        finished = time.perf_counter()
+    finally:
+        consumer.close()
+    if seen != total:
+        raise RuntimeError(f"read ceiling saw {seen} of {total} records")
+    suffix = "" if isolation == "read_committed" else ", read_uncommitted"
+    return Result(
+        f"broker read ceiling (confluent{suffix})",
+        seen,
+        finished - (start or finished),
+        finished - opened,
+    )
+
+
+def quix(settings: Settings, ends: dict[int, int], guarantee: str) -> Result:
+    """Quix Streams applying the rule with RocksDB state (and its changelog topic)."""
+    from quixstreams import Application, State
+
+    total = sum(ends.values())
+    logging.getLogger("quixstreams").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="bench-quix-") as state_dir:
+        opened = time.perf_counter()
+        app = Application(
+            broker_address=",".join(settings.bootstrap_servers),
+            consumer_group=f"bench-quix-{guarantee}-{uuid.uuid4().hex[:8]}",
+            auto_offset_reset="earliest",
+            processing_guarantee=guarantee,  # type: ignore[arg-type]
+            state_dir=Path(state_dir),
+            loglevel="WARNING",
+        )
+        topic = app.topic(TEMPERATURES, key_deserializer="bytes", value_deserializer="bytes")
+        sdf = app.dataframe(topic)
+        progress = {"processed": 0, "rejected": 0, "start": 0.0, "end": 0.0}
+
+        def summarise(value: bytes, key: bytes, timestamp: int, headers: object, state: State):
+            if not progress["processed"]:
+                progress["start"] = time.perf_counter()
+            progress["processed"] += 1
+            try:
+                record = decode_temperature(value, key)
+            except BadRecord:
+                progress["rejected"] += 1
+            else:
+                year = record.date[:4]  # the state is the message key's (the month's)
+                stats = updated(state.get(year), record.date, record.degrees)
+                if stats is not None:
+                    state.set(year, stats)
+            if progress["processed"] == total:
+                progress["end"] = time.perf_counter()
+                app.stop()
+            return None
+
+        sdf.apply(summarise, stateful=True, metadata=True)
+        app.run()
+    if progress["processed"] != total or progress["rejected"]:
+        raise RuntimeError(f"quix {guarantee} read {progress} of {total}")
+    return Result(
+        f"quix streams {guarantee}",
+        total,
+        progress["end"] - progress["start"],
+        progress["end"] - opened,
+    )
+
+
+PEERS: dict[str, Callable[[Settings, dict[int, int]], Result]] = {
+    "confluent": confluent_loop,
+    "ceiling": read_ceiling,
+    "ceiling-uncommitted": lambda s, e: read_ceiling(s, e, "read_uncommitted"),
+    "quix-exactly-once": lambda s, e: quix(s, e, "exactly-once"),
+    "quix-at-least-once": lambda s, e: quix(s, e, "at-least-once"),
+}
