@@ -44,6 +44,7 @@ from pathlib import Path
 
 from _common import DEADLINE_SEC, say, wait_for  # bench/ is on sys.path when run
 from _peers import PEERS, Result
+from _profile import PySpy
 from kafka import KafkaConsumer, TopicPartition
 
 from weather_app.core.generators import Temperature, dane_county
@@ -171,7 +172,9 @@ def read_offset(path: Path) -> int | None:
 class Worker(ChildProcess):
     """``faust -A weather_app worker`` with its own data folder, output in a log file."""
 
-    def __init__(self, settings: Settings, guarantee: str, data_dir: Path) -> None:
+    def __init__(
+        self, settings: Settings, guarantee: str, data_dir: Path, profile: Path | None = None
+    ) -> None:
         self.guarantee = guarantee
         self.data_dir = data_dir
         self.snapshots = data_dir / "temperatures"
@@ -188,6 +191,18 @@ class Worker(ChildProcess):
         super().__init__(f"{guarantee} worker", args, env, log, REPO)
         self.started = time.perf_counter()
         self.start()
+        self.profile = profile
+        self.profiler: PySpy | None = None
+
+    def start_profile(self) -> None:
+        """py-spy on the worker from now until :meth:`stop_profile` (if asked for a profile)."""
+        if self.profile is not None:
+            self.profiler = PySpy(self.pid, self.profile)
+
+    def stop_profile(self) -> None:
+        if self.profiler is not None:
+            self.profiler.stop()
+            self.profiler = None
 
     def offsets(self) -> dict[int, int | None]:
         """Each partition's snapshot offset (None: no file yet); fails if the worker died."""
@@ -209,6 +224,8 @@ class Worker(ChildProcess):
             return super().stop(timeout)
         except TimeoutError:
             raise RuntimeError(f"worker ignored SIGTERM:\n{self.tail(30)}") from None
+        finally:
+            self.stop_profile()
 
 
 def forget_worker_state(settings: Settings) -> None:
@@ -222,10 +239,12 @@ def forget_worker_state(settings: Settings) -> None:
         delete_topics(admin, changelogs, settings.connect_timeout)
 
 
-def worker_throughput(settings: Settings, guarantee: str, data_dir: Path) -> Result:
+def worker_throughput(
+    settings: Settings, guarantee: str, data_dir: Path, profile: Path | None = None
+) -> Result:
     forget_worker_state(settings)
     ends = end_offsets(settings)
-    worker = Worker(settings, guarantee, data_dir)
+    worker = Worker(settings, guarantee, data_dir, profile)
     try:
 
         def first_progress() -> tuple[float, int] | None:
@@ -238,7 +257,9 @@ def worker_throughput(settings: Settings, guarantee: str, data_dir: Path) -> Res
         start, done_at_start = wait_for(
             first_progress, f"the {guarantee} worker's first snapshot", THROUGHPUT_POLL_SEC
         )
+        worker.start_profile()  # the measured window only
         finished = worker.wait_caught_up(ends, THROUGHPUT_POLL_SEC)
+        worker.stop_profile()
     finally:
         worker.stop()
     if done_at_start >= sum(ends.values()):
@@ -368,7 +389,8 @@ def table(backlog: Result, results: list[Result], latencies: list[float]) -> str
     return "\n".join(lines)
 
 
-RUNTIMES = ("kafka-python", *PEERS, "exactly_once", "at_least_once")
+WORKER_ROWS = ("exactly_once", "at_least_once")  # run in the order --only names them
+RUNTIMES = ("kafka-python", *PEERS, *WORKER_ROWS)
 
 
 def main() -> None:
@@ -381,6 +403,11 @@ def main() -> None:
         "kafka-python always runs (the baseline)",
     )
     parser.add_argument("--no-latency", action="store_true", help="skip the latency row")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="folder for py-spy profiles of the worker rows (collapsed stacks, all threads)",
+    )
     args = parser.parse_args()
     if args.records < 1:
         parser.error("--records must be >= 1")
@@ -405,10 +432,13 @@ def main() -> None:
                 if name in only:
                     say(name)
                     results.append(peer(settings, ends))
-            for guarantee in ("exactly_once", "at_least_once"):
+            for guarantee in [name for name in args.only.split(",") if name in WORKER_ROWS]:
                 if guarantee in only:
                     say(f"faust worker {guarantee}")
-                    results.append(worker_throughput(settings, guarantee, root / guarantee))
+                    profile = args.profile and args.profile / f"worker-{guarantee}.txt"
+                    results.append(
+                        worker_throughput(settings, guarantee, root / guarantee, profile)
+                    )
             latencies = []
             if not args.no_latency:
                 say("latency (faust worker exactly_once)")
