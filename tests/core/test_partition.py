@@ -76,3 +76,19 @@ def test_the_snapshot_round_trips_through_its_file_bytes():
 def test_a_corrupt_file_is_refused():
     with pytest.raises(snapshot.CorruptSnapshot):
         PartitionSummary.from_snapshot("stations", b'{"partition": 4, "offset": 0}', 3)
+
+
+def test_a_group_changed_twice_in_a_batch_counts_like_the_rule_applied_in_turn():
+    from weather_app.core.summary import updated
+
+    days = [("1990-01-01", 1.5), ("1990-01-03", 2.0), ("1990-01-02", 9.0), ("1990-01-04", 0.25)]
+    summary = PartitionSummary("temperatures", 0)
+    before = summary.apply([temperature(0, *days[0])]).changed["January/1990"]
+    kept = dict(before)
+    applied = summary.apply([temperature(i, *day) for i, day in enumerate(days[1:], 1)])
+    expected = kept
+    for date, degrees in days[1:]:
+        expected = updated(expected, date, degrees) or expected
+    assert summary.groups["January/1990"] == expected
+    assert applied.counted == 2 and applied.ignored == 1
+    assert before == kept  # the previous batch's dict is left alone

@@ -78,24 +78,43 @@ class PartitionSummary:
 
         A record that does not decode is rejected with its reason; every record, counted,
         ignored (an older or equal date) or rejected, moves the position past its offset.
+
+        A group's first change in a batch goes through :func:`updated` (a new dict: the one
+        it replaces may still be referenced, e.g. by a table write in flight); its later
+        changes in the same batch update that new dict in place, with the same rule.
         """
         applied = Applied()
         decode = FIELDS[self.topic]
         groups, changed, processed = self.groups, applied.changed, applied.processed
-        for record in records:
-            offset = record.offset
-            try:
-                group, date, degrees = decode(record.key, record.value)
-            except BadRecord as error:
-                applied.rejected.append(Rejected(record, str(error)))
-            else:
-                stats = updated(groups.get(group), date, degrees)
-                if stats is not None:
-                    groups[group] = changed[group] = stats
-                    applied.counted += 1
-            processed.append(offset)
-            if offset >= self.position:
-                self.position = offset + 1
+        append = processed.append
+        counted = 0
+        position = self.position
+        try:
+            for record in records:
+                offset = record.offset
+                try:
+                    group, date, degrees = decode(record.key, record.value)
+                except BadRecord as error:
+                    applied.rejected.append(Rejected(record, str(error)))
+                else:
+                    stats = changed.get(group)
+                    if stats is not None:  # this batch's own dict
+                        if date > stats["end"]:
+                            stats["count"] += 1
+                            stats["sum"] += degrees
+                            stats["end"] = date
+                            counted += 1
+                    else:
+                        stats = updated(groups.get(group), date, degrees)
+                        if stats is not None:
+                            groups[group] = changed[group] = stats
+                            counted += 1
+                append(offset)
+                if offset >= position:
+                    position = offset + 1
+        finally:
+            self.position = position
+            applied.counted = counted
         if processed:
             self.version += 1
         return applied
