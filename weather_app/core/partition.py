@@ -8,12 +8,14 @@ snapshot file itself) is the runtime's business.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from weather_app.core import snapshot
-from weather_app.core.records import BadRecord
+from weather_app.core.records import MONTHS, BadRecord
 from weather_app.core.summary import FIELDS, Stats, updated
 
 
@@ -66,6 +68,14 @@ class PartitionSummary:
     groups: dict[str, Stats] = field(default_factory=dict)
     #: bumped by every batch that accounted for a record, so writers skip what did not change
     version: int = 0
+    #: what :meth:`render` keeps: each group's JSON text, the file's sections in order
+    _fragments: dict[str, tuple[Any, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _layout: list[tuple[str | None, list[str], str]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _layout_keys: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
 
     @classmethod
     def from_snapshot(cls, topic: str, data: bytes, partition: int) -> PartitionSummary:
@@ -124,5 +134,91 @@ class PartitionSummary:
         return snapshot.from_names(self.topic, self.partition, self.position, self.groups)
 
     def render(self) -> bytes:
-        """The ``partition-N.json`` bytes."""
-        return snapshot.render(self.snapshot())
+        """The ``partition-N.json`` bytes: ``snapshot.render(self.snapshot())``, byte for byte.
+
+        A snapshot is rewritten every interval while most of its groups (past months, idle
+        stations) stay as they were, so each group's JSON text is kept and only a group whose
+        stats changed since the last render is encoded again; the order of the groups is kept
+        too while no group is added. A render then costs a join over the partition's keys,
+        however many records they summarise.
+        """
+        if self.topic not in (snapshot.TEMPERATURES, snapshot.STATIONS):
+            return snapshot.render(self.snapshot())  # raises the unknown kind
+        groups, fragments = self.groups, self._fragments
+        if self._layout is None or self._layout_keys != groups.keys():
+            self._layout = self._new_layout()
+            self._layout_keys = set(groups)
+            for name in [name for name in fragments if name not in groups]:
+                del fragments[name]
+        parts = [
+            f'{{\n  "partition": {json.dumps(self.partition)},\n'
+            f'  "offset": {json.dumps(self.position)}'
+        ]
+        for header, names, indent in self._layout:
+            entries = []
+            for name in names:
+                stats = groups[name]
+                cached = fragments.get(name)
+                if (
+                    cached is None
+                    or cached[0] is not stats
+                    or cached[1] != stats["count"]
+                    or cached[2] != stats["end"]
+                    or cached[3] != stats["sum"]
+                    or cached[4] != stats["start"]
+                ):
+                    cached = fragments[name] = self._fragment(name, stats, indent)
+                entries.append(cached[5])
+            if header is None:
+                parts.extend(entries)
+            else:
+                parts.append(header + _ENTRY_SEPARATOR.join(entries) + _SECTION_END)
+        return (_ENTRY_SEPARATOR.join(parts) + "\n}\n").encode()
+
+    def _new_layout(self) -> list[tuple[str | None, list[str], str]]:
+        """(section header, its groups in file order, their indent) per section of the file."""
+        if self.topic == snapshot.STATIONS:
+            return [(None, sorted(self.groups), _INDENT)]
+        by_month: dict[str, list[tuple[str, str]]] = {}
+        for name in self.groups:
+            month, year = name.split("/", 1)
+            by_month.setdefault(month, []).append((year, name))
+        return [
+            (
+                f"{_INDENT}{json.dumps(month)}: {{\n",
+                [n for _, n in sorted(by_month[month])],
+                _INDENT * 2,
+            )
+            for month in MONTHS
+            if month in by_month
+        ]
+
+    def _fragment(self, name: str, stats: Stats, indent: str) -> tuple[Any, ...]:
+        """``"key": {stats}`` as ``json.dumps(indent=2)`` writes it at this depth, and what
+        it was rendered from."""
+        key = name if self.topic == snapshot.STATIONS else name.split("/", 1)[1]
+        # json.dumps(indent=2) writes each value as json.dumps(value) does on its own
+        fields = ",".join(
+            f"\n{indent}  {_ascii(field)}: {_json(value)}"
+            for field, value in snapshot.exported_stats(stats).items()
+        )
+        text = f"{indent}{_ascii(key)}: {{{fields}\n{indent}}}"
+        return stats, stats["count"], stats["end"], stats["sum"], stats["start"], text
+
+
+def _json(value: Any) -> str:
+    """``json.dumps(value)``, without its overhead for the types stats hold."""
+    kind = type(value)
+    if kind is str:
+        return _ascii(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    if kind is int:
+        return int.__repr__(value)
+    return json.dumps(value)
+
+
+_ascii = json.encoder.encode_basestring_ascii  # json.dumps(a_str), ensure_ascii as its default
+_INDENT = "  "
+_ENTRY_SEPARATOR = ",\n"
+_SECTION_END = "\n" + _INDENT + "}"
