@@ -1,8 +1,9 @@
 """Peer runtimes for ``worker_throughput.py``: what a user would pick instead of the Faust worker.
 
 Each reads the same ``temperatures`` backlog from offset 0 and applies the same P7 rule the
-product applies (``core.records.decode_temperature``: protobuf decode and validation, then
-``core.summary.updated`` per (month, year) group; a date <= its group's end is ignored):
+product applies, with the product's own core functions (``core.records.temperature_fields``:
+protobuf decode and validation, then ``core.summary.updated`` per "Month/YYYY" group; a date
+<= its group's end is ignored), so the ratios measure the runtimes, not the decoders:
 
 * plain confluent-kafka loop: manual assignment, ``consume(10000, 1.0)``, state in a dict;
 * broker read ceiling: the same confluent-kafka consumer counting messages, doing nothing else:
@@ -29,8 +30,8 @@ from pathlib import Path
 
 from _common import DEADLINE_SEC  # bench/ is on sys.path when run
 
-from weather_app.core.records import BadRecord, decode_temperature
-from weather_app.core.summary import Stats, temperature_group, updated
+from weather_app.core.records import BadRecord, temperature_fields
+from weather_app.core.summary import Stats, updated
 from weather_app.core.topics import PARTITIONS, TEMPERATURES
 from weather_app.settings import Settings
 
@@ -44,6 +45,9 @@ class Result:
     records: int
     seconds: float  # first record (or first poll) until the last record
     wall: float  # from building the client until the last record
+    #: worker rows: CPU microseconds per record by thread, RSS (bytes) at the window's ends
+    cpu_us: dict[str, float] | None = None
+    rss: tuple[int, int] | None = None
 
     @property
     def rate(self) -> float:
@@ -71,7 +75,7 @@ def confluent_loop(
     """The P7 rule in a plain confluent-kafka loop (the same work as the kafka-python loop)."""
     opened = time.perf_counter()
     consumer = _confluent_consumer(settings, isolation)
-    summaries: dict[int, dict[tuple[str, str], Stats]] = {p: {} for p in ends}
+    summaries: dict[int, dict[str, Stats]] = {p: {} for p in ends}
     remaining = {p: end for p, end in ends.items() if end > 0}
     processed = rejected = 0
     start = None
@@ -89,13 +93,12 @@ def confluent_loop(
                 processed += 1
                 partition = message.partition()
                 try:
-                    record = decode_temperature(message.value(), message.key())
+                    group, date, degrees = temperature_fields(message.key(), message.value())
                 except BadRecord:
                     rejected += 1
                 else:
                     groups = summaries[partition]
-                    group = temperature_group(record.date)
-                    stats = updated(groups.get(group), record.date, record.degrees)
+                    stats = updated(groups.get(group), date, degrees)
                     if stats is not None:
                         groups[group] = stats
                 if partition in remaining and message.offset() + 1 >= remaining[partition]:
@@ -170,14 +173,13 @@ def quix(settings: Settings, ends: dict[int, int], guarantee: str) -> Result:
                 progress["start"] = time.perf_counter()
             progress["processed"] += 1
             try:
-                record = decode_temperature(value, key)
+                group, date, degrees = temperature_fields(key, value)
             except BadRecord:
                 progress["rejected"] += 1
             else:
-                year = record.date[:4]  # the state is the message key's (the month's)
-                stats = updated(state.get(year), record.date, record.degrees)
+                stats = updated(state.get(group), date, degrees)  # in the month key's state
                 if stats is not None:
-                    state.set(year, stats)
+                    state.set(group, stats)
             if progress["processed"] == total:
                 progress["end"] = time.perf_counter()
                 app.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import shutil
 import signal
 import subprocess
@@ -81,3 +82,38 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) each thread of ``pid`` has used so far, by thread id."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended meanwhile
+        fields = stat[stat.rindex(")") + 2 :].split()
+        used[int(task.name)] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return used
+
+
+def cpu_per_record(pid: int, before: dict[int, float], after: dict[int, float], records: int):
+    """Microseconds of CPU per record: the main thread, the busiest other, all the others."""
+    spent = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
+    main = spent.pop(pid, 0.0)
+    busiest = max(spent.values(), default=0.0)
+    scale = 1e6 / records
+    return {
+        "main": main * scale,
+        "busiest other": busiest * scale,
+        "all others": sum(spent.values()) * scale,
+    }
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of ``pid`` now."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for {pid}")

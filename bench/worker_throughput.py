@@ -5,8 +5,9 @@ What is measured, on a private embedded broker (noida-db) in a temporary folder:
 * produce: N ``temperatures`` records from the real generator and codec, sent with the
   product's producer settings (acks=all, idempotent) and flushed;
 * plain loop: one kafka-python consumer reading the backlog and applying exactly the summary
-  update rule the worker applies (decode, group, ``updated``), state in a dict: the ceiling
-  for this work in one Python process, with no tables, changelogs, transactions or snapshots;
+  update rule the worker applies (the core's ``temperature_fields`` and ``updated``), state in
+  a dict: this work in one Python process, with no tables, changelogs, transactions or
+  snapshots; ``_peers.py`` adds the same loop on confluent-kafka, a read ceiling and Quix;
 * faust worker, ``exactly_once`` and ``at_least_once``: the real ``faust -A weather_app worker``
   processing the same backlog from scratch (no committed offsets, no changelogs, new stores).
   Its progress is read from its snapshot files, so the window starts at the first snapshot
@@ -44,12 +45,12 @@ from pathlib import Path
 
 from _common import DEADLINE_SEC, say, wait_for  # bench/ is on sys.path when run
 from _peers import PEERS, Result
-from _profile import PySpy
+from _profile import PySpy, cpu_per_record, rss_bytes, thread_cpu
 from kafka import KafkaConsumer, TopicPartition
 
 from weather_app.core.generators import Temperature, dane_county
-from weather_app.core.records import BadRecord, decode_temperature
-from weather_app.core.summary import Stats, temperature_group, updated
+from weather_app.core.records import BadRecord, temperature_fields
+from weather_app.core.summary import Stats, updated
 from weather_app.core.topics import APP_ID, CHANGELOGS, PARTITIONS, STATIONS, TEMPERATURES
 from weather_app.kafka.embedded import EmbeddedBroker, free_port
 from weather_app.kafka.producing import messages, new_producer
@@ -115,7 +116,7 @@ def plain_loop(settings: Settings, ends: dict[int, int]) -> Result:
         enable_auto_commit=False,
         max_poll_records=5000,
     )
-    summaries: dict[int, dict[tuple[str, str], Stats]] = {p: {} for p in ends}
+    summaries: dict[int, dict[str, Stats]] = {p: {} for p in ends}
     processed = rejected = 0
     try:
         tps = partitions()
@@ -133,12 +134,11 @@ def plain_loop(settings: Settings, ends: dict[int, int]) -> Result:
                 for message in batch:
                     processed += 1
                     try:
-                        record = decode_temperature(message.value, message.key)
+                        group, date, degrees = temperature_fields(message.key, message.value)
                     except BadRecord:
                         rejected += 1
                         continue
-                    group = temperature_group(record.date)
-                    stats = updated(groups.get(group), record.date, record.degrees)
+                    stats = updated(groups.get(group), date, degrees)
                     if stats is not None:
                         groups[group] = stats
             pending = {tp for tp in pending if consumer.position(tp) < ends[tp.partition]}
@@ -257,18 +257,23 @@ def worker_throughput(
         start, done_at_start = wait_for(
             first_progress, f"the {guarantee} worker's first snapshot", THROUGHPUT_POLL_SEC
         )
+        cpu_before, rss_before = thread_cpu(worker.pid), rss_bytes(worker.pid)
         worker.start_profile()  # the measured window only
         finished = worker.wait_caught_up(ends, THROUGHPUT_POLL_SEC)
         worker.stop_profile()
+        cpu_after, rss_after = thread_cpu(worker.pid), rss_bytes(worker.pid)
     finally:
         worker.stop()
     if done_at_start >= sum(ends.values()):
         raise RuntimeError("backlog too small: the worker was done by its first snapshot")
+    records = sum(ends.values()) - done_at_start
     return Result(
         f"faust worker {guarantee}",
-        sum(ends.values()) - done_at_start,
+        records,
         finished - start,
         finished - worker.started,
+        cpu_per_record(worker.pid, cpu_before, cpu_after, records),
+        (rss_before, rss_after),
     )
 
 
@@ -375,6 +380,10 @@ def table(backlog: Result, results: list[Result], latencies: list[float]) -> str
             f"{result.runtime:<40} {result.rate:>9,.0f}  {result.rate / baseline:>15.2f}  "
             f"{vs_confluent}  {result.seconds:>8.1f}  {result.wall:>7.1f}"
         )
+    for result in results:
+        if result.cpu_us is not None:
+            cpu = ", ".join(f"{name} {us:.1f}" for name, us in result.cpu_us.items())
+            lines.append(f"{result.runtime}: CPU us/record in the window: {cpu}")
     if latencies:
         lines.append(
             f"produce->snapshot latency at {LATENCY_RATE} rec/s "
