@@ -78,9 +78,11 @@ def temperature_fields(key: bytes | None, value: bytes | None) -> tuple[str, str
             pass  # decode_temperature gives the reason
         else:
             date, degrees = report.date, report.degrees
-    if date is not None and math.isfinite(degrees):
-        month = _month_of(date)
-        if month is not None and (key is None or key == _MONTH_KEYS[month[0]]):
+    if date is not None and _isfinite(degrees):
+        month = _MONTHS_SEEN.get(date[:8])
+        if month is None or date[8:] not in month[2]:  # a day string has two characters
+            month = _month_of(date)
+        if month is not None and (key is None or key == month[0]):
             return month[1], date, degrees
     record = decode_temperature(value, key)
     return f"{month_name(record.date)}/{record.date[:4]}", record.date, record.degrees
@@ -109,17 +111,19 @@ _parse_report = Report.FromString
 #: the producer's temperatures value: field 1 (date, 10 bytes), field 3 (double)
 _CANONICAL = struct.Struct("<2s10sBd")
 _DATE_TAG, _DEGREES_TAG = b"\n\n", 0x19
-#: "YYYY-MM-" -> (month index, "Month/YYYY", last day "DD") for months already seen
-_MONTHS_SEEN: dict[str, tuple[int, str, str]] = {}
+#: "YYYY-MM-" -> (the month's key bytes, "Month/YYYY", its days "01".."DD") for months seen
+_MONTHS_SEEN: dict[str, tuple[bytes, str, frozenset[str]]] = {}
 _MONTHS_SEEN_MAX = 10_000  # a cache: cleared when full, so memory stays bounded
+_DAYS = {last: frozenset(f"{day:02d}" for day in range(1, last + 1)) for last in (28, 29, 30, 31)}
+_isfinite = math.isfinite
 
 
-def _month_of(date: str) -> tuple[int, str, str] | None:
-    """(month index, "Month/YYYY", its last day) when ``_date`` accepts ``date``, else None.
+def _month_of(date: str) -> tuple[bytes, str, frozenset[str]] | None:
+    """(the month's key, "Month/YYYY", its days) when ``_date`` accepts ``date``, else None.
 
     ``_date`` takes ``\\d{4}-\\d{2}-\\d{2}`` that ``fromisoformat`` takes: a real day of a
     real month of year 1..9999. A month is checked once (``fromisoformat`` on its first
-    day), then each date by its two day digits against the month's last day.
+    day), then each date by its two day digits against the month's days.
     """
     if len(date) != 10:
         return None
@@ -139,25 +143,24 @@ def _month_of(date: str) -> tuple[int, str, str] | None:
             first = dt.date.fromisoformat(prefix + "01")
         except ValueError:
             return None
-        last = calendar.monthrange(first.year, first.month)[1]
+        days = _DAYS[calendar.monthrange(first.year, first.month)[1]]
         if len(_MONTHS_SEEN) >= _MONTHS_SEEN_MAX:
             _MONTHS_SEEN.clear()
         index = first.month - 1
-        month = _MONTHS_SEEN[prefix] = (index, f"{MONTHS[index]}/{date[:4]}", f"{last:02d}")
-    day = date[8:]
-    if day.isascii() and day.isdigit() and "01" <= day <= month[2]:
+        month = _MONTHS_SEEN[prefix] = (_MONTH_KEYS[index], f"{MONTHS[index]}/{date[:4]}", days)
+    if date[8:] in month[2]:
         return month
     return _month_of_any(date)
 
 
-def _month_of_any(date: str) -> tuple[int, str, str] | None:
+def _month_of_any(date: str) -> tuple[bytes, str, frozenset[str]] | None:
     """The slow check for whatever the cached one does not take (e.g. non-ASCII digits)."""
     try:
         _date({"date": date})
     except BadRecord:
         return None
     index = int(date[5:7]) - 1
-    return index, f"{MONTHS[index]}/{date[:4]}", ""
+    return _MONTH_KEYS[index], f"{MONTHS[index]}/{date[:4]}", frozenset()
 
 
 def _fields(value: bytes | None) -> dict[str, Any]:
