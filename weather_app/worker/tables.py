@@ -23,6 +23,7 @@ from faust.types import EventT, TableT
 from weather_app.core.partition import PartitionSummary, Rejected
 from weather_app.core.summary import Stats
 from weather_app.worker.batches import Batch, Record
+from weather_app.worker.faust_internals.consumer import consumer_record
 from weather_app.worker.faust_internals.events import make_current
 
 OFFSET_KEY = "#offset"
@@ -108,7 +109,11 @@ class PartitionedSummaries:
             last = counted.processed[-1]
             state.replayed_to = max(state.replayed_to, last + 1)
             self._persist(batch.event, state, counted.changed)
-        return Applied(counted.rejected, counted.processed, rewind, counted.ignored)
+        # dead letters name the record's topic and partition: a whole record, as Faust's
+        rejected = [
+            Rejected(consumer_record(batch.tp, bad.record), bad.reason) for bad in counted.rejected
+        ]
+        return Applied(rejected, counted.processed, rewind, counted.ignored)
 
     def _persist(self, event: EventT, state: PartitionState, changed: dict[str, Stats]) -> None:
         # Faust routes a table write to the changelog partition (and transaction) of the
