@@ -154,6 +154,14 @@ def _accepted(
     rewound to the position unless it was just rewound there.
     """
     position, anchored = state.position, state.anchored
+    offsets = [record.offset for record in records]
+    if offsets and offsets == list(range(offsets[0], offsets[0] + len(offsets))):
+        # consecutive offsets (the usual case): only the first can lie beyond the position
+        first = offsets[0]
+        state.anchored = True
+        if anchored and first > position and not _real_gap(state, position):
+            return records[:0], (position if _may_rewind(state, position) else None)
+        return records, None
     for index, record in enumerate(records):
         offset = record.offset
         if anchored and offset > position and not _real_gap(state, position):
