@@ -114,11 +114,16 @@ class BatchingConsumer(Consumer):
         with ack_lock:
             committed = self._committed_offset[tp]
             index = self._acked_index[tp]
-            fresh = [
-                offset
-                for offset in offsets
-                if (committed is None or offset >= committed) and offset not in index
-            ]
+            if offsets and (
+                (committed is None or min(offsets) >= committed) and index.isdisjoint(offsets)
+            ):
+                fresh = offsets  # the usual case, checked in C rather than per offset
+            else:
+                fresh = [
+                    offset
+                    for offset in offsets
+                    if (committed is None or offset >= committed) and offset not in index
+                ]
             index.update(fresh)
             self._acked[tp].extend(fresh)
             self._n_acked += len(fresh)
