@@ -8,6 +8,7 @@ snapshot file itself) is the runtime's business.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from collections.abc import Iterable
@@ -76,6 +77,10 @@ class PartitionSummary:
         default=None, init=False, repr=False, compare=False
     )
     _layout_keys: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
+    #: section (None for stations, else a month) -> its (sort key, name) pairs and names
+    _by_section: dict[str | None, tuple[list[tuple[str, str]], list[str]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_snapshot(cls, topic: str, data: bytes, partition: int) -> PartitionSummary:
@@ -145,15 +150,26 @@ class PartitionSummary:
         if self.topic not in (snapshot.TEMPERATURES, snapshot.STATIONS):
             return snapshot.render(self.snapshot())  # raises the unknown kind
         groups, fragments = self.groups, self._fragments
-        if self._layout is None or self._layout_keys != groups.keys():
-            self._layout = self._new_layout()
-            self._layout_keys = set(groups)
-            for name in [name for name in fragments if name not in groups]:
-                del fragments[name]
+        if self._layout is None or len(self._layout_keys) != len(groups):
+            self._update_layout()
         parts = [
             f'{{\n  "partition": {json.dumps(self.partition)},\n'
             f'  "offset": {json.dumps(self.position)}'
         ]
+        try:
+            sections = self._sections(groups, fragments)
+        except KeyError:  # a group was removed (and another added): lay the file out anew
+            self._layout = None
+            self._update_layout()
+            sections = self._sections(groups, fragments)
+        parts.extend(sections)
+        return (_ENTRY_SEPARATOR.join(parts) + "\n}\n").encode()
+
+    def _sections(
+        self, groups: dict[str, Stats], fragments: dict[str, tuple[Any, ...]]
+    ) -> list[str]:
+        parts: list[str] = []
+        assert self._layout is not None
         for header, names, indent in self._layout:
             entries = []
             for name in names:
@@ -173,25 +189,47 @@ class PartitionSummary:
                 parts.extend(entries)
             else:
                 parts.append(header + _ENTRY_SEPARATOR.join(entries) + _SECTION_END)
-        return (_ENTRY_SEPARATOR.join(parts) + "\n}\n").encode()
+        return parts
 
-    def _new_layout(self) -> list[tuple[str | None, list[str], str]]:
-        """(section header, its groups in file order, their indent) per section of the file."""
-        if self.topic == snapshot.STATIONS:
-            return [(None, sorted(self.groups), _INDENT)]
-        by_month: dict[str, list[tuple[str, str]]] = {}
-        for name in self.groups:
-            month, year = name.split("/", 1)
-            by_month.setdefault(month, []).append((year, name))
-        return [
-            (
-                f"{_INDENT}{json.dumps(month)}: {{\n",
-                [n for _, n in sorted(by_month[month])],
-                _INDENT * 2,
-            )
-            for month in MONTHS
-            if month in by_month
-        ]
+    def _update_layout(self) -> None:
+        """Put the groups added since the last render in their place (all of them, the first
+        time): sections in file order, each section's groups sorted as the file sorts them."""
+        groups = self.groups
+        if self._layout is None:
+            self._layout_keys = set()
+            self._by_section = {}
+            for name in [name for name in self._fragments if name not in groups]:
+                del self._fragments[name]
+        added = groups.keys() - self._layout_keys
+        gone = self._layout_keys - groups.keys()
+        if gone:  # groups are never removed by the rule; lay the file out anew if they were
+            self._layout = None
+            self._update_layout()
+            return
+        new_section = self._layout is None
+        for name in sorted(added):
+            if self.topic == snapshot.STATIONS:
+                section, sort_key = None, name
+            else:
+                section, sort_key = name.split("/", 1)
+            pairs, names = self._by_section.get(section) or ([], [])
+            if not pairs:
+                self._by_section[section] = (pairs, names)
+                new_section = True
+            at = bisect.bisect(pairs, (sort_key, name))
+            pairs.insert(at, (sort_key, name))
+            names.insert(at, name)
+        self._layout_keys |= added
+        if new_section or self._layout is None:
+            self._layout = [
+                (
+                    None if section is None else f"{_INDENT}{json.dumps(section)}: {{\n",
+                    self._by_section[section][1],
+                    _INDENT if section is None else _INDENT * 2,
+                )
+                for section in ([None] if self.topic == snapshot.STATIONS else MONTHS)
+                if section in self._by_section
+            ]
 
     def _fragment(self, name: str, stats: Stats, indent: str) -> tuple[Any, ...]:
         """``"key": {stats}`` as ``json.dumps(indent=2)`` writes it at this depth, and what
