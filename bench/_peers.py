@@ -20,6 +20,7 @@ differently.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 import time
@@ -197,10 +198,45 @@ def quix(settings: Settings, ends: dict[int, int], guarantee: str) -> Result:
     )
 
 
+def consume_runtime(settings: Settings, ends: dict[int, int], fetch: dict | None = None) -> Result:
+    """The product's plain ``consume`` runtime (kafka-python, manual assignment, files as the
+    checkpoint) on every partition, in this process, until its files reach ``ends``."""
+    from weather_app import consumer as runtime
+    from weather_app.files.snapshots import read_offset, snapshot_path
+
+    scratch = tempfile.TemporaryDirectory(prefix="bench-consume-")  # files from offset 0
+    settings = dataclasses.replace(settings, data_dir=Path(scratch.name))
+    folder = settings.output_dir(TEMPERATURES)
+    topic_end = {p: end for p, end in ends.items()}
+
+    def caught_up() -> bool:
+        return all(
+            read_offset(TEMPERATURES, snapshot_path(folder, p), p) >= end
+            for p, end in topic_end.items()
+        )
+
+    saved = dict(runtime.FETCH)
+    if fetch is not None:
+        runtime.FETCH.clear()
+        runtime.FETCH.update(fetch)
+    try:
+        start = time.perf_counter()
+        runtime.consume(settings, TEMPERATURES, sorted(ends), should_stop=caught_up)
+        finished = time.perf_counter()
+    finally:
+        runtime.FETCH.clear()
+        runtime.FETCH.update(saved)
+        scratch.cleanup()
+    label = "plain consume runtime" + ("" if fetch is None else " (old fetch settings)")
+    return Result(label, sum(ends.values()), finished - start, finished - start)
+
+
 PEERS: dict[str, Callable[[Settings, dict[int, int]], Result]] = {
     "confluent": confluent_loop,
     "ceiling": read_ceiling,
     "ceiling-uncommitted": lambda s, e: read_ceiling(s, e, "read_uncommitted"),
+    "consume": consume_runtime,
+    "consume-old-fetch": lambda s, e: consume_runtime(s, e, {"max_poll_records": 5000}),
     "quix-exactly-once": lambda s, e: quix(s, e, "exactly-once"),
     "quix-at-least-once": lambda s, e: quix(s, e, "at-least-once"),
 }

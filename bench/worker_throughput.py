@@ -44,6 +44,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from _common import DEADLINE_SEC, say, wait_for  # bench/ is on sys.path when run
+from _growth import SnapshotCost, append_backlog, snapshot_costs
 from _peers import PEERS, Result
 from _profile import PySpy, cpu_per_record, rss_bytes, thread_cpu
 from kafka import KafkaConsumer, TopicPartition
@@ -277,6 +278,29 @@ def worker_throughput(
     )
 
 
+def worker_replay(settings: Settings, data_dir: Path) -> list[tuple[int, int]]:
+    """(records done, worker RSS) at 10%, 50% and 100% of a from-scratch exactly_once replay."""
+    forget_worker_state(settings)
+    ends = end_offsets(settings)
+    total = sum(ends.values())
+    worker = Worker(settings, "exactly_once", data_dir)
+    samples: list[tuple[int, int]] = []
+    marks = [total // 10, total // 2, total]
+    try:
+
+        def next_mark() -> bool | None:
+            done = sum(offset or 0 for offset in worker.offsets().values())
+            while marks and done >= marks[0]:
+                samples.append((done, rss_bytes(worker.pid)))
+                marks.pop(0)
+            return True if not marks else None
+
+        wait_for(next_mark, f"the replay of {total} records", 0.25)
+    finally:
+        worker.stop()
+    return samples
+
+
 # -- latency ----------------------------------------------------------------------------------
 
 
@@ -365,7 +389,13 @@ def percentile(values: list[float], percent: float) -> float:
     return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
 
 
-def table(backlog: Result, results: list[Result], latencies: list[float]) -> str:
+def table(
+    backlog: Result,
+    results: list[Result],
+    latencies: list[float],
+    growth: list[SnapshotCost] = (),  # type: ignore[assignment]
+    replay: list[tuple[int, int]] = (),  # type: ignore[assignment]
+) -> str:
     baseline = results[0].rate
     confluent = next((r.rate for r in results if r.runtime == "plain confluent-kafka loop"), None)
     lines = [
@@ -383,7 +413,14 @@ def table(backlog: Result, results: list[Result], latencies: list[float]) -> str
     for result in results:
         if result.cpu_us is not None:
             cpu = ", ".join(f"{name} {us:.1f}" for name, us in result.cpu_us.items())
-            lines.append(f"{result.runtime}: CPU us/record in the window: {cpu}")
+            rss = ""
+            if result.rss is not None:
+                rss = f"; RSS {result.rss[0] / 2**20:.0f} -> {result.rss[1] / 2**20:.0f} MiB"
+            lines.append(f"{result.runtime}: CPU us/record in the window: {cpu}{rss}")
+    lines.extend(cost.line() for cost in growth)
+    if replay:
+        points = ", ".join(f"{done:,} records {rss / 2**20:.0f} MiB" for done, rss in replay)
+        lines.append(f"worker RSS over a from-scratch exactly_once replay: {points}")
     if latencies:
         lines.append(
             f"produce->snapshot latency at {LATENCY_RATE} rec/s "
@@ -412,6 +449,19 @@ def main() -> None:
         "kafka-python always runs (the baseline)",
     )
     parser.add_argument("--no-latency", action="store_true", help="skip the latency row")
+    parser.add_argument(
+        "--history",
+        default="10000,2000000",
+        help="records behind the snapshot-cost rows, comma-separated ('' skips them)",
+    )
+    parser.add_argument(
+        "--replay-records",
+        type=int,
+        default=0,
+        help="also replay a backlog of this many records (e.g. 2000000) from scratch in an "
+        "exactly_once worker and report its RSS at 10/50/100%% (default: skipped; the "
+        "worker rows report RSS at their windows' ends)",
+    )
     parser.add_argument(
         "--profile",
         type=Path,
@@ -452,7 +502,18 @@ def main() -> None:
             if not args.no_latency:
                 say("latency (faust worker exactly_once)")
                 latencies = latency(settings, records, root / "latency")
-    print(table(backlog, results, latencies), flush=True)
+            replay = []
+            extra = args.replay_records - sum(end_offsets(settings).values())
+            if args.replay_records and extra > 0:
+                say(f"appending {extra} records for the replay")
+                append_backlog(settings, records, extra)
+            if args.replay_records:
+                say("worker replay (RSS)")
+                replay = worker_replay(settings, root / "replay")
+        sizes = [int(size) for size in args.history.split(",") if size]
+        say(f"snapshot cost after {sizes} records")
+        growth = snapshot_costs(sizes) if sizes else []
+    print(table(backlog, results, latencies, growth, replay), flush=True)
 
 
 def _quiet(_: str) -> None:
