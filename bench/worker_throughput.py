@@ -297,7 +297,11 @@ def worker_replay(settings: Settings, data_dir: Path) -> list[tuple[int, int]]:
 
         wait_for(next_mark, f"the replay of {total} records", 0.25)
     finally:
-        worker.stop()
+        try:
+            worker.stop()
+        except RuntimeError:  # a report of the samples taken beats none: say so, kill it
+            say(f"the replay worker did not stop on SIGTERM; killed it:\n{worker.tail(20)}")
+            worker.kill()
     return samples
 
 
@@ -418,9 +422,7 @@ def table(
                 rss = f"; RSS {result.rss[0] / 2**20:.0f} -> {result.rss[1] / 2**20:.0f} MiB"
             lines.append(f"{result.runtime}: CPU us/record in the window: {cpu}{rss}")
     lines.extend(cost.line() for cost in growth)
-    if replay:
-        points = ", ".join(f"{done:,} records {rss / 2**20:.0f} MiB" for done, rss in replay)
-        lines.append(f"worker RSS over a from-scratch exactly_once replay: {points}")
+    lines.extend(replay_lines(replay))
     if latencies:
         lines.append(
             f"produce->snapshot latency at {LATENCY_RATE} rec/s "
@@ -436,6 +438,15 @@ def table(
 
 
 WORKER_ROWS = ("exactly_once", "at_least_once")  # run in the order --only names them
+
+
+def replay_lines(replay: list[tuple[int, int]]) -> list[str]:
+    if not replay:
+        return []
+    points = ", ".join(f"{done:,} records {rss / 2**20:.0f} MiB" for done, rss in replay)
+    return [f"worker RSS over a from-scratch exactly_once replay: {points}"]
+
+
 RUNTIMES = ("kafka-python", *PEERS, *WORKER_ROWS)
 
 
@@ -502,6 +513,7 @@ def main() -> None:
             if not args.no_latency:
                 say("latency (faust worker exactly_once)")
                 latencies = latency(settings, records, root / "latency")
+            print(table(backlog, results, latencies), flush=True)  # before the long parts
             replay = []
             extra = args.replay_records - sum(end_offsets(settings).values())
             if args.replay_records and extra > 0:
@@ -513,7 +525,7 @@ def main() -> None:
         sizes = [int(size) for size in args.history.split(",") if size]
         say(f"snapshot cost after {sizes} records")
         growth = snapshot_costs(sizes) if sizes else []
-    print(table(backlog, results, latencies, growth, replay), flush=True)
+    print("\n".join([*(cost.line() for cost in growth), *replay_lines(replay)]), flush=True)
 
 
 def _quiet(_: str) -> None:
