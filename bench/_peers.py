@@ -14,8 +14,9 @@ protobuf decode and validation, then ``core.summary.updated`` per "Month/YYYY" g
 
 ``isolation.level``: librdkafka defaults to ``read_committed``, kafka-python (the plain loop)
 reads ``read_uncommitted``. The backlog holds no transactions, so both see the same records;
-``isolation_check`` reads it both ways so the table says whether noida-db makes them cost
-differently.
+the read ceiling runs both ways (``ceiling`` and ``ceiling-uncommitted``) so the table says
+whether noida-db makes them cost differently (the worker reads read_committed under
+exactly_once, read_uncommitted under at_least_once).
 """
 
 from __future__ import annotations
