@@ -5,8 +5,9 @@ What is measured, on a private embedded broker (noida-db) in a temporary folder:
 * produce: N ``temperatures`` records from the real generator and codec, sent with the
   product's producer settings (acks=all, idempotent) and flushed;
 * plain loop: one kafka-python consumer reading the backlog and applying exactly the summary
-  update rule the worker applies (decode, group, ``updated``), state in a dict: the ceiling
-  for this work in one Python process, with no tables, changelogs, transactions or snapshots;
+  update rule the worker applies (the core's ``temperature_fields`` and ``updated``), state in
+  a dict: this work in one Python process, with no tables, changelogs, transactions or
+  snapshots; ``_peers.py`` adds the same loop on confluent-kafka, a read ceiling and Quix;
 * faust worker, ``exactly_once`` and ``at_least_once``: the real ``faust -A weather_app worker``
   processing the same backlog from scratch (no committed offsets, no changelogs, new stores).
   Its progress is read from its snapshot files, so the window starts at the first snapshot
@@ -40,15 +41,17 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from _common import DEADLINE_SEC, say, wait_for  # bench/ is on sys.path when run
+from _growth import SnapshotCost, append_backlog, snapshot_costs
+from _peers import PEERS, Result
+from _profile import PySpy, cpu_per_record, rss_bytes, thread_cpu
 from kafka import KafkaConsumer, TopicPartition
 
 from weather_app.core.generators import Temperature, dane_county
-from weather_app.core.records import BadRecord, decode_temperature
-from weather_app.core.summary import Stats, temperature_group, updated
+from weather_app.core.records import BadRecord, temperature_fields
+from weather_app.core.summary import Stats, updated
 from weather_app.core.topics import APP_ID, CHANGELOGS, PARTITIONS, STATIONS, TEMPERATURES
 from weather_app.kafka.embedded import EmbeddedBroker, free_port
 from weather_app.kafka.producing import messages, new_producer
@@ -68,18 +71,6 @@ LATENCY_SAMPLE_EVERY = 100
 SEED = 7
 
 _OFFSET = re.compile(rb'"offset":\s*(\d+)')
-
-
-@dataclass(frozen=True)
-class Result:
-    runtime: str
-    records: int
-    seconds: float  # the measured window
-    wall: float  # from process (or consumer) start until caught up
-
-    @property
-    def rate(self) -> float:
-        return self.records / self.seconds
 
 
 def partitions() -> list[TopicPartition]:
@@ -126,7 +117,7 @@ def plain_loop(settings: Settings, ends: dict[int, int]) -> Result:
         enable_auto_commit=False,
         max_poll_records=5000,
     )
-    summaries: dict[int, dict[tuple[str, str], Stats]] = {p: {} for p in ends}
+    summaries: dict[int, dict[str, Stats]] = {p: {} for p in ends}
     processed = rejected = 0
     try:
         tps = partitions()
@@ -144,12 +135,11 @@ def plain_loop(settings: Settings, ends: dict[int, int]) -> Result:
                 for message in batch:
                     processed += 1
                     try:
-                        record = decode_temperature(message.value, message.key)
+                        group, date, degrees = temperature_fields(message.key, message.value)
                     except BadRecord:
                         rejected += 1
                         continue
-                    group = temperature_group(record.date)
-                    stats = updated(groups.get(group), record.date, record.degrees)
+                    stats = updated(groups.get(group), date, degrees)
                     if stats is not None:
                         groups[group] = stats
             pending = {tp for tp in pending if consumer.position(tp) < ends[tp.partition]}
@@ -183,7 +173,9 @@ def read_offset(path: Path) -> int | None:
 class Worker(ChildProcess):
     """``faust -A weather_app worker`` with its own data folder, output in a log file."""
 
-    def __init__(self, settings: Settings, guarantee: str, data_dir: Path) -> None:
+    def __init__(
+        self, settings: Settings, guarantee: str, data_dir: Path, profile: Path | None = None
+    ) -> None:
         self.guarantee = guarantee
         self.data_dir = data_dir
         self.snapshots = data_dir / "temperatures"
@@ -200,6 +192,18 @@ class Worker(ChildProcess):
         super().__init__(f"{guarantee} worker", args, env, log, REPO)
         self.started = time.perf_counter()
         self.start()
+        self.profile = profile
+        self.profiler: PySpy | None = None
+
+    def start_profile(self) -> None:
+        """py-spy on the worker from now until :meth:`stop_profile` (if asked for a profile)."""
+        if self.profile is not None:
+            self.profiler = PySpy(self.pid, self.profile)
+
+    def stop_profile(self) -> None:
+        if self.profiler is not None:
+            self.profiler.stop()
+            self.profiler = None
 
     def offsets(self) -> dict[int, int | None]:
         """Each partition's snapshot offset (None: no file yet); fails if the worker died."""
@@ -221,6 +225,8 @@ class Worker(ChildProcess):
             return super().stop(timeout)
         except TimeoutError:
             raise RuntimeError(f"worker ignored SIGTERM:\n{self.tail(30)}") from None
+        finally:
+            self.stop_profile()
 
 
 def forget_worker_state(settings: Settings) -> None:
@@ -234,10 +240,12 @@ def forget_worker_state(settings: Settings) -> None:
         delete_topics(admin, changelogs, settings.connect_timeout)
 
 
-def worker_throughput(settings: Settings, guarantee: str, data_dir: Path) -> Result:
+def worker_throughput(
+    settings: Settings, guarantee: str, data_dir: Path, profile: Path | None = None
+) -> Result:
     forget_worker_state(settings)
     ends = end_offsets(settings)
-    worker = Worker(settings, guarantee, data_dir)
+    worker = Worker(settings, guarantee, data_dir, profile)
     try:
 
         def first_progress() -> tuple[float, int] | None:
@@ -250,17 +258,51 @@ def worker_throughput(settings: Settings, guarantee: str, data_dir: Path) -> Res
         start, done_at_start = wait_for(
             first_progress, f"the {guarantee} worker's first snapshot", THROUGHPUT_POLL_SEC
         )
+        cpu_before, rss_before = thread_cpu(worker.pid), rss_bytes(worker.pid)
+        worker.start_profile()  # the measured window only
         finished = worker.wait_caught_up(ends, THROUGHPUT_POLL_SEC)
+        worker.stop_profile()
+        cpu_after, rss_after = thread_cpu(worker.pid), rss_bytes(worker.pid)
     finally:
         worker.stop()
     if done_at_start >= sum(ends.values()):
         raise RuntimeError("backlog too small: the worker was done by its first snapshot")
+    records = sum(ends.values()) - done_at_start
     return Result(
         f"faust worker {guarantee}",
-        sum(ends.values()) - done_at_start,
+        records,
         finished - start,
         finished - worker.started,
+        cpu_per_record(worker.pid, cpu_before, cpu_after, records),
+        (rss_before, rss_after),
     )
+
+
+def worker_replay(settings: Settings, data_dir: Path) -> list[tuple[int, int]]:
+    """(records done, worker RSS) at 10%, 50% and 100% of a from-scratch exactly_once replay."""
+    forget_worker_state(settings)
+    ends = end_offsets(settings)
+    total = sum(ends.values())
+    worker = Worker(settings, "exactly_once", data_dir)
+    samples: list[tuple[int, int]] = []
+    marks = [total // 10, total // 2, total]
+    try:
+
+        def next_mark() -> bool | None:
+            done = sum(offset or 0 for offset in worker.offsets().values())
+            while marks and done >= marks[0]:
+                samples.append((done, rss_bytes(worker.pid)))
+                marks.pop(0)
+            return True if not marks else None
+
+        wait_for(next_mark, f"the replay of {total} records", 0.25)
+    finally:
+        try:
+            worker.stop()
+        except RuntimeError:  # a report of the samples taken beats none: say so, kill it
+            say(f"the replay worker did not stop on SIGTERM; killed it:\n{worker.tail(20)}")
+            worker.kill()
+    return samples
 
 
 # -- latency ----------------------------------------------------------------------------------
@@ -351,37 +393,97 @@ def percentile(values: list[float], percent: float) -> float:
     return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
 
 
-def table(backlog: Result, results: list[Result], latencies: list[float]) -> str:
+def table(
+    backlog: Result,
+    results: list[Result],
+    latencies: list[float],
+    growth: list[SnapshotCost] = (),  # type: ignore[assignment]
+    replay: list[tuple[int, int]] = (),  # type: ignore[assignment]
+) -> str:
     baseline = results[0].rate
+    confluent = next((r.rate for r in results if r.runtime == "plain confluent-kafka loop"), None)
     lines = [
         f"backlog: {backlog.records} temperatures records ({len(partitions())} partitions), "
         f"produced at {backlog.rate:,.0f} rec/s",
-        f"{'runtime':<30} {'rec/s':>8}  {'vs plain loop':>13}  {'window s':>8}  {'wall s':>7}",
+        f"{'runtime':<40} {'rec/s':>9}  {'vs kafka-python':>15}  {'vs confluent':>12}  "
+        f"{'window s':>8}  {'wall s':>7}",
     ]
     for result in results:
+        vs_confluent = f"{result.rate / confluent:>12.2f}" if confluent else f"{'-':>12}"
         lines.append(
-            f"{result.runtime:<30} {result.rate:>8,.0f}  {result.rate / baseline:>13.2f}  "
-            f"{result.seconds:>8.1f}  {result.wall:>7.1f}"
+            f"{result.runtime:<40} {result.rate:>9,.0f}  {result.rate / baseline:>15.2f}  "
+            f"{vs_confluent}  {result.seconds:>8.1f}  {result.wall:>7.1f}"
+        )
+    for result in results:
+        if result.cpu_us is not None:
+            cpu = ", ".join(f"{name} {us:.1f}" for name, us in result.cpu_us.items())
+            rss = ""
+            if result.rss is not None:
+                rss = f"; RSS {result.rss[0] / 2**20:.0f} -> {result.rss[1] / 2**20:.0f} MiB"
+            lines.append(f"{result.runtime}: CPU us/record in the window: {cpu}{rss}")
+    lines.extend(cost.line() for cost in growth)
+    lines.extend(replay_lines(replay))
+    if latencies:
+        lines.append(
+            f"produce->snapshot latency at {LATENCY_RATE} rec/s "
+            f"(snapshot interval {SNAPSHOT_INTERVAL_SEC:g} s, default 1 s): "
+            f"p50 {percentile(latencies, 50):.0f} ms, p95 {percentile(latencies, 95):.0f} ms, "
+            f"max {max(latencies):.0f} ms ({len(latencies)} samples)"
         )
     lines.append(
-        f"produce->snapshot latency at {LATENCY_RATE} rec/s "
-        f"(snapshot interval {SNAPSHOT_INTERVAL_SEC:g} s, default 1 s): "
-        f"p50 {percentile(latencies, 50):.0f} ms, p95 {percentile(latencies, 95):.0f} ms, "
-        f"max {max(latencies):.0f} ms ({len(latencies)} samples)"
-    )
-    lines.append(
-        "window: worker from its first snapshot to caught up (plain loop: first poll to end); "
-        "wall: from process start"
+        "window: from the first record (worker: its first snapshot) to caught up; "
+        "wall: from process (or client) start"
     )
     return "\n".join(lines)
+
+
+WORKER_ROWS = ("exactly_once", "at_least_once")  # run in the order --only names them
+
+
+def replay_lines(replay: list[tuple[int, int]]) -> list[str]:
+    if not replay:
+        return []
+    points = ", ".join(f"{done:,} records {rss / 2**20:.0f} MiB" for done, rss in replay)
+    return [f"worker RSS over a from-scratch exactly_once replay: {points}"]
+
+
+RUNTIMES = ("kafka-python", *PEERS, *WORKER_ROWS)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000, help="backlog size")
+    parser.add_argument(
+        "--only",
+        default=",".join(RUNTIMES),
+        help=f"comma-separated runtimes to run (default all: {','.join(RUNTIMES)}); "
+        "kafka-python always runs (the baseline)",
+    )
+    parser.add_argument("--no-latency", action="store_true", help="skip the latency row")
+    parser.add_argument(
+        "--history",
+        default="10000,2000000",
+        help="records behind the snapshot-cost rows, comma-separated ('' skips them)",
+    )
+    parser.add_argument(
+        "--replay-records",
+        type=int,
+        default=0,
+        help="also replay a backlog of this many records (e.g. 2000000) from scratch in an "
+        "exactly_once worker and report its RSS at 10/50/100%% (default: skipped; the "
+        "worker rows report RSS at their windows' ends)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="folder for py-spy profiles of the worker rows (collapsed stacks, all threads)",
+    )
     args = parser.parse_args()
     if args.records < 1:
         parser.error("--records must be >= 1")
+    only = set(args.only.split(","))
+    if only - set(RUNTIMES):
+        parser.error(f"unknown runtimes: {', '.join(sorted(only - set(RUNTIMES)))}")
 
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as tmp:
         root = Path(tmp)
@@ -396,12 +498,34 @@ def main() -> None:
             ends = end_offsets(settings)
             say("plain kafka-python loop")
             results = [plain_loop(settings, ends)]
-            for guarantee in ("exactly_once", "at_least_once"):
-                say(f"faust worker {guarantee}")
-                results.append(worker_throughput(settings, guarantee, root / guarantee))
-            say("latency (faust worker exactly_once)")
-            latencies = latency(settings, records, root / "latency")
-    print(table(backlog, results, latencies), flush=True)
+            for name, peer in PEERS.items():
+                if name in only:
+                    say(name)
+                    results.append(peer(settings, ends))
+            for guarantee in [name for name in args.only.split(",") if name in WORKER_ROWS]:
+                if guarantee in only:
+                    say(f"faust worker {guarantee}")
+                    profile = args.profile and args.profile / f"worker-{guarantee}.txt"
+                    results.append(
+                        worker_throughput(settings, guarantee, root / guarantee, profile)
+                    )
+            latencies = []
+            if not args.no_latency:
+                say("latency (faust worker exactly_once)")
+                latencies = latency(settings, records, root / "latency")
+            print(table(backlog, results, latencies), flush=True)  # before the long parts
+            replay = []
+            extra = args.replay_records - sum(end_offsets(settings).values())
+            if args.replay_records and extra > 0:
+                say(f"appending {extra} records for the replay")
+                append_backlog(settings, records, extra)
+            if args.replay_records:
+                say("worker replay (RSS)")
+                replay = worker_replay(settings, root / "replay")
+        sizes = [int(size) for size in args.history.split(",") if size]
+        say(f"snapshot cost after {sizes} records")
+        growth = snapshot_costs(sizes) if sizes else []
+    print("\n".join([*(cost.line() for cost in growth), *replay_lines(replay)]), flush=True)
 
 
 def _quiet(_: str) -> None:

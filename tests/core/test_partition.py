@@ -76,3 +76,67 @@ def test_the_snapshot_round_trips_through_its_file_bytes():
 def test_a_corrupt_file_is_refused():
     with pytest.raises(snapshot.CorruptSnapshot):
         PartitionSummary.from_snapshot("stations", b'{"partition": 4, "offset": 0}', 3)
+
+
+def _check_render(summary: PartitionSummary) -> None:
+    assert summary.render() == snapshot.render(summary.snapshot())
+
+
+def test_render_is_the_snapshot_rendered_byte_for_byte_as_groups_change_and_arrive():
+    import itertools
+
+    from weather_app.core.generators import dane_county
+
+    summary = PartitionSummary("temperatures", 1)
+    _check_render(summary)  # only the position
+    series = list(itertools.islice(dane_county(seed=3), 3000))
+    for start in range(0, len(series), 250):
+        batch = [
+            record(offset, to_protobuf(t), key=None)
+            for offset, t in enumerate(series[start : start + 250], start)
+        ]
+        summary.apply(batch)
+        _check_render(summary)
+        _check_render(summary)  # from what the first render kept
+    # groups replaced from outside (a table load), integer sums, a group removed
+    summary.groups["March/1990"] = {
+        "count": 2,
+        "sum": 3,
+        "start": "1990-03-01",
+        "end": "1990-03-05",
+    }
+    _check_render(summary)
+    del summary.groups["January/1990"]
+    summary.groups["July/1989"] = {
+        "count": 1,
+        "sum": -0.0,
+        "start": "1989-07-01",
+        "end": "1989-07-01",
+    }
+    _check_render(summary)
+
+
+def test_stations_render_is_the_snapshot_rendered_byte_for_byte():
+    summary = PartitionSummary("stations", 0)
+    for offset, (station, day) in enumerate([("B", 1), ("A", 1), ("B", 2), ("Ü", 1), ("A", 3)]):
+        value = to_protobuf(StationDay(f"2000-01-0{day}", station, 10.0 + offset, False))
+        summary.apply([record(offset, value, key=station.encode())])
+        _check_render(summary)
+    summary.groups["C"] = {"count": 1, "sum": 1, "start": "2000-01-01", "end": "2000-01-01"}
+    _check_render(summary)
+
+
+def test_a_group_changed_twice_in_a_batch_counts_like_the_rule_applied_in_turn():
+    from weather_app.core.summary import updated
+
+    days = [("1990-01-01", 1.5), ("1990-01-03", 2.0), ("1990-01-02", 9.0), ("1990-01-04", 0.25)]
+    summary = PartitionSummary("temperatures", 0)
+    before = summary.apply([temperature(0, *days[0])]).changed["January/1990"]
+    kept = dict(before)
+    applied = summary.apply([temperature(i, *day) for i, day in enumerate(days[1:], 1)])
+    expected = kept
+    for date, degrees in days[1:]:
+        expected = updated(expected, date, degrees) or expected
+    assert summary.groups["January/1990"] == expected
+    assert applied.counted == 2 and applied.ignored == 1
+    assert before == kept  # the previous batch's dict is left alone

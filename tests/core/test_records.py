@@ -251,3 +251,107 @@ def test_each_month_key_is_accepted_for_its_dates(month):
     date = f"1995-{month:02d}-01"
     key = calendar.month_name[month].encode()
     assert decode_temperature(to_protobuf(Temperature(date, 1.0)), key).date == date
+
+
+# --- the per-record fast path agrees with the reference decoders ---------------------------
+
+FAST_PATH_DATES = [
+    "1990-01-05",
+    "2000-02-29",
+    "1900-02-29",
+    "1990-02-28",
+    "1990-04-31",
+    "1990-12-31",
+    "1990-13-01",
+    "1990-00-10",
+    "1990-01-00",
+    "0000-01-01",
+    "0001-01-01",
+    "9999-12-31",
+    "1990-01-0a",
+    "1990-0a-01",
+    "199a-01-01",
+    "1990-W01-1",
+    "19900105",
+    "1990-01-05 ",
+    "1990/01/05",
+    "\u0661\u0669\u0669\u0660-01-05",
+    "1990-01-\u0660\u0665",
+    "1990-\u0660\u0661-05",
+    "",
+]
+
+
+def _outcome(decode, *args):
+    try:
+        return decode(*args)
+    except BadRecord as error:
+        return ("BadRecord", str(error))
+
+
+def _reference_temperature(key, value):
+    record = decode_temperature(value, key)
+    return f"{month_name(record.date)}/{record.date[:4]}", record.date, record.degrees
+
+
+@pytest.mark.parametrize("date", FAST_PATH_DATES)
+@pytest.mark.parametrize("degrees", [20.5, 0.0, -0.0, float("nan"), float("inf"), 1e300])
+@pytest.mark.parametrize("key", [None, b"January", b"February", b"April", b"\xff"])
+def test_temperature_fields_agrees_with_decode_temperature(date, degrees, key):
+    from weather_app.core.records import temperature_fields
+
+    values = [
+        Report(date=date, degrees=degrees).SerializeToString(),
+        json.dumps({"date": date, "degrees": degrees}).encode("utf-8"),
+    ]
+    for value in values:
+        fast = _outcome(temperature_fields, key, value)
+        assert fast == _outcome(_reference_temperature, key, value)
+        if fast[0] != "BadRecord" and degrees == 0.0:
+            assert str(fast[2]) == str(float(degrees))  # the sign of zero survives
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        b"",
+        b"garbage",
+        b"{",
+        b"{}",
+        b"\n\n1990-01-05\x19\x00\x00\x00\x00\x00\x804",  # one byte short of the usual form
+        b"\n\n1990-01-05\x11\x00\x00\x00\x00\x00\x804@",  # 21 bytes, another field number
+        b"\n\n1990-01-\xc3\xa9\x19\x00\x00\x00\x00\x00\x804@",  # 21 bytes, not ASCII
+        b"\n\n\xff\xfe90-01-05\x19\x00\x00\x00\x00\x00\x804@",  # 21 bytes, not UTF-8
+        b"\n\x0b1990-01-05\x19\x00\x00\x00\x00\x00\x804@",  # a length that overruns
+        Report(date="1990-01-05", degrees=1.0, station="A").SerializeToString(),
+        Report(date="1990-01-05", degrees=1.0).SerializeToString() * 2,  # fields repeated
+    ],
+)
+def test_temperature_fields_agrees_on_odd_bytes(value):
+    from weather_app.core.records import temperature_fields
+
+    for key in (None, b"January"):
+        assert _outcome(temperature_fields, key, value) == _outcome(
+            _reference_temperature, key, value
+        )
+
+
+def _reference_station(value):
+    record = decode_station(value)
+    return record.station, record.date, record.degrees
+
+
+@pytest.mark.parametrize("date", FAST_PATH_DATES)
+@pytest.mark.parametrize("station", ["A", ""])
+@pytest.mark.parametrize("degrees", [41.25, float("nan")])
+def test_station_fields_agrees_with_decode_station(date, station, degrees):
+    from weather_app.core.records import station_fields
+
+    values = [
+        Report(date=date, station=station, degrees=degrees, raining=True).SerializeToString(),
+        json.dumps({"date": date, "station": station, "degrees": degrees}).encode("utf-8"),
+        b"garbage",
+    ]
+    for value in values:
+        assert _outcome(station_fields, value) == _outcome(_reference_station, value)

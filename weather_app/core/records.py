@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import math
 import re
+import struct
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -53,6 +54,117 @@ def decode_temperature(value: bytes | None, key: bytes | None) -> Temperature:
 
 def month_name(date: str) -> str:
     return MONTHS[int(date[5:7]) - 1]
+
+
+#: a key that names the month is exactly these bytes (what ``decode_temperature`` compares)
+_MONTH_KEYS = tuple(month.encode("utf-8") for month in MONTHS)
+
+
+def temperature_fields(key: bytes | None, value: bytes | None) -> tuple[str, str, float]:
+    """(``"Month/YYYY"``, date, degrees) of a ``temperatures`` record; raises BadRecord.
+
+    The same acceptance as :func:`decode_temperature`, on the path of every record. The
+    producer's own encoding (date, then non-zero degrees: 21 bytes) is unpacked in one
+    ``struct`` call, other protobuf values are parsed without the intermediate field dict,
+    and the date is checked against its month's last day (cached per month) instead of the
+    regex and ``fromisoformat``. Anything that does not pass that way goes through
+    :func:`decode_temperature`, which accepts it or raises the reason.
+    """
+    date = None
+    if value and len(value) == _CANONICAL.size:
+        head, raw_date, tag, degrees = _CANONICAL.unpack(value)
+        if head == _DATE_TAG and tag == _DEGREES_TAG and raw_date.isascii():
+            date = raw_date.decode("ascii")
+    if date is None and value and value[:1] != b"{":
+        try:
+            report = _parse_report(value)
+        except DecodeError:
+            pass  # decode_temperature gives the reason
+        else:
+            date, degrees = report.date, report.degrees
+    if date is not None and _isfinite(degrees):
+        month = _MONTHS_SEEN.get(date[:8])
+        if month is None or date[8:] not in month[2]:  # a day string has two characters
+            month = _month_of(date)
+        if month is not None and (key is None or key == month[0]):
+            return month[1], date, degrees
+    record = decode_temperature(value, key)
+    return f"{month_name(record.date)}/{record.date[:4]}", record.date, record.degrees
+
+
+def station_fields(value: bytes | None) -> tuple[str, str, float]:
+    """(station, date, degrees) of a ``stations`` record; raises BadRecord.
+
+    :func:`decode_station`'s acceptance, with :func:`temperature_fields`' shortcut for
+    protobuf values (whose ``raining`` is always a boolean).
+    """
+    if value and value[:1] != b"{":
+        try:
+            report = _parse_report(value)
+        except DecodeError:
+            pass
+        else:
+            date, station, degrees = report.date, report.station, report.degrees
+            if station and _month_of(date) is not None and math.isfinite(degrees):
+                return station, date, degrees
+    record = decode_station(value)
+    return record.station, record.date, record.degrees
+
+
+_parse_report = Report.FromString
+#: the producer's temperatures value: field 1 (date, 10 bytes), field 3 (double)
+_CANONICAL = struct.Struct("<2s10sBd")
+_DATE_TAG, _DEGREES_TAG = b"\n\n", 0x19
+#: "YYYY-MM-" -> (the month's key bytes, "Month/YYYY", its days "01".."DD") for months seen
+_MONTHS_SEEN: dict[str, tuple[bytes, str, frozenset[str]]] = {}
+_MONTHS_SEEN_MAX = 10_000  # a cache: cleared when full, so memory stays bounded
+_DAYS = {last: frozenset(f"{day:02d}" for day in range(1, last + 1)) for last in (28, 29, 30, 31)}
+_isfinite = math.isfinite
+
+
+def _month_of(date: str) -> tuple[bytes, str, frozenset[str]] | None:
+    """(the month's key, "Month/YYYY", its days) when ``_date`` accepts ``date``, else None.
+
+    ``_date`` takes ``\\d{4}-\\d{2}-\\d{2}`` that ``fromisoformat`` takes: a real day of a
+    real month of year 1..9999. A month is checked once (``fromisoformat`` on its first
+    day), then each date by its two day digits against the month's days.
+    """
+    if len(date) != 10:
+        return None
+    prefix = date[:8]
+    month = _MONTHS_SEEN.get(prefix)
+    if month is None:
+        if not (
+            date[4] == "-"
+            and date[7] == "-"
+            and date[:4].isascii()
+            and date[:4].isdigit()
+            and date[5:7].isascii()
+            and date[5:7].isdigit()
+        ):
+            return _month_of_any(date)
+        try:
+            first = dt.date.fromisoformat(prefix + "01")
+        except ValueError:
+            return None
+        days = _DAYS[calendar.monthrange(first.year, first.month)[1]]
+        if len(_MONTHS_SEEN) >= _MONTHS_SEEN_MAX:
+            _MONTHS_SEEN.clear()
+        index = first.month - 1
+        month = _MONTHS_SEEN[prefix] = (_MONTH_KEYS[index], f"{MONTHS[index]}/{date[:4]}", days)
+    if date[8:] in month[2]:
+        return month
+    return _month_of_any(date)
+
+
+def _month_of_any(date: str) -> tuple[bytes, str, frozenset[str]] | None:
+    """The slow check for whatever the cached one does not take (e.g. non-ASCII digits)."""
+    try:
+        _date({"date": date})
+    except BadRecord:
+        return None
+    index = int(date[5:7]) - 1
+    return _MONTH_KEYS[index], f"{MONTHS[index]}/{date[:4]}", frozenset()
 
 
 def _fields(value: bytes | None) -> dict[str, Any]:

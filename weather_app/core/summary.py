@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypedDict
 
-from weather_app.core.records import decode_station, decode_temperature, month_name
+from weather_app.core import records
+from weather_app.core.records import month_name
 
 
 class Stats(TypedDict):
@@ -43,15 +44,12 @@ def temperature_group(date: str) -> tuple[str, str]:
 
 def station_fields(key: bytes | None, value: bytes | None) -> tuple[str, str, float]:
     """(group, date, degrees) of a ``stations`` record; raises BadRecord."""
-    record = decode_station(value)
-    return record.station, record.date, record.degrees
+    return records.station_fields(value)
 
 
 def temperature_fields(key: bytes | None, value: bytes | None) -> tuple[str, str, float]:
     """(group, date, degrees) of a ``temperatures`` record; the group is "Month/YYYY"."""
-    record = decode_temperature(value, key)
-    month, year = temperature_group(record.date)
-    return f"{month}/{year}", record.date, record.degrees
+    return records.temperature_fields(key, value)
 
 
 #: topic -> how its records are decoded into (group, date, degrees)

@@ -50,7 +50,7 @@ class TopicSummaries:
     def __init__(self, app: WeatherApp, settings: Settings, topic: str) -> None:
         self.app, self.topic = app, topic
         table = app.Table(TABLES[topic], default=None, partitions=PARTITIONS[topic])
-        self.summaries = PartitionedSummaries(table, topic, log_end=self._log_end)
+        self.summaries = PartitionedSummaries(table, topic, log_end=self.log_end)
         self.exporter = SnapshotExporter(
             topic,
             settings.output_dir(topic),

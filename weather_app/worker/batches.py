@@ -29,10 +29,10 @@ from weather_app.worker.faust_internals.consumer import BatchingConsumer, to_mes
 
 
 class Record(Protocol):
-    """What an agent reads of a record: an aiokafka ``ConsumerRecord`` or a Faust ``Message``."""
+    """What an agent reads of a record: aiokafka's parsed record (what the batching consumer
+    delivers), a ``ConsumerRecord`` or a Faust ``Message``. Its topic and partition are the
+    batch's ``tp``; ``faust_internals.consumer.consumer_record`` makes a whole record of it."""
 
-    topic: str
-    partition: int
     offset: int
     key: bytes | None
     value: bytes | None

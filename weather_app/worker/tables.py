@@ -28,6 +28,7 @@ from faust.types import EventT, TableT
 from weather_app.core.partition import PartitionSummary, Rejected
 from weather_app.core.summary import Stats
 from weather_app.worker.batches import Batch, Record
+from weather_app.worker.faust_internals.consumer import consumer_record
 from weather_app.worker.faust_internals.events import make_current
 
 OFFSET_KEY = "#offset"
@@ -124,7 +125,11 @@ class PartitionedSummaries:
             last = counted.processed[-1]
             state.replayed_to = max(state.replayed_to, last + 1)
             self._persist(batch.event, state, counted.changed)
-        return Applied(counted.rejected, counted.processed, rewind, counted.ignored)
+        # dead letters name the record's topic and partition: a whole record, as Faust's
+        rejected = [
+            Rejected(consumer_record(batch.tp, bad.record), bad.reason) for bad in counted.rejected
+        ]
+        return Applied(rejected, counted.processed, rewind, counted.ignored)
 
     def _rebuild(self, event: EventT, state: PartitionState, end: int) -> PartitionState:
         """Forget what the table counted beyond a shorter log: count it again from offset 0
@@ -199,6 +204,14 @@ def _accepted(
     rewound to the position unless it was just rewound there.
     """
     position, anchored = state.position, state.anchored
+    offsets = [record.offset for record in records]
+    if offsets and offsets == list(range(offsets[0], offsets[0] + len(offsets))):
+        # consecutive offsets (the usual case): only the first can lie beyond the position
+        first = offsets[0]
+        state.anchored = True
+        if anchored and first > position and not _real_gap(state, position):
+            return records[:0], (position if _may_rewind(state, position) else None)
+        return records, None
     for index, record in enumerate(records):
         offset = record.offset
         if anchored and offset > position and not _real_gap(state, position):

@@ -17,7 +17,9 @@ Inventory (module: private name -> why)
   ``_add_gap`` (register holes so commits pass them), ``_commit_every`` / ``_n_acked`` /
   ``_execute_task`` (commit every N acks, as Faust's loop does), ``_acked`` /
   ``_acked_index`` / ``_committed_offset`` (ack processed offsets in bulk), ``_to_message``
-  (a Faust message for the batch's event); aiokafka's ``_coordinator`` via Faust's
+  (a Faust message for the batch's event); aiokafka's ``PartitionRecords.__init__``, ``_tp``,
+  ``_key_deserializer``, ``_value_deserializer``, ``_consumer_record`` (hand the fetcher's own
+  parsed records to the agents instead of a ``ConsumerRecord`` each); aiokafka's ``_coordinator`` via Faust's
   ``_thread._ensure_consumer()`` (this member's id in the group, for eviction after a crash).
 * ``app`` (``InternalsApp``, the base of the worker's ``faust.App``): ``_new_consumer`` /
   ``_new_producer`` (build the two classes below), ``_on_partitions_revoked`` /
