@@ -37,7 +37,10 @@ def isolated_agents(monkeypatch):
     def record(topic, partition, offset, key, value, reason):
         sent.append((topic, partition, offset, key, value, reason))
 
-    monkeypatch.setattr(agents.dead_letters, "send", record)
+    async def record_async(*args):
+        record(*args)
+
+    monkeypatch.setattr(agents.dead_letters, "send_async", record_async)
     return sent
 
 

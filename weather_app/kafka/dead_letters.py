@@ -3,9 +3,15 @@
 The value and key are the original bytes; headers carry the source topic, partition, offset
 and the reason. Sent with a plain idempotent producer and awaited before the source offset is
 committed, so a refused record reaches the topic at least once (a replay may repeat it).
+
+kafka-python's producer blocks, so a send and its wait run on one worker thread: the agent's
+event loop (heartbeats, commits, rebalances) goes on meanwhile.
 """
 
 from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from kafka import KafkaProducer
 
@@ -14,12 +20,31 @@ from weather_app.kafka.producing import RETRIES
 from weather_app.settings import Settings
 
 PARTITIONS = 1
+SEND_TIMEOUT_SEC = 30
 
 
 class DeadLetters:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._producer: KafkaProducer | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def send_async(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        reason: str,
+    ) -> None:
+        """Send one dead letter and wait until the broker has it, off the event loop."""
+        headers = _headers(topic, partition, offset, reason)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="dead-letters")
+        await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._send_and_wait, key, value, headers
+        )
 
     def send(
         self,
@@ -30,13 +55,14 @@ class DeadLetters:
         value: bytes | None,
         reason: str,
     ) -> None:
-        headers = [
-            ("source-topic", topic.encode()),
-            ("source-partition", str(partition).encode()),
-            ("source-offset", str(offset).encode()),
-            ("reason", reason.encode()),
-        ]
-        self.producer.send(DEAD_LETTERS, key=key, value=value, headers=headers).get(timeout=30)
+        """Send one dead letter and wait until the broker has it (blocking: no event loop)."""
+        self._send_and_wait(key, value, _headers(topic, partition, offset, reason))
+
+    def _send_and_wait(
+        self, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        future = self.producer.send(DEAD_LETTERS, key=key, value=value, headers=headers)
+        future.get(timeout=SEND_TIMEOUT_SEC)
 
     @property
     def producer(self) -> KafkaProducer:
@@ -51,6 +77,18 @@ class DeadLetters:
         return self._producer
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         if self._producer is not None:
             self._producer.close()
             self._producer = None
+
+
+def _headers(topic: str, partition: int, offset: int, reason: str) -> list[tuple[str, bytes]]:
+    return [
+        ("source-topic", topic.encode()),
+        ("source-partition", str(partition).encode()),
+        ("source-offset", str(offset).encode()),
+        ("reason", reason.encode()),
+    ]

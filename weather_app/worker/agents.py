@@ -141,7 +141,7 @@ class SummaryAgents:
                         record.offset,
                         bad.reason,
                     )
-                    self.dead_letters.send(
+                    await self.dead_letters.send_async(
                         record.topic,
                         record.partition,
                         record.offset,
@@ -149,6 +149,8 @@ class SummaryAgents:
                         record.value,
                         bad.reason,
                     )
+                if applied.rejected and batch.stale:
+                    continue  # a rebalance began while a dead letter was sent: re-read after it
                 batch.done(applied.processed)
                 if applied.rewind is not None:
                     log.warning(
