@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+import pytest
 from faust.transport.drivers.aiokafka import Producer
 from faust.types.tuples import FutureMessage
 
 from weather_app import app
-from weather_app.worker.faust_internals.producer import FlushingProducer
+from weather_app.worker.faust_internals.producer import FlushingProducer, FlushStalled
 
 
 async def nothing(*args) -> None:
@@ -56,3 +57,25 @@ def test_a_failed_send_settles_too(monkeypatch):
 
     asyncio.run(scenario())
     assert producer._unsettled == set()
+
+
+def test_a_flush_that_never_settles_crashes_the_worker_after_its_bound(monkeypatch):
+    monkeypatch.setattr(Producer, "flush", nothing)
+    monkeypatch.setattr(Producer, "send_soon", lambda self, fut: None)
+    producer = app.producer
+    monkeypatch.setattr(producer, "_unsettled", set())
+    monkeypatch.setattr(producer, "flush_timeout", 0.2)
+    crashed = []
+
+    async def crash(error):
+        crashed.append(error)
+
+    monkeypatch.setattr(producer.app, "crash", crash)
+
+    async def scenario() -> None:
+        producer.send_soon(FutureMessage(SimpleNamespace()))  # never acknowledged
+        with pytest.raises(FlushStalled, match=r"did not finish within 0\.2 s"):
+            await producer.flush()
+
+    asyncio.run(scenario())
+    assert len(crashed) == 1 and isinstance(crashed[0], FlushStalled)

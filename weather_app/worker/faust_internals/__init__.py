@@ -19,8 +19,18 @@ Inventory (module: private name -> why)
   ``_acked_index`` / ``_committed_offset`` (ack processed offsets in bulk), ``_to_message``
   (a Faust message for the batch's event); aiokafka's ``PartitionRecords.__init__``, ``_tp``,
   ``_key_deserializer``, ``_value_deserializer``, ``_consumer_record`` (hand the fetcher's own
-  parsed records to the agents instead of a ``ConsumerRecord`` each); aiokafka's ``_coordinator`` via Faust's
-  ``_thread._ensure_consumer()`` (this member's id in the group, for eviction after a crash).
+  parsed records to the agents instead of a ``ConsumerRecord`` each); aiokafka's
+  ``_coordinator`` via Faust's ``_thread._ensure_consumer()`` (this member's id in the group,
+  for eviction after a crash).
+* ``transactions`` (``TransactionalProducer``, the base of ``FlushingProducer``): aiokafka's
+  ``_txn_manager.state`` and ``_sender.sender_task`` (a producer's transaction state and
+  whether its sender died), Faust's ``_transaction_producers`` / ``_trn_locks`` (made per
+  instance: Faust's are class-level dicts); ``end_transactions_before_revoke`` ends every
+  open transaction before Faust's revoke wipes the acks (called from the consumer's revoke).
+* ``recovery`` (``ConsumerThread``, Faust's aiokafka consumer thread, built by the consumer's
+  ``_new_consumer_thread``): ``_highwaters`` (a changelog's end from the broker when
+  read_committed's last stable offset is not known yet; Faust took it as -1 and skipped
+  recovery), ``_seek_wait`` (no seek to an offset a rebalance left unknown).
 * ``app`` (``InternalsApp``, the base of the worker's ``faust.App``): ``_new_consumer`` /
   ``_new_producer`` (build the two classes below), ``_on_partitions_revoked`` /
   ``_on_partitions_assigned`` (passed on to the consumer as Faust does), ``_create_directories``

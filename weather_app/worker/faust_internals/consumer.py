@@ -27,6 +27,9 @@ from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP, AppT, Message
 from faust.types.tuples import ack_lock
 
+from weather_app.worker.faust_internals.recovery import ConsumerThread
+from weather_app.worker.faust_internals.transactions import end_transactions_before_revoke
+
 if TYPE_CHECKING:
     from weather_app.worker.batches import RecordBatches
 
@@ -42,6 +45,19 @@ class BatchingConsumer(Consumer):
         self._due_commit: asyncio.Future | None = None
         #: called after every commit that committed offsets (the worker's metrics count them)
         self.on_committed: Callable[[], None] = lambda: None
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        """End the open transactions first: Faust's revoke wipes the acks they would commit."""
+        try:
+            await end_transactions_before_revoke(self)
+        except Exception as error:  # aiokafka would only log an error raised in its listener
+            await self.app.crash(error)
+            raise
+        await super().on_partitions_revoked(revoked)
+
+    def _new_consumer_thread(self) -> ConsumerThread:
+        """Faust's consumer thread, with changelog ends recovery can trust (see recovery)."""
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def force_commit(self, *args: Any, **kwargs: Any) -> bool:
         """Faust's commit (every path to it ends here), reporting the ones that committed."""

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable
 from typing import Any
 
-from aiokafka.errors import IllegalOperation
-from faust.transport.drivers.aiokafka import Producer
-from faust.types import TP, RecordMetadata
+from faust.types import RecordMetadata
 from faust.types.tuples import FutureMessage
+
+from weather_app.worker.faust_internals.transactions import TransactionalProducer, fenced
 
 log = logging.getLogger(__name__)
 
+#: a flush that takes longer means a broker or producer that will not recover by itself
+FLUSH_TIMEOUT_SEC = 30.0
 
-class FlushingProducer(Producer):
+
+class FlushStalled(RuntimeError):
+    """The producer's buffered sends did not settle in time."""
+
+
+class FlushingProducer(TransactionalProducer):
     """Flushes buffered sends before committing transactions, and flushes for real.
 
     faust 0.15.3 commits a transaction without flushing the producer buffer first, so a table
@@ -28,6 +35,8 @@ class FlushingProducer(Producer):
     Faust calls it before committing offsets under ``at_least_once`` too.
     """
 
+    flush_timeout: float = FLUSH_TIMEOUT_SEC
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._unsettled: set[FutureMessage] = set()
@@ -38,28 +47,27 @@ class FlushingProducer(Producer):
         super().send_soon(fut)
 
     async def flush(self) -> None:
+        """Flush, and wait until every buffered send is settled: at most ``flush_timeout``.
+
+        A flush that does not finish by then means a broker or producer that will not recover
+        by itself; the worker crashes (and restarts from committed state) instead of hanging.
+        """
+        try:
+            await asyncio.wait_for(self._flush_settled(), self.flush_timeout)
+        except TimeoutError:
+            error = FlushStalled(
+                f"producer flush did not finish within {self.flush_timeout:g} s "
+                f"({len(self._unsettled)} sends unsettled); crashing so the worker restarts "
+                "from its last committed state"
+            )
+            log.critical("%s", error)
+            await self.app.crash(error)
+            raise error from None
+
+    async def _flush_settled(self) -> None:
         await super().flush()
         if self._unsettled:
             await asyncio.wait(list(self._unsettled))
-
-    async def commit_transactions(
-        self,
-        tid_to_offset_map: Mapping[str, Mapping[TP, int]],
-        group_id: str,
-        start_new_transaction: bool = True,
-    ) -> None:
-        await self.flush()
-        try:
-            await super().commit_transactions(
-                tid_to_offset_map, group_id, start_new_transaction=start_new_transaction
-            )
-        except IllegalOperation as error:
-            # Faust ends its transactions at shutdown even when one is no longer open (after
-            # a rebalance); the error then hangs the worker's exit. Nothing is left to commit:
-            # whatever was not committed is replayed by the next owner of the partitions.
-            if start_new_transaction:
-                raise
-            log.warning("no open transaction to end at shutdown: %s", error)
 
     async def send(self, *args: Any, **kwargs: Any) -> Awaitable[RecordMetadata]:
         """Send, and crash the worker if the send fails for good.
@@ -73,5 +81,10 @@ class FlushingProducer(Producer):
         return future
 
     def _crash_on_failure(self, future: asyncio.Future) -> None:
-        if not future.cancelled() and future.exception() is not None:
-            self._crashing = asyncio.ensure_future(self.app.crash(future.exception()))
+        if future.cancelled() or future.exception() is None:
+            return
+        error = future.exception()
+        if fenced(error):  # the partition moved: its new owner replays what this one held
+            log.info("a changelog send was fenced by the partition's new owner: %s", error)
+            return
+        self._crashing = asyncio.ensure_future(self.app.crash(error))

@@ -1,0 +1,366 @@
+"""Begin, commit, abort and retire transactional producers in every state, with fakes.
+
+The fakes mimic aiokafka's transaction state machine (``TransactionState``): begin only from
+READY, commit and abort back to READY. No broker, no Faust app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from aiokafka.errors import ProducerFenced
+from aiokafka.producer.transaction_manager import TransactionState
+from faust.types import TP
+
+from weather_app.worker.faust_internals.transactions import (
+    TransactionalProducer,
+    TransactionFailed,
+    TransactionStalled,
+    end_transactions_before_revoke,
+)
+
+TID = "weather-1-3"
+SOURCE = TP("temperatures", 3)
+
+
+class FakeTxnManager:
+    def __init__(self, state: TransactionState) -> None:
+        self.state = state
+
+    def wait_for_transaction_end(self) -> asyncio.Future:
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+class FakeSender:
+    def __init__(self) -> None:
+        self.sender_task: asyncio.Future | None = None
+
+
+class FakeProducer:
+    """An aiokafka producer's transaction surface; records the calls made to it."""
+
+    def __init__(self, state: TransactionState = TransactionState.READY) -> None:
+        self._txn_manager = FakeTxnManager(state)
+        self._sender = FakeSender()
+        self.calls: list[str] = []
+        self.hang: set[str] = set()
+        self.fail: dict[str, BaseException] = {}
+
+    async def _call(self, name: str) -> None:
+        self.calls.append(name)
+        if name in self.fail:
+            raise self.fail[name]
+        if name in self.hang:
+            await asyncio.Event().wait()
+
+    async def start(self) -> None:
+        await self._call("start")
+
+    async def stop(self) -> None:
+        await self._call("stop")
+
+    async def begin_transaction(self) -> None:
+        assert self._txn_manager.state is TransactionState.READY, "Invalid state transition"
+        await self._call("begin")
+        self._txn_manager.state = TransactionState.IN_TRANSACTION
+
+    async def send_offsets_to_transaction(self, offsets: Any, group_id: str) -> None:
+        assert self._txn_manager.state is TransactionState.IN_TRANSACTION
+        await self._call("send_offsets")
+
+    async def commit_transaction(self) -> None:
+        assert self._txn_manager.state is TransactionState.IN_TRANSACTION
+        await self._call("commit")
+        self._txn_manager.state = TransactionState.READY
+
+    async def abort_transaction(self) -> None:
+        await self._call("abort")
+        self._txn_manager.state = TransactionState.READY
+
+    def kill_sender(self, error: BaseException) -> None:
+        task = asyncio.get_running_loop().create_future()
+        task.set_exception(error)
+        task.exception()  # retrieved: no "never retrieved" warning
+        self._sender.sender_task = task
+
+
+def make_producer(*fakes: FakeProducer) -> TransactionalProducer:
+    """A TransactionalProducer without Faust's app: new producers come from ``fakes``."""
+    producer = TransactionalProducer.__new__(TransactionalProducer)
+    producer._transaction_producers = {}
+    producer._trn_locks = {}
+    producer.commit_listeners = []
+    producer.before_commit = []
+    producer._retired = set()
+    producer.start_timeout = producer.step_timeout = 0.2
+    queue = list(fakes)
+    producer._new_producer = lambda transactional_id=None: queue.pop(0)  # type: ignore
+    producer.flush = _nothing  # type: ignore[method-assign]
+    return producer
+
+
+async def _nothing() -> None:
+    pass
+
+
+def run(scenario: Callable[[], Any]) -> Any:
+    return asyncio.run(scenario())
+
+
+def test_begin_creates_starts_and_begins_a_producer_once():
+    fake = FakeProducer()
+
+    async def scenario():
+        producer = make_producer(fake)
+        await producer.maybe_begin_transaction(TID)
+        await producer.maybe_begin_transaction(TID)  # a kept partition on the next rebalance
+        return producer
+
+    producer = run(scenario)
+    assert fake.calls == ["start", "begin"]
+    assert producer._transaction_producers[TID] is fake
+    assert TID in producer._trn_locks
+
+
+def test_begin_is_a_no_op_inside_a_transaction_and_begins_when_ready():
+    inside, ready = FakeProducer(TransactionState.IN_TRANSACTION), FakeProducer()
+
+    async def scenario():
+        producer = make_producer()
+        producer._transaction_producers.update({"a": inside, "b": ready})
+        await producer.maybe_begin_transaction("a")
+        await producer.maybe_begin_transaction("b")
+
+    run(scenario)
+    assert inside.calls == []
+    assert ready.calls == ["begin"]
+
+
+@pytest.mark.parametrize("broken", ["dead sender", "fatal error"])
+def test_a_broken_producer_is_replaced(broken):
+    old, new = FakeProducer(TransactionState.IN_TRANSACTION), FakeProducer()
+
+    async def scenario():
+        producer = make_producer(new)
+        if broken == "dead sender":
+            old.kill_sender(RuntimeError("sender crashed"))
+        else:
+            old._txn_manager.state = TransactionState.FATAL_ERROR
+        producer._transaction_producers[TID] = old
+        await producer.maybe_begin_transaction(TID)
+        return producer
+
+    producer = run(scenario)
+    assert old.calls == ["stop"]
+    assert new.calls == ["start", "begin"]
+    assert producer._transaction_producers[TID] is new
+
+
+def test_an_abortable_error_is_aborted_before_the_next_begin():
+    fake = FakeProducer(TransactionState.ABORTABLE_ERROR)
+
+    async def scenario():
+        producer = make_producer()
+        producer._transaction_producers[TID] = fake
+        await producer.maybe_begin_transaction(TID)
+
+    run(scenario)
+    assert fake.calls == ["abort", "begin"]
+
+
+def test_a_start_that_never_finishes_crashes_with_a_message_and_keeps_no_producer():
+    fake = FakeProducer()
+    fake.hang.add("start")
+
+    async def scenario():
+        producer = make_producer(fake)
+        with pytest.raises(TransactionStalled, match=f"transaction {TID}: start did not finish"):
+            await producer.maybe_begin_transaction(TID)
+        return producer
+
+    producer = run(scenario)
+    assert TID not in producer._transaction_producers
+    assert fake.calls == ["start", "stop"]
+
+
+def test_commit_sends_offsets_commits_and_begins_the_next_under_one_lock():
+    fake = FakeProducer(TransactionState.IN_TRANSACTION)
+    committed: list[Any] = []
+    started: list[Any] = []
+
+    async def scenario():
+        producer = make_producer()
+        producer._transaction_producers[TID] = fake
+        producer.commit_listeners.append(committed.append)
+        producer.before_commit.append(lambda tps: started.append(list(tps)))
+        await producer.commit_transactions({TID: {SOURCE: 42}}, "weather")
+
+    run(scenario)
+    assert fake.calls == ["send_offsets", "commit", "begin"]
+    assert committed == [{SOURCE: 42}]
+    assert started == [[SOURCE]]
+
+
+def test_offsets_of_a_transaction_ended_at_a_revoke_are_committed_in_a_new_one():
+    fake = FakeProducer(TransactionState.READY)  # ended by the revoke, or at shutdown
+
+    async def scenario():
+        producer = make_producer()
+        producer._transaction_producers[TID] = fake
+        await producer.commit_transactions({TID: {SOURCE: 7}}, "weather", False)
+
+    run(scenario)
+    assert fake.calls == ["begin", "send_offsets", "commit"]
+    assert fake._txn_manager.state is TransactionState.READY
+
+
+def test_a_producer_fenced_at_commit_is_retired_and_its_sends_fail_not_the_worker():
+    fake = FakeProducer(TransactionState.IN_TRANSACTION)
+    fake.fail["commit"] = ProducerFenced()
+
+    async def scenario():
+        producer = make_producer()
+        producer._transaction_producers[TID] = fake
+        await producer.commit_transactions({TID: {SOURCE: 9}}, "weather")  # no raise
+        sent = await producer.send("changelog", b"k", b"v", 3, None, None, transactional_id=TID)
+        with pytest.raises(ProducerFenced):
+            await sent
+        return producer
+
+    producer = run(scenario)
+    assert TID not in producer._transaction_producers
+    assert fake.calls == ["send_offsets", "commit", "stop"]
+
+
+def test_a_sender_fenced_by_a_new_owner_retires_the_producer_at_commit():
+    fake = FakeProducer(TransactionState.FATAL_ERROR)
+
+    async def scenario():
+        producer = make_producer()
+        fake.kill_sender(ProducerFenced())
+        producer._transaction_producers[TID] = fake
+        await producer.commit_transactions({TID: {SOURCE: 9}}, "weather")
+        return producer
+
+    producer = run(scenario)
+    assert TID not in producer._transaction_producers
+    assert fake.calls == ["stop"]
+
+
+def test_a_commit_step_that_never_finishes_crashes_with_a_message():
+    fake = FakeProducer(TransactionState.IN_TRANSACTION)
+    fake.hang.add("commit")
+
+    async def scenario():
+        producer = make_producer()
+        producer._transaction_producers[TID] = fake
+        with pytest.raises(TransactionStalled, match=r"commit did not finish within 0\.2 s"):
+            await producer.commit_transactions({TID: {SOURCE: 1}}, "weather")
+
+    run(scenario)
+
+
+def test_a_transaction_in_an_abortable_error_cannot_commit_its_offsets():
+    fake = FakeProducer(TransactionState.ABORTABLE_ERROR)
+
+    async def scenario():
+        producer = make_producer()
+        producer._transaction_producers[TID] = fake
+        with pytest.raises(TransactionFailed, match="ABORTABLE_ERROR"):
+            await producer.commit_transactions({TID: {SOURCE: 1}}, "weather")
+
+    run(scenario)
+    assert "send_offsets" not in fake.calls
+
+
+def test_only_open_transactions_are_aborted():
+    open_, ready = FakeProducer(TransactionState.IN_TRANSACTION), FakeProducer()
+
+    async def scenario():
+        producer = make_producer()
+        producer._transaction_producers.update({"a": open_, "b": ready})
+        return await producer.abort_open_transactions()
+
+    assert run(scenario) == ["a"]
+    assert open_.calls == ["abort"]
+    assert ready.calls == []
+
+
+def test_stopping_a_revoked_transaction_aborts_it_first():
+    fake = FakeProducer(TransactionState.IN_TRANSACTION)
+
+    async def scenario():
+        producer = make_producer()
+        producer._transaction_producers[TID] = fake
+        await producer.stop_transaction(TID)
+        return producer
+
+    producer = run(scenario)
+    assert fake.calls == ["abort", "stop"]
+    assert TID not in producer._transaction_producers
+
+
+class FakeFlow:
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+
+    def suspend(self) -> None:
+        self.calls.append("suspend")
+
+    def clear(self) -> None:
+        self.calls.append("clear")
+
+
+class FakeConsumer:
+    """What end_transactions_before_revoke uses of Faust's consumer."""
+
+    def __init__(self, producer: TransactionalProducer, calls: list[str]) -> None:
+        self.calls = calls
+        self.app = type(
+            "App", (), {"producer": producer, "in_transaction": True, "flow_control": None}
+        )()
+        self.app.flow_control = FakeFlow(calls)
+        self.producer = producer
+
+    def assignment(self) -> set[TP]:
+        return {SOURCE}
+
+    def stop_flow(self) -> None:
+        self.calls.append("stop_flow")
+
+    async def maybe_wait_for_commit_to_finish(self) -> bool:
+        self.calls.append("wait_for_commit")
+        return False
+
+    async def commit(self, start_new_transaction: bool = True) -> bool:
+        self.calls.append(f"commit(start_new_transaction={start_new_transaction})")
+        await self.producer.commit_transactions({TID: {SOURCE: 5}}, "weather", False)
+        return True
+
+
+def test_before_a_revoke_processing_stops_acked_offsets_commit_and_the_rest_aborts():
+    acked = FakeProducer(TransactionState.IN_TRANSACTION)
+    idle = FakeProducer(TransactionState.IN_TRANSACTION)
+    calls: list[str] = []
+
+    async def scenario():
+        producer = make_producer()
+        producer._transaction_producers.update({TID: acked, "weather-1-0": idle})
+        await end_transactions_before_revoke(FakeConsumer(producer, calls))  # type: ignore
+
+    run(scenario)
+    assert calls == [
+        "stop_flow",
+        "suspend",
+        "clear",
+        "wait_for_commit",
+        "commit(start_new_transaction=False)",
+    ]
+    assert acked.calls == ["send_offsets", "commit"]  # ended, not begun again
+    assert idle.calls == ["abort"]
+    assert all(p._txn_manager.state is TransactionState.READY for p in (acked, idle))
