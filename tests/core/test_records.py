@@ -11,6 +11,7 @@ from weather_app.core.records import (
     decode_station,
     decode_temperature,
     month_name,
+    station_fields,
 )
 from weather_app.core.report_pb2 import Report
 
@@ -355,3 +356,11 @@ def test_station_fields_agrees_with_decode_station(date, station, degrees):
     ]
     for value in values:
         assert _outcome(station_fields, value) == _outcome(_reference_station, value)
+
+
+@pytest.mark.parametrize("name", ["partition", "offset"])
+def test_a_reserved_station_name_is_refused_on_the_fast_path_too(name):
+    """Found by the fuzz tests: the protobuf shortcut counted a station named ``partition``."""
+    value = Report(date="2000-01-01", station=name, degrees=1.0).SerializeToString()
+    with pytest.raises(BadRecord, match="is reserved"):
+        station_fields(value)

@@ -105,7 +105,12 @@ def station_fields(value: bytes | None) -> tuple[str, str, float]:
             pass
         else:
             date, station, degrees = report.date, report.station, report.degrees
-            if station and _month_of(date) is not None and math.isfinite(degrees):
+            if (
+                station
+                and station not in RESERVED_STATIONS
+                and _month_of(date) is not None
+                and math.isfinite(degrees)
+            ):
                 return station, date, degrees
     record = decode_station(value)
     return record.station, record.date, record.degrees
