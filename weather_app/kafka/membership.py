@@ -64,50 +64,78 @@ def heartbeat(settings: Settings, member_id: str) -> None:
     path.touch()
 
 
-def evict_dead_members(settings: Settings, own_member_id: str | None) -> list[str]:
+def evict_dead_members(
+    settings: Settings, own_member_id: str | None, unseen: dict[str, float] | None = None
+) -> list[str]:
     """Remove from the group the members whose liveness file is older than the session timeout.
 
     The broker should expire them itself; noida-db never does, so a worker that died without
-    leaving would hold its partitions (and the whole group's rebalance) forever.
+    leaving would hold its partitions (and the whole group's rebalance) forever. A member that
+    died before its first beat has no file at all: ``unseen`` (kept by the caller between
+    calls) remembers since when each member without a file has been seen in the group, and
+    one seen that way for longer than the session timeout is evicted too.
     """
     folder = members_dir(settings)
-    if not folder.exists():
-        return []
+    folder.mkdir(parents=True, exist_ok=True)
     now = time.time()
-    stale = [
-        path
-        for path in folder.iterdir()
-        if path.name != own_member_id and now - path.stat().st_mtime > settings.session_timeout
-    ]
-    if not stale:
+    files = {path.name: path for path in folder.iterdir()}
+    stale = {
+        name: now - path.stat().st_mtime
+        for name, path in files.items()
+        if name != own_member_id and now - path.stat().st_mtime > settings.session_timeout
+    }
+    if not stale and unseen is None:
         return []
     evicted = []
     with admin_client(settings) as admin:
         group = admin.describe_groups([APP_ID]).get(APP_ID, {})
         members = {member["member_id"] for member in group.get("members", [])}
-        for path in stale:
-            if path.name not in members:
-                log.info("member %s has left the group", path.name)
+        if unseen is not None:
+            for member in members - set(files) - {own_member_id}:
+                since = unseen.setdefault(member, now)
+                if now - since > settings.session_timeout:
+                    stale[member] = now - since
+            for member in set(unseen) - (members - set(files)):
+                del unseen[member]  # beating now, or gone
+        for name, silent in stale.items():
+            if name not in members:
+                log.info("member %s has left the group", name)
             else:
                 try:
-                    admin.remove_group_members(APP_ID, [MemberToRemove(member_id=path.name)])
-                    evicted.append(path.name)
-                    log.warning(
-                        "evicted member %s: no heartbeat for %.0fs",
-                        path.name,
-                        now - path.stat().st_mtime,
-                    )
+                    admin.remove_group_members(APP_ID, [MemberToRemove(member_id=name)])
+                    evicted.append(name)
+                    log.warning("evicted member %s: no heartbeat for %.0fs", name, silent)
                 except KafkaError as error:
-                    log.info("member %s not evicted: %s", path.name, error)
-            path.unlink(missing_ok=True)
+                    log.info("member %s not evicted: %s", name, error)
+            (folder / name).unlink(missing_ok=True)
+            if unseen is not None:
+                unseen.pop(name, None)
     return evicted
+
+
+def evict_own_previous(settings: Settings, member_id: str) -> None:
+    """Remove a member id this worker no longer uses from the group, at once.
+
+    aiokafka drops its member id after an ``IllegalGeneration`` or ``UnknownMemberId`` answer
+    and joins again as a new member; noida-db keeps the old one, and the group's next
+    rebalance waits for it until its liveness file is stale (a session timeout of standstill).
+    """
+    try:
+        with admin_client(settings) as admin:
+            admin.remove_group_members(APP_ID, [MemberToRemove(member_id=member_id)])
+    except KafkaError as error:  # already gone (Apache Kafka removes it itself)
+        log.info("previous member id %s not evicted: %s", member_id, error)
+    else:
+        log.info("evicted this worker's previous member id %s", member_id)
+    (members_dir(settings) / member_id).unlink(missing_ok=True)
 
 
 class Liveness(threading.Thread):
     """Beats for this worker and evicts dead peers, once a second, beside the event loop.
 
     A thread, not a Faust timer: timers start only once the worker is ready, which never
-    happens while the group waits for a dead member.
+    happens while the group waits for a dead member. A member id this worker stopped using
+    is evicted within a quarter of a second.
     """
 
     def __init__(self, settings: Settings, member_id: Callable[[], str | None]) -> None:
@@ -116,12 +144,23 @@ class Liveness(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        while not self.stopping.wait(1.0):
+        previous: str | None = None
+        unseen: dict[str, float] = {}
+        ticks = 0
+        while not self.stopping.wait(0.25):
             own = self.member_id()
             try:
-                if own is not None:
-                    heartbeat(self.settings, own)
-                evict_dead_members(self.settings, own)
+                if own != previous:
+                    if previous is not None:
+                        evict_own_previous(self.settings, previous)
+                    if own is not None:
+                        heartbeat(self.settings, own)  # at once: peers see a new member alive
+                previous = own
+                ticks += 1
+                if ticks % 4 == 0:
+                    if own is not None:
+                        heartbeat(self.settings, own)
+                    evict_dead_members(self.settings, own, unseen)
             except (OSError, KafkaError, WeatherError) as error:
                 log.warning("liveness check failed: %s", error)
 

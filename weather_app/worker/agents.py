@@ -8,7 +8,9 @@ partitions, and the revocation/shutdown signals export the partitions a worker i
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -101,6 +103,8 @@ class SummaryAgents:
         app.on_partitions_assigned.connect(self.on_assigned)
         app.on_partitions_revoked.connect(self.export_revoked)
         app.on_before_shutdown.connect(self.export_on_shutdown)
+        if app.uncommitted is not None:
+            app.uncommitted.rebuild_listeners.append(self._forget_rebuilt)
 
     def check_start(self) -> None:
         """At start, before anything is written: the snapshot folders take files, no other
@@ -185,12 +189,36 @@ class SummaryAgents:
         for name, topic in self.topics.items():
             partitions = sorted(tp.partition for tp in assigned if tp.topic == name)
             try:  # a corrupt file, or another writer of it, must stop the worker before it writes
-                topic.locks.acquire(partitions)
+                await self._acquire(topic.locks, partitions)
                 topic.exporter.check_files(partitions)
             except WeatherError as error:
                 log.critical("%s", error)
                 await self.app.crash(error)
                 raise
+
+    async def _acquire(self, locks: PartitionLocks, partitions: list[int]) -> None:
+        """Take the partitions' file locks, waiting up to a session timeout for a peer's.
+
+        The worker that lost a partition in this rebalance (one the group rebalanced without,
+        say) releases its lock when it handles its own revoke, which may come a moment after
+        our assignment; a writer that still holds it after that stops this worker.
+        """
+        deadline = time.monotonic() + self.settings.session_timeout
+        while True:
+            try:
+                locks.acquire(partitions)
+                return
+            except WeatherError:
+                if time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(0.1)  # polling a flock: the kernel offers no async wait
+
+    def _forget_rebuilt(self, table: str, partition: int) -> None:
+        """A store partition is rebuilt from its changelog: its mirror is reloaded after it."""
+        for topic in self.topics.values():
+            if TABLES[topic.topic] == table:
+                topic.summaries.forget([partition])
+                topic.exporter.forget([partition])
 
     async def export_revoked(self, sender: AppT, revoked: set[TP], **kwargs: Any) -> None:
         """Last snapshots of the partitions this worker loses (tables are still open here)."""

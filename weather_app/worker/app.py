@@ -82,6 +82,7 @@ def create_app(settings: Settings) -> WeatherApp:
         broker=broker_url(settings.bootstrap_servers),
         store="rocksdb://",
         datadir=str(settings.worker_state_dir),
+        uncommitted_dir=settings.worker_state_dir / "uncommitted",
         processing_guarantee=settings.processing_guarantee,
         topic_replication_factor=settings.replication_factor,
         key_serializer="raw",

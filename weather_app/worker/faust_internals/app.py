@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import faust
 from faust.types import ConsumerT, ProducerT
 
+from weather_app.worker.faust_internals import group, stores
 from weather_app.worker.faust_internals.consumer import BatchingConsumer
 from weather_app.worker.faust_internals.producer import FlushingProducer
+from weather_app.worker.faust_internals.stores import UncommittedWrites
 
 if TYPE_CHECKING:
     from weather_app.worker.batches import RecordBatches
@@ -19,12 +22,22 @@ class InternalsApp(faust.App):
 
     Faust offers no public way to choose the consumer or producer class of an app short of a
     whole transport driver; its private factory methods are the narrow place to do it.
+
+    ``uncommitted_dir`` installs the process-wide fixes a worker needs: ``rocksdb://`` stores
+    that rebuild a partition holding writes of an uncommitted transaction (``stores``, marker
+    files in that folder) and a group coordinator that survives an empty SyncGroup answer
+    (``group``).
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, uncommitted_dir: Path | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: topic name -> where the consumer puts its records (see worker/batches.py)
         self.batches: dict[str, RecordBatches] = {}
+        #: store partitions written since their last commit (None: stores are not guarded)
+        self.uncommitted: UncommittedWrites | None = None
+        if uncommitted_dir is not None:
+            self.uncommitted = stores.install(uncommitted_dir)
+            group.install()
 
     def _create_directories(self) -> None:
         self.conf.datadir.mkdir(parents=True, exist_ok=True)  # Faust creates the last level only
@@ -42,4 +55,8 @@ class InternalsApp(faust.App):
         )
 
     def _new_producer(self) -> ProducerT:
-        return FlushingProducer(self.transport, loop=self.loop, beacon=self.beacon)
+        producer = FlushingProducer(self.transport, loop=self.loop, beacon=self.beacon)
+        if self.uncommitted is not None:
+            producer.before_commit.append(self.uncommitted.commit_starting)
+            producer.commit_listeners.append(self.uncommitted.committed)
+        return producer

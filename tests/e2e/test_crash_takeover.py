@@ -1,0 +1,295 @@
+"""exactly_once workers that are SIGKILLed at random moments: the others stay up, files exact.
+
+Three workers share the partitions and the snapshot folder (each with its own state folder)
+while a producer runs. Killed workers are restarted; a restarted worker evicts its dead
+predecessor, and a worker that stays dead is evicted by its peers once its liveness file is
+older than the session timeout (noida-db never expires members). What must hold:
+
+* every partition keeps advancing while records arrive (a stall monitor measures the longest
+  standstill of any partition and bounds it);
+* after the producer stops, every file reaches the log end and equals the ground truth
+  computed straight from the topics (nothing lost, nothing counted twice);
+* no worker that was not killed crashes or exits, and at the end every worker is alive;
+* no log says ``Invalid state transition``, ``unknown transaction``, ``ConsistencyError`` or
+  that a worker crashed.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import Process, command_env, read_snapshots, wait_caught_up, wait_for, worker
+
+SESSION_TIMEOUT_SEC = 10.0
+#: a takeover waits for the session timeout, then one or two rebalances, each with a recovery
+#: that faust ends 10 s after the changelog's last record (its marker never arrives)
+MAX_STALL_SEC = 3 * SESSION_TIMEOUT_SEC + 30
+FORBIDDEN = (
+    "Invalid state transition",
+    "unknown transaction",
+    "ConsistencyError",
+    "Crashed reason",
+    "We experienced a crash",
+)
+KINDS = ("temperatures", "stations")
+
+
+class StallMonitor(threading.Thread):
+    """Longest time any partition file's offset stood still while the producer ran."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(daemon=True)
+        self.data_dir = data_dir
+        self.last: dict[tuple[str, int], tuple[float, int]] = {}
+        self.longest: dict[tuple[str, int], float] = {}
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.wait(0.05):
+            now = time.monotonic()
+            for kind in KINDS:
+                for partition, offset in offsets(self.data_dir, kind).items():
+                    key = (kind, partition)
+                    since, seen = self.last.get(key, (now, -1))
+                    if offset != seen:
+                        self.last[key] = (now, offset)
+                    self.longest[key] = max(self.longest.get(key, 0.0), now - since)
+
+    def stop(self) -> float:
+        """Stop watching; the longest standstill of any partition, in seconds."""
+        self._stopping.set()
+        self.join(10)
+        return max(self.longest.values(), default=0.0)
+
+
+def offsets(data_dir: Path, kind: str) -> dict[int, int]:
+    return {p: s["offset"] for p, s in (read_snapshots(data_dir / kind, kind) or {}).items()}
+
+
+class Group:
+    """Named workers sharing ``data_dir``, each with its own state folder and log."""
+
+    def __init__(self, base: dict[str, str], root: Path) -> None:
+        self.base, self.root = base, root
+        self.workers: dict[str, Process] = {}
+        #: where the current incarnation's output starts in its (shared) log
+        self.log_start: dict[str, int] = {}
+
+    def start(self, name: str) -> Process:
+        env = {**self.base, "WEATHER_STATE_DIR": str(self.root / f"{name}-state")}
+        log = self.root / f"{name}.log"
+        self.log_start[name] = log.stat().st_size if log.exists() else 0
+        self.workers[name] = worker(env, log).start()
+        return self.workers[name]
+
+    def ready(self, name: str) -> bool:
+        with self.workers[name].log.open("rb") as log:
+            log.seek(self.log_start[name])
+            return b"[^Worker]: Ready" in log.read()
+
+    def wait_ready(self, *names: str, timeout: float = 90) -> None:
+        wait_for(lambda: all(self.ready(n) for n in names), timeout, f"{names} ready")
+
+    def kill(self, name: str) -> None:
+        self.workers[name].kill()
+        with (self.root / "kills.log").open("a") as out:
+            out.write(f"{time.strftime('%H:%M:%S')} SIGKILL {name}\n")
+
+    def alive(self) -> dict[str, bool]:
+        return {name: process.running() for name, process in self.workers.items()}
+
+    def problems(self) -> list[str]:
+        found = []
+        for name in self.workers:
+            text = (self.root / f"{name}.log").read_text(errors="replace")
+            found += [f"{name}: {line}" for line in text.splitlines() if line_is_bad(line)]
+        return found
+
+    def stop_all(self) -> dict[str, int]:
+        return {name: p.stop(must_exit=False) for name, p in self.workers.items()}
+
+    def tails(self) -> str:
+        return "\n".join(f"--- {n}\n{p.tail(15)}" for n, p in self.workers.items())
+
+
+def line_is_bad(line: str) -> bool:
+    return any(text in line for text in FORBIDDEN)
+
+
+def advanced(data_dir: Path, before: dict[str, dict[int, int]]) -> bool:
+    return all(
+        all(now > before[kind].get(p, -1) for p, now in offsets(data_dir, kind).items())
+        and len(offsets(data_dir, kind)) == len(before[kind])
+        for kind in KINDS
+    )
+
+
+@pytest.fixture
+def base(kafka_broker: str, data_dir: Path, fresh_topics: None) -> dict[str, str]:
+    return command_env(
+        KAFKA_BROKER=kafka_broker,
+        WEATHER_DATA_DIR=str(data_dir),
+        WEATHER_SNAPSHOT_INTERVAL_SEC="0.2",
+        WEATHER_SESSION_TIMEOUT_SEC=str(SESSION_TIMEOUT_SEC),
+    )
+
+
+def producing(base: dict[str, str], log: Path, seed: int) -> Process:
+    """Both datasets at 50 days/s (750 station reports/s) until stopped."""
+    args = ["produce", "--dataset", "all", "--delay", "0.02", "--days", "200000"]
+    return Process([*args, "--seed", str(seed)], base, log).start()
+
+
+def finish(group: Group, producer: Process, data_dir: Path, kafka_broker: str) -> None:
+    """Stop the producer; every file reaches the log end and equals the ground truth."""
+    assert producer.stop() == 0, producer.tail()
+    for kind in KINDS:
+        wait_caught_up(data_dir / kind, kafka_broker, kind, 90)
+    assert group.alive() == dict.fromkeys(group.workers, True), group.tails()
+
+
+@pytest.mark.timeout(240)
+def test_random_sigkills_of_three_workers_lose_nothing_and_double_nothing(
+    base, data_dir, kafka_broker, tmp_path
+):
+    rng = random.Random()
+    seed = rng.randrange(1_000_000)
+    rng.seed(seed)
+    group = Group(base, tmp_path)
+    names = ["a", "b", "c"]
+    for name in names:
+        group.start(name)
+    producer = producing(base, tmp_path / "producer.log", seed)
+    monitor = StallMonitor(data_dir)
+    killed: list[str] = []
+    try:
+        group.wait_ready(*names)
+        wait_for(lambda: all(offsets(data_dir, k) for k in KINDS), 60, "first snapshots")
+        monitor.start()
+        for kill in range(5):
+            time.sleep(rng.uniform(1.0, 8.0))  # a random moment to crash in (seeded, reported)
+            victim = rng.choice(names)
+            before = {kind: offsets(data_dir, kind) for kind in KINDS}
+            group.kill(victim)
+            killed.append(victim)
+            assert producer.running(), producer.tail()
+            # mostly restarted at once; once left dead past the session timeout (peers evict it)
+            if kill == 2:
+                wait_for(lambda b=before: advanced(data_dir, b), MAX_STALL_SEC, "a takeover")
+            group.start(victim)
+            unkilled = [n for n in names if n != victim]
+            assert all(group.workers[n].running() for n in unkilled), group.tails()
+        group.wait_ready(*names)
+        before = {kind: offsets(data_dir, kind) for kind in KINDS}
+        wait_for(lambda: advanced(data_dir, before), MAX_STALL_SEC, "every partition to move")
+        stall = monitor.stop()
+        finish(group, producer, data_dir, kafka_broker)
+    finally:
+        monitor.stop()
+        if producer.running():
+            producer.kill()
+        group.stop_all()
+    print(f"seed {seed}: killed {killed}, longest partition stall {stall:.1f} s")
+    assert group.problems() == []
+    assert stall <= MAX_STALL_SEC, f"seed {seed}: a partition stood still {stall:.1f} s"
+
+
+@pytest.mark.timeout(240)
+def test_a_worker_joins_a_busy_group_and_another_is_killed_during_the_rebalance(
+    base, data_dir, kafka_broker, tmp_path
+):
+    rng = random.Random()
+    seed = rng.randrange(1_000_000)
+    rng.seed(seed)
+    group = Group(base, tmp_path)
+    group.start("a")
+    group.start("b")
+    producer = producing(base, tmp_path / "producer.log", seed)
+    monitor = StallMonitor(data_dir)
+    try:
+        group.wait_ready("a", "b")
+        wait_for(lambda: all(offsets(data_dir, k) for k in KINDS), 60, "first snapshots")
+        monitor.start()
+        time.sleep(rng.uniform(1.0, 4.0))  # the group is busy with the producer's records
+        revokes = group.workers["a"].log.read_text().count("Revoking previously assigned")
+        group.start("c")  # joins a busy group: a rebalance of everyone begins
+        wait_for(
+            lambda: (
+                group.workers["a"].log.read_text().count("Revoking previously assigned") > revokes
+            ),
+            60,
+            "the rebalance for the joining worker",
+        )
+        time.sleep(rng.uniform(0.0, 1.0))  # a random moment inside that rebalance
+        group.kill("b")
+        assert producer.running(), producer.tail()
+        group.wait_ready("a", "c")
+        before = {kind: offsets(data_dir, kind) for kind in KINDS}
+        wait_for(lambda: advanced(data_dir, before), MAX_STALL_SEC, "the takeover of b")
+        group.start("b")
+        group.wait_ready("a", "b", "c")
+        before = {kind: offsets(data_dir, kind) for kind in KINDS}
+        wait_for(lambda: advanced(data_dir, before), MAX_STALL_SEC, "every partition to move")
+        stall = monitor.stop()
+        finish(group, producer, data_dir, kafka_broker)
+    finally:
+        monitor.stop()
+        if producer.running():
+            producer.kill()
+        group.stop_all()
+    print(f"seed {seed}: longest partition stall {stall:.1f} s")
+    assert group.problems() == []
+    assert stall <= MAX_STALL_SEC, f"seed {seed}: a partition stood still {stall:.1f} s"
+
+
+@pytest.mark.timeout(240)
+def test_a_store_killed_between_a_table_write_and_its_commit_is_rebuilt(
+    base, data_dir, kafka_broker, tmp_path
+):
+    """The kill leaves the store ahead of the committed changelog; the restart rebuilds it.
+
+    A worker marks a store partition before writing to it and unmarks it once a commit
+    covered the writes, so a marker seen right after the kill proves the store holds writes of
+    an aborted transaction. Restarting twice also covers the second restart with persisted
+    offsets, which crashed with ``ConsistencyError`` before.
+    """
+    group = Group(base, tmp_path)
+    markers = tmp_path / "a-state" / "uncommitted"
+    group.start("a")
+    producer = producing(base, tmp_path / "producer.log", 5)
+    try:
+        group.wait_ready("a")
+        for _attempt in range(20):
+            wait_for(lambda: any(markers.glob("*")), 60, "a table write not committed yet")
+            group.kill("a")  # right after a write: its commit is at most 2.8 s away
+            if any(markers.glob("*")):
+                break
+            group.start("a")
+            group.wait_ready("a")
+        else:
+            pytest.fail("never killed the worker between a table write and its commit")
+        dirty = sorted(path.name for path in markers.glob("*"))
+        for restart in range(2):
+            group.start("a")
+            group.wait_ready("a")
+            before = {kind: offsets(data_dir, kind) for kind in KINDS}
+            wait_for(lambda b=before: advanced(data_dir, b), 60, "progress after the restart")
+            if restart == 0:
+                rebuilt = "rebuilding it from the changelog"
+                log = group.workers["a"].log.read_text()
+                for name in dirty:
+                    table, _, partition = name.rpartition("-")
+                    assert f"{table}[{partition}]: local store held writes" in log, name
+                assert rebuilt in log
+                group.kill("a")
+        finish(group, producer, data_dir, kafka_broker)
+    finally:
+        if producer.running():
+            producer.kill()
+        group.stop_all()
+    assert group.problems() == []

@@ -1,0 +1,29 @@
+"""An empty SyncGroup assignment makes the member rejoin instead of crashing aiokafka."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+
+from weather_app.worker.faust_internals import group
+
+
+class FakeCoordinator:
+    group_id = "weather"
+
+    def __init__(self) -> None:
+        self.rejoins = 0
+
+    def request_rejoin(self) -> None:
+        self.rejoins += 1
+
+
+def test_an_empty_assignment_requests_a_rejoin():
+    group.install()
+    coordinator = FakeCoordinator()
+    result = asyncio.run(
+        GroupCoordinator._on_join_complete(coordinator, 11, "member-1", "faust", b"")  # type: ignore[arg-type]
+    )
+    assert result is None
+    assert coordinator.rejoins == 1

@@ -1,0 +1,153 @@
+"""RocksDB table stores that never keep writes of an uncommitted transaction across a restart.
+
+Faust writes a table change to the local RocksDB store at once, and to the changelog inside
+the partition's open transaction. When that transaction is aborted (a SIGKILL, a revoke, a
+failed step) the store keeps a change the changelog never got. The summaries' update rule
+then ignores the replayed records as already counted, so the changelog would miss those
+changes for good, and the next owner of the partition, restoring from the changelog, would
+lose them.
+
+So every store partition written since its last commit carries a marker file (created before
+the first such write, removed once a commit covered all its writes). A store partition that
+still has its marker when it is next assigned, to this process or a restarted one, is wiped
+and rebuilt from the changelog, which holds committed writes only (the consumer reads it
+``read_committed``). The rebuild is logged.
+
+Under exactly_once Faust never advances the persisted offset on commit (it looks its pending
+offsets up by source partition, but stores them by changelog partition), so that offset only
+comes from reading the committed changelog and cannot run ahead of it either.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from faust.stores import STORES
+from faust.stores.rocksdb import Store
+from faust.streams import current_event
+from faust.types import TP
+
+log = logging.getLogger(__name__)
+
+#: called with (table name, partition) when a store partition was wiped for a rebuild
+RebuildListener = Callable[[str, int], None]
+
+
+class UncommittedWrites:
+    """Which store partitions hold writes that no commit has covered yet (marker files)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        #: (table, partition) -> writes so far, for partitions with a marker
+        self._writes: dict[tuple[str, int], int] = {}
+        #: source partition -> the table partitions its events write to
+        self._tables: dict[TP, set[tuple[str, int]]] = {}
+        #: writes counted when a commit started, per table partition it covers
+        self._at_commit_start: dict[tuple[str, int], int] = {}
+        self.rebuild_listeners: list[RebuildListener] = []
+
+    def marker(self, table: str, partition: int) -> Path:
+        return self.folder / f"{table}-{partition}"
+
+    def written(self, table: str, partition: int, source: TP) -> None:
+        """Before a write to the store: mark the partition (a file, so it survives a kill)."""
+        key = (table, partition)
+        count = self._writes.get(key)
+        if count is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.marker(table, partition).touch()
+            self._tables.setdefault(TP(source.topic, source.partition), set()).add(key)
+            count = 0
+        self._writes[key] = count + 1
+
+    def commit_starting(self, sources: Iterable[TP]) -> None:
+        """A commit for ``sources`` starts flushing: every write counted so far is in it."""
+        for source in sources:
+            for key in self._tables.get(TP(source.topic, source.partition), ()):
+                if key in self._writes:
+                    self._at_commit_start[key] = self._writes[key]
+
+    def committed(self, offsets: Mapping[TP, int]) -> None:
+        """A transaction committed: partitions with no write since its start are clean."""
+        for source in offsets:
+            for key in self._tables.get(TP(source.topic, source.partition), ()):
+                started = self._at_commit_start.pop(key, None)
+                if started is not None and self._writes.get(key) == started:
+                    del self._writes[key]
+                    self.marker(*key).unlink(missing_ok=True)
+
+    def is_dirty(self, table: str, partition: int) -> bool:
+        return self.marker(table, partition).exists()
+
+    def rebuilt(self, table: str, partition: int) -> None:
+        key = (table, partition)
+        self._writes.pop(key, None)
+        self._at_commit_start.pop(key, None)
+        self.marker(table, partition).unlink(missing_ok=True)
+        for listener in self.rebuild_listeners:
+            listener(table, partition)
+
+
+#: the process's tracker, set by :func:`install` (stores are created lazily by the tables)
+uncommitted: UncommittedWrites | None = None
+
+
+class GuardedStore(Store):
+    """Faust's RocksDB store, marking partitions with uncommitted writes and wiping them."""
+
+    def _set(self, key: bytes, value: bytes | None) -> None:
+        self._mark()
+        super()._set(key, value)
+
+    def _del(self, key: bytes) -> None:
+        self._mark()
+        super()._del(key)
+
+    def _mark(self) -> None:
+        event = current_event()
+        if uncommitted is not None and event is not None and self.app.in_transaction:
+            message = event.message
+            uncommitted.written(self.table_name, message.partition, message.tp)
+
+    def persisted_offset(self, tp: TP) -> int | None:
+        """Where recovery resumes reading the changelog: from the start after a wipe.
+
+        Faust asks this for every changelog partition it assigns (active or standby), before
+        reading; the right moment to drop a partition that holds uncommitted writes.
+        """
+        if uncommitted is not None and uncommitted.is_dirty(self.table_name, tp.partition):
+            wiped = self._wipe(tp.partition)
+            log.warning(
+                "%s[%d]: local store held writes of an uncommitted transaction; "
+                "wiped %d keys, rebuilding it from the changelog",
+                self.table_name,
+                tp.partition,
+                wiped,
+            )
+            uncommitted.rebuilt(self.table_name, tp.partition)
+            # recovery keeps the offset it read up to before (``setdefault`` after this call):
+            # forget it, or the rebuild would start there instead of at the beginning
+            recovery = self.app.tables.recovery
+            for offsets in (recovery.active_offsets, recovery.standby_offsets):
+                offsets.pop(tp, None)
+            return None
+        return super().persisted_offset(tp)
+
+    def _wipe(self, partition: int) -> int:
+        db = self._db_for_partition(partition)
+        keys: list[Any] = list(db.keys())
+        for key in keys:
+            db.delete(key)
+        self._key_index.clear()  # a cache of key -> partition; refilled on reads
+        return len(keys)
+
+
+def install(folder: Path) -> UncommittedWrites:
+    """Make ``rocksdb://`` tables use :class:`GuardedStore`, tracking markers in ``folder``."""
+    global uncommitted
+    uncommitted = UncommittedWrites(folder)
+    STORES.aliases["rocksdb"] = f"{__name__}:GuardedStore"
+    return uncommitted
