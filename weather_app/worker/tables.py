@@ -175,6 +175,13 @@ class PartitionedSummaries:
                 state.anchored = True
             else:
                 state.summary.groups[name] = _as_stats(value)
+        log.info(
+            "%s[%d]: summary loaded from the table: position %d, %d groups",
+            self.topic,
+            partition,
+            state.position,
+            len(state.groups),
+        )
         return state
 
 

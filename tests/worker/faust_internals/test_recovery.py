@@ -1,13 +1,21 @@
-"""Changelog ends for recovery under read_committed: asked of the broker when still unknown."""
+"""Changelog ends for recovery under read_committed: asked of the broker when still unknown,
+and ending at the last data record when the log ends with a transaction marker."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from types import SimpleNamespace
 
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faust.types import TP
+from yarl import URL
 
-from weather_app.worker.faust_internals.recovery import ConsumerThread
+from weather_app.kafka.topics import admin_client
+from weather_app.settings import Settings
+from weather_app.worker.faust_internals import recovery
+from weather_app.worker.faust_internals.recovery import ConsumerThread, last_data_records
 
 KNOWN, UNKNOWN = TP("weather-x-changelog", 0), TP("weather-x-changelog", 1)
 
@@ -31,11 +39,89 @@ def thread(in_transaction: bool) -> tuple[ConsumerThread, FakeAIOKafkaConsumer]:
     consumer_thread = ConsumerThread.__new__(ConsumerThread)  # no Faust service set-up needed
     consumer_thread.consumer = SimpleNamespace(in_transaction=in_transaction)
     consumer_thread._ensure_consumer = lambda: fake
+    consumer_thread.transport = SimpleNamespace(url=[URL("kafka://127.0.0.1:1")], default_port=9092)
     return consumer_thread, fake
 
 
-def test_an_unknown_stable_offset_is_asked_of_the_broker_not_taken_as_minus_one():
+async def no_tails(servers, ends):
+    return {}
+
+
+def test_an_unknown_stable_offset_is_asked_of_the_broker_not_taken_as_minus_one(monkeypatch):
+    monkeypatch.setattr(recovery, "last_data_records", no_tails)
     consumer_thread, fake = thread(in_transaction=True)
     ends = asyncio.run(consumer_thread._highwaters([KNOWN, UNKNOWN]))
     assert ends == {KNOWN: 40, UNKNOWN: 17}
     assert [(tp.topic, tp.partition) for tp in fake.asked] == [(UNKNOWN.topic, 1)]
+
+
+def test_recovery_ends_after_the_last_committed_data_record(monkeypatch):
+    async def tails(servers, ends):
+        return {KNOWN: 36, UNKNOWN: 16}  # KNOWN ends with aborted records and markers
+
+    monkeypatch.setattr(recovery, "last_data_records", tails)
+    consumer_thread, _ = thread(in_transaction=True)
+    ends = asyncio.run(consumer_thread._highwaters([KNOWN, UNKNOWN]))
+    assert ends == {KNOWN: 37, UNKNOWN: 17}
+
+
+@pytest.fixture
+def topic(settings: Settings):
+    from kafka.admin import NewTopic
+
+    name = f"probe-{uuid.uuid4().hex[:8]}"
+    with admin_client(settings) as admin:
+        admin.create_topics([NewTopic(name, 4, 1)])
+    yield name
+    with admin_client(settings) as admin:
+        admin.delete_topics([name])
+
+
+async def _write(broker: str, topic: str) -> dict[TP, int]:
+    """0: a committed transaction; 1: an aborted one; 2: a plain record last; 3: a committed
+    transaction, then an aborted one (a dead owner's, after a takeover)."""
+    transactional = AIOKafkaProducer(
+        bootstrap_servers=broker, transactional_id=f"probe-{uuid.uuid4().hex[:8]}"
+    )
+    plain = AIOKafkaProducer(bootstrap_servers=broker)
+    await transactional.start()
+    await plain.start()
+
+    async def transaction(partition: int, records: int, commit: bool) -> None:
+        await transactional.begin_transaction()
+        for _ in range(records):
+            await transactional.send_and_wait(topic, b"v", key=b"k", partition=partition)
+        if commit:
+            await transactional.commit_transaction()
+        else:
+            await transactional.abort_transaction()
+
+    try:
+        await transaction(0, 3, commit=True)
+        await transaction(1, 1, commit=False)
+        await transaction(2, 1, commit=True)
+        await plain.send_and_wait(topic, b"v", key=b"k", partition=2)
+        await transaction(3, 1, commit=True)
+        await transaction(3, 2, commit=False)
+    finally:
+        await transactional.stop()
+        await plain.stop()
+    reader = AIOKafkaConsumer(bootstrap_servers=broker, isolation_level="read_committed")
+    await reader.start()
+    try:
+        ends = await reader.end_offsets([TopicPartition(topic, p) for p in range(4)])
+    finally:
+        await reader.stop()
+    return {TP(tp.topic, tp.partition): end for tp, end in sorted(ends.items())}
+
+
+def test_the_probe_finds_the_last_committed_data_record_on_the_broker(kafka_broker, topic):
+    ends = asyncio.run(_write(kafka_broker, topic))
+    # d d d m | d(aborted) m | d m d | d m d(aborted) d(aborted) m
+    assert list(ends.values()) == [4, 2, 3, 5]
+    last = asyncio.run(last_data_records([kafka_broker], ends))
+    assert last == {TP(topic, 0): 2, TP(topic, 1): -1, TP(topic, 2): 2, TP(topic, 3): 0}
+
+
+def test_an_empty_log_needs_no_probe():
+    assert asyncio.run(last_data_records(["127.0.0.1:1"], {TP("x", 0): 0})) == {}

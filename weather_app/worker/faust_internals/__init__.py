@@ -31,10 +31,19 @@ Inventory (module: private name -> why)
   ``_new_consumer_thread``): ``_highwaters`` (a changelog's end from the broker when
   read_committed's last stable offset is not known yet; Faust took it as -1 and skipped
   recovery), ``_seek_wait`` (no seek to an offset a rebalance left unknown).
+* ``stores`` (``GuardedStore``, Faust's RocksDB ``Store``, made the ``rocksdb://`` store by
+  ``faust.stores.STORES.aliases``): ``_set`` / ``_del`` (mark a store partition before a write
+  no commit covers yet), ``persisted_offset`` (where recovery reads from: the start, after
+  wiping a partition that still holds such writes), ``_db_for_partition`` / ``_key_index``
+  (the wipe), recovery's ``active_offsets`` / ``standby_offsets`` (forget where the wiped
+  partition was read up to); ``faust.streams.current_event`` (the partition a write belongs to).
+* ``group``: aiokafka's ``GroupCoordinator._on_join_complete`` (an empty SyncGroup assignment,
+  which noida-db sends after evictions mid-rebalance, is a rejoin instead of a dead
+  coordinator and a crashed worker).
 * ``app`` (``InternalsApp``, the base of the worker's ``faust.App``): ``_new_consumer`` /
   ``_new_producer`` (build the two classes below), ``_on_partitions_revoked`` /
   ``_on_partitions_assigned`` (passed on to the consumer as Faust does), ``_create_directories``
-  (create the state folder's parents too).
+  (create the state folder's parents too); installs ``stores`` and ``group``.
 * ``producer`` (``FlushingProducer``, a subclass of Faust's aiokafka ``Producer``): overrides
   public methods only (``send_soon``, ``flush``, ``commit_transactions``, ``send``); its
   reason to live here is that it corrects 0.15.3 behaviour (no flush before a commit, a flush

@@ -17,6 +17,7 @@ its ``_tp``, ``_key_deserializer``, ``_value_deserializer`` and ``_consumer_reco
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
     from weather_app.worker.batches import RecordBatches
 
 
+#: how long a fetched changelog record may take to reach recovery's queue, at most
+IN_FLIGHT_SEC = 10.0
+
+
 class BatchingConsumer(Consumer):
     """Faust's aiokafka consumer, delivering the registered topics' records in batches."""
 
@@ -45,6 +50,8 @@ class BatchingConsumer(Consumer):
         self._due_commit: asyncio.Future | None = None
         #: called after every commit that committed offsets (the worker's metrics count them)
         self.on_committed: Callable[[], None] = lambda: None
+        #: per partition of the other topics (changelogs): the last record offset fetched, when
+        self._fetched: dict[TP, tuple[int, float]] = {}
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         """End the open transactions first: Faust's revoke wipes the acks they would commit."""
@@ -66,10 +73,33 @@ class BatchingConsumer(Consumer):
             self.on_committed()
         return committed
 
+    async def position(self, tp: TP) -> int | None:
+        """The fetch position, but never past a fetched record recovery has not seen yet.
+
+        Faust's recovery asks for it (only there) to end a recovery whose changelog ends with
+        aborted records: after two idle 5 s waits for a changelog record, a partition whose
+        position reached its end counts as restored. Its idle count is not reset when a new
+        recovery starts, so the check can run right after the seek, once the fetch has reached
+        the end but before the fetched records went through recovery's queue: the recovery
+        then ended early and dropped them (a taken-over partition restored empty, or partly).
+        """
+        position = await super().position(tp)
+        key = TP(tp.topic, tp.partition)
+        offset, at = self._fetched.get(key, (None, 0.0))
+        if position is None or offset is None or time.monotonic() - at > IN_FLIGHT_SEC:
+            return position  # nothing fetched lately can still be on its way to recovery
+        seen = self.app.tables.recovery.active_offsets.get(key)
+        if seen is None or seen < offset:
+            return -1 if seen is None else seen
+        return position
+
     async def _wait_next_records(self, timeout: float) -> tuple[Any, Any]:
         generation = self.app.consumer_generation_id
         read_before = dict(self._read_offset)
         records, active_partitions = await super()._wait_next_records(timeout)
+        for tp, fetched in records.items() if records else ():
+            if fetched and tp.topic not in self.batches:
+                self._fetched[TP(tp.topic, tp.partition)] = (fetched[-1].offset, time.monotonic())
         if not (records and self.flow_active and self.batches):
             if records and self.batches:  # flow stopped: Faust drops the fetch, we do too
                 for tp in [tp for tp in records if tp.topic in self.batches]:

@@ -12,6 +12,16 @@ table, and its file loses every day the peer had counted.
 :class:`ConsumerThread` asks the broker instead when the stable offset is not known yet:
 ``ListOffsets`` with the consumer's isolation level returns the last stable offset.
 
+Faust then ends an exactly_once recovery only after two idle 5 s waits for the next changelog
+record: it waits for a record at the end offset - 1, which under exactly_once is a transaction
+marker (a control record no consumer receives), often after the records of the dead owner's
+aborted last transaction (never received either). So every takeover stood still 10 s longer
+than its reading took. A short read_committed probe finds the last committed data record
+before the end, and recovery is given the offset after it as the end: it ends as soon as that
+record has been read. Every committed record before it has a smaller offset and is read first
+(a partition is read in order), so nothing committed is left out. Partitions the probe cannot
+decide keep Faust's end (and its 10 s wait).
+
 A rebalance during recovery adds partitions whose start offset is not known yet (None) to the
 sets the running recovery pass seeks next; Faust then crashes with "Offset must be a positive
 integer" although that pass is about to restart anyway. :meth:`ConsumerThread._seek_wait`
@@ -20,18 +30,28 @@ leaves such partitions alone: the next pass seeks them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 
 import aiokafka
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, ensure_aiokafka_TP
+from faust.transport.drivers.aiokafka import (
+    AIOKafkaConsumerThread,
+    ensure_aiokafka_TP,
+    server_list,
+)
 from faust.types import TP
 
 log = logging.getLogger(__name__)
 
+#: how long the tail probe may take before recovery falls back to Faust's end
+PROBE_TIMEOUT_SEC = 5.0
+#: how far back from a changelog's end the probe looks for its last data record, in turn
+PROBE_WINDOWS = (500, 5_000, 50_000)
+
 
 class ConsumerThread(AIOKafkaConsumerThread):
-    """Faust's consumer thread, with highwaters that are never "unknown" under read_committed."""
+    """Faust's consumer thread, with changelog ends that are known, and end at the data."""
 
     async def _highwaters(self, partitions: Iterable[TP]) -> Mapping[TP, int]:
         partitions = list(partitions)
@@ -49,7 +69,16 @@ class ConsumerThread(AIOKafkaConsumerThread):
         if missing:
             ends = await consumer.end_offsets(missing)
             known.update({TP(tp.topic, tp.partition): offset for tp, offset in ends.items()})
-        return known
+        servers = server_list(self.transport.url, self.transport.default_port)
+        last = await last_data_records(servers, known)
+        shorter = {tp: last[tp] + 1 for tp in last if last[tp] + 1 < known[tp]}
+        if shorter:
+            log.info(
+                "recovery ends at the last committed data record of %d changelog partitions "
+                "(their logs end with transaction markers or aborted records)",
+                len(shorter),
+            )
+        return {**known, **shorter}
 
     async def _seek_wait(
         self, consumer: aiokafka.AIOKafkaConsumer, partitions: Mapping[TP, int | None]
@@ -59,3 +88,64 @@ class ConsumerThread(AIOKafkaConsumerThread):
             log.info("not seeking %s yet: their offsets are built by the next recovery", unknown)
         known = {tp: offset for tp, offset in partitions.items() if offset is not None}
         await super()._seek_wait(consumer, known)
+
+
+async def last_data_records(servers: list[str], ends: Mapping[TP, int]) -> dict[TP, int]:
+    """Per partition, the offset of the last committed data record before its end.
+
+    A read_committed consumer reads back from the end in growing windows (an aborted
+    transaction, like the dead owner's last one after a takeover, can end the log with
+    records that no reader ever receives). Partitions without such a record in the largest
+    window, or not decided in time, are left out.
+    """
+    undecided = {ensure_aiokafka_TP(tp): end for tp, end in ends.items() if end > 0}
+    found: dict[TP, int] = {}
+    if not undecided:
+        return found
+    probe = aiokafka.AIOKafkaConsumer(
+        bootstrap_servers=servers, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    try:
+        await probe.start()
+        async with asyncio.timeout(PROBE_TIMEOUT_SEC):
+            for window in PROBE_WINDOWS:
+                undecided = await _read_back(probe, undecided, window, found)
+                if not undecided:
+                    break
+    except (TimeoutError, aiokafka.errors.KafkaError) as error:
+        log.info("changelog tail probe incomplete (%r): Faust's end for the rest", error)
+    finally:
+        await probe.stop()
+    return found
+
+
+async def _read_back(
+    probe: aiokafka.AIOKafkaConsumer,
+    ends: dict[aiokafka.TopicPartition, int],
+    window: int,
+    found: dict[TP, int],
+) -> dict[aiokafka.TopicPartition, int]:
+    """Read ``[end - window, end)`` of each partition; those without a data record in it."""
+    probe.assign(list(ends))
+    for tp, end in ends.items():
+        probe.seek(tp, max(end - window, 0))
+    last: dict[aiokafka.TopicPartition, int] = {}
+    reading = dict(ends)
+    while reading:
+        fetched = await probe.getmany(*reading, timeout_ms=200)
+        for tp, records in fetched.items():
+            offsets = [record.offset for record in records if record.offset < ends[tp]]
+            if offsets:
+                last[tp] = max(offsets[-1], last.get(tp, -1))
+        for tp, end in list(reading.items()):
+            if await probe.position(tp) >= end:
+                del reading[tp]
+    undecided = {}
+    for tp, end in ends.items():
+        if tp in last:
+            found[TP(tp.topic, tp.partition)] = last[tp]
+        elif end - window <= 0:  # read from the start: nothing committed at all
+            found[TP(tp.topic, tp.partition)] = -1
+        else:
+            undecided[tp] = end
+    return undecided
