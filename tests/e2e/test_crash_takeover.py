@@ -23,7 +23,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Process, command_env, read_snapshots, wait_caught_up, wait_for, worker
+from tests.faults import lost_and_doubled, report
+from tests.support import (
+    Process,
+    command_env,
+    diff_report,
+    ground_truth,
+    matches_ground_truth,
+    read_snapshots,
+    wait_for,
+    wait_offsets,
+    worker,
+)
 
 SESSION_TIMEOUT_SEC = 10.0
 #: a takeover waits for the session timeout, then one or two rebalances, each with a recovery
@@ -145,12 +156,27 @@ def producing(base: dict[str, str], log: Path, seed: int) -> Process:
     return Process([*args, "--seed", str(seed)], base, log).start()
 
 
-def finish(group: Group, producer: Process, data_dir: Path, kafka_broker: str) -> None:
-    """Stop the producer; every file reaches the log end and equals the ground truth."""
+def finish(group: Group, producer: Process, data_dir: Path, kafka_broker: str) -> tuple[int, int]:
+    """Stop the producer; every file reaches the log end. Returns the records the files lost
+    and doubled against the ground truth (asserted to be none by :func:`assert_exact`)."""
     assert producer.stop() == 0, producer.tail()
+    lost = doubled = 0
     for kind in KINDS:
-        wait_caught_up(data_dir / kind, kafka_broker, kind, 90)
+        wait_offsets(data_dir / kind, kafka_broker, kind, 90)
+        missing, extra = lost_and_doubled(
+            read_snapshots(data_dir / kind, kind) or {}, ground_truth(kafka_broker, kind)
+        )
+        lost, doubled = lost + missing, doubled + extra
     assert group.alive() == dict.fromkeys(group.workers, True), group.tails()
+    return lost, doubled
+
+
+def assert_exact(data_dir: Path, kafka_broker: str) -> None:
+    for kind in KINDS:
+        folder = data_dir / kind
+        assert matches_ground_truth(folder, kafka_broker, kind), diff_report(
+            folder, kafka_broker, kind
+        )
 
 
 @pytest.mark.timeout(240)
@@ -188,13 +214,15 @@ def test_random_sigkills_of_three_workers_lose_nothing_and_double_nothing(
         before = {kind: offsets(data_dir, kind) for kind in KINDS}
         wait_for(lambda: advanced(data_dir, before), MAX_STALL_SEC, "every partition to move")
         stall = monitor.stop()
-        finish(group, producer, data_dir, kafka_broker)
+        lost, doubled = finish(group, producer, data_dir, kafka_broker)
     finally:
         monitor.stop()
         if producer.running():
             producer.kill()
         group.stop_all()
     print(f"seed {seed}: killed {killed}, longest partition stall {stall:.1f} s")
+    report("random SIGKILLs of 3 workers", "5 SIGKILLs, restarted", lost, doubled, stall)
+    assert_exact(data_dir, kafka_broker)
     assert group.problems() == []
     assert stall <= MAX_STALL_SEC, f"seed {seed}: a partition stood still {stall:.1f} s"
 
@@ -236,13 +264,15 @@ def test_a_worker_joins_a_busy_group_and_another_is_killed_during_the_rebalance(
         before = {kind: offsets(data_dir, kind) for kind in KINDS}
         wait_for(lambda: advanced(data_dir, before), MAX_STALL_SEC, "every partition to move")
         stall = monitor.stop()
-        finish(group, producer, data_dir, kafka_broker)
+        lost, doubled = finish(group, producer, data_dir, kafka_broker)
     finally:
         monitor.stop()
         if producer.running():
             producer.kill()
         group.stop_all()
     print(f"seed {seed}: longest partition stall {stall:.1f} s")
+    report("busy join + SIGKILL in the rebalance", "join, SIGKILL, restart", lost, doubled, stall)
+    assert_exact(data_dir, kafka_broker)
     assert group.problems() == []
     assert stall <= MAX_STALL_SEC, f"seed {seed}: a partition stood still {stall:.1f} s"
 
@@ -287,9 +317,11 @@ def test_a_store_killed_between_a_table_write_and_its_commit_is_rebuilt(
                     assert f"{table}[{partition}]: local store held writes" in log, name
                 assert rebuilt in log
                 group.kill("a")
-        finish(group, producer, data_dir, kafka_broker)
+        lost, doubled = finish(group, producer, data_dir, kafka_broker)
     finally:
         if producer.running():
             producer.kill()
         group.stop_all()
+    report("store ahead of its changelog", "SIGKILL after an uncommitted write", lost, doubled, 0)
+    assert_exact(data_dir, kafka_broker)
     assert group.problems() == []

@@ -160,3 +160,25 @@ def test_only_records_up_to_the_first_beyond_the_position_are_counted(summaries,
     assert applied.processed == accepted
     assert applied.rewind == rewind
     assert summaries.state(0).position == position
+
+
+def test_an_empty_table_under_exactly_once_counts_from_the_start_whatever_the_consumer_resumes_at(
+    monkeypatch, clock
+):
+    """A committed offset beyond an empty table (its changes lost) must not start the count
+    in the middle of the log: the partition is rewound to 0 and counted from there."""
+    monkeypatch.setattr(tables_module, "make_current", lambda _: None)
+    summaries = PartitionedSummaries(FakeTable(), "temperatures", empty_means_start=True)
+    applied = summaries.apply(batch(2, record(2, 300, january(1)), record(2, 301, january(2))))
+    assert (applied.rewind, applied.processed) == (0, [])
+    assert summaries.state(2).groups == {}
+    reread = summaries.apply(
+        batch(2, *(record(2, offset, january(offset + 1)) for offset in range(3)))
+    )
+    assert reread.processed == [0, 1, 2]
+    assert summaries.table["2/January/1990"]["count"] == 3
+
+
+def test_without_it_an_empty_table_starts_where_the_consumer_resumes(summaries, clock):
+    applied = summaries.apply(batch(2, record(2, 300, january(1))))
+    assert (applied.rewind, applied.processed) == (None, [300])

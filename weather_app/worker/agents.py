@@ -52,12 +52,15 @@ class TopicSummaries:
     def __init__(self, app: WeatherApp, settings: Settings, topic: str) -> None:
         self.app, self.topic = app, topic
         table = app.Table(TABLES[topic], default=None, partitions=PARTITIONS[topic])
-        self.summaries = PartitionedSummaries(table, topic, log_end=self.log_end)
+        exactly_once = settings.processing_guarantee == "exactly_once"
+        self.summaries = PartitionedSummaries(
+            table, topic, log_end=self.log_end, empty_means_start=exactly_once
+        )
         self.exporter = SnapshotExporter(
             topic,
             settings.output_dir(topic),
             self.summaries,
-            trust_restored_state=settings.processing_guarantee == "exactly_once",
+            trust_restored_state=exactly_once,
             log_end=self.log_end,
         )
         self.locks = PartitionLocks(self.exporter.folder)

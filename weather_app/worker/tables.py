@@ -90,9 +90,13 @@ class PartitionedSummaries:
         table: TableT,
         topic: str,
         log_end: Callable[[int], int | None] = lambda partition: None,
+        empty_means_start: bool = False,
     ) -> None:
         self.table = table
         self.topic = topic
+        #: under exactly_once a partition with nothing in its table has counted nothing: it
+        #: goes on from offset 0 whatever offset the consumer resumes at (see ``_load``)
+        self.empty_means_start = empty_means_start
         #: a partition's end offset as last seen by the consumer (None while unknown)
         self.log_end = log_end
         self.partitions: dict[int, PartitionState] = {}
@@ -165,7 +169,13 @@ class PartitionedSummaries:
 
     def _load(self, partition: int) -> PartitionState:
         prefix = f"{partition}/"
-        state = PartitionState(PartitionSummary(self.topic, partition))
+        # Under exactly_once the table and the committed offsets change in one transaction, so
+        # an empty table means nothing was counted. Anchored at 0, a consumer that resumes
+        # beyond it (a committed offset whose table changes did not survive) is rewound to 0
+        # and the partition counted from the start, instead of from the middle of its log.
+        state = PartitionState(
+            PartitionSummary(self.topic, partition), anchored=self.empty_means_start
+        )
         for key, value in self.table.items():
             if not key.startswith(prefix):
                 continue
