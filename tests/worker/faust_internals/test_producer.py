@@ -73,8 +73,14 @@ def test_a_flush_that_never_settles_crashes_the_worker_after_its_bound(monkeypat
     monkeypatch.setattr(producer.app, "crash", crash)
 
     async def scenario() -> None:
-        producer.send_soon(FutureMessage(SimpleNamespace()))  # never acknowledged
-        with pytest.raises(FlushStalled, match=r"did not finish within 0\.2 s"):
+        channel = SimpleNamespace(get_topic_name=lambda: "weather-temperature-summary-changelog")
+        message = SimpleNamespace(channel=channel, partition=2)
+        producer.send_soon(FutureMessage(message))  # never acknowledged
+        with pytest.raises(
+            FlushStalled,
+            match=r"did not finish within 0\.2 s \(1 sends unsettled: "
+            r"weather-temperature-summary-changelog\[2\] 1; 0 in the buffer\)",
+        ):
             await producer.flush()
 
     asyncio.run(scenario())

@@ -57,12 +57,24 @@ class FlushingProducer(TransactionalProducer):
         except TimeoutError:
             error = FlushStalled(
                 f"producer flush did not finish within {self.flush_timeout:g} s "
-                f"({len(self._unsettled)} sends unsettled); crashing so the worker restarts "
+                f"({self._unsettled_summary()}); crashing so the worker restarts "
                 "from its last committed state"
             )
             log.critical("%s", error)
             await self.app.crash(error)
             raise error from None
+
+    def _unsettled_summary(self) -> str:
+        """How many sends are unsettled, per topic and partition, and how many still wait in
+        Faust's buffer (not handed to a Kafka producer yet): where a stalled flush is stuck."""
+        where: dict[str, int] = {}
+        for fut in list(self._unsettled):
+            message = fut.message
+            name = f"{message.channel.get_topic_name()}[{message.partition}]"
+            where[name] = where.get(name, 0) + 1
+        listed = ", ".join(f"{name} {count}" for name, count in sorted(where.items()))
+        unsettled, buffered = len(self._unsettled), self.buffer.size
+        return f"{unsettled} sends unsettled: {listed or 'none'}; {buffered} in the buffer"
 
     async def _flush_settled(self) -> None:
         await super().flush()
