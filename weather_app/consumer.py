@@ -37,7 +37,7 @@ from weather_app.errors import WeatherError
 from weather_app.files.atomic import check_writable, describe
 from weather_app.files.locks import PartitionLocks
 from weather_app.files.snapshots import read_summary, snapshot_path, write_summary
-from weather_app.kafka.dead_letters import DeadLetters
+from weather_app.kafka.dead_letters import CONSUME, DeadLetters
 from weather_app.kafka.topics import broker_unreachable
 from weather_app.settings import Settings
 
@@ -87,7 +87,7 @@ def consume(
     check_writable(folder, f"{topic} snapshot folder")
     locks = PartitionLocks(folder)
     locks.acquire(partitions)
-    dead_letters = DeadLetters(settings)
+    dead_letters = DeadLetters(settings, CONSUME)
     try:
         summaries = {p: load_or_create(topic, folder, p) for p in partitions}
         checkpoints = Checkpoints(folder, summaries)
