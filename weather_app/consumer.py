@@ -38,7 +38,7 @@ from weather_app.files.atomic import check_writable, describe
 from weather_app.files.locks import PartitionLocks
 from weather_app.files.snapshots import read_summary, snapshot_path, write_summary
 from weather_app.kafka.dead_letters import CONSUME, DeadLetters
-from weather_app.kafka.topics import broker_unreachable
+from weather_app.kafka.topics import broker_unreachable, lost_broker
 from weather_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -280,11 +280,7 @@ class LogGuard:
                 self.settings.connect_timeout,
             )
         elif now - self.unreachable_since >= self.settings.connect_timeout:
-            raise WeatherError(
-                f"lost the Kafka broker at {self.settings.kafka_broker} (KAFKA_BROKER) for "
-                f"{now - self.unreachable_since:.0f} s, more than WEATHER_CONNECT_TIMEOUT_SEC "
-                f"({self.settings.connect_timeout:g} s)"
-            )
+            raise lost_broker(self.settings, now - self.unreachable_since)
 
 
 def _assigned_consumer(

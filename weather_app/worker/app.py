@@ -7,11 +7,15 @@ package's lazy ``app`` attribute; nothing builds an app at import time.
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from typing import TYPE_CHECKING, Any
 
-from weather_app.core.topics import APP_ID
+from weather_app.core.topics import APP_ID, PARTITIONS, SUMMARISED
 from weather_app.errors import WeatherError
 from weather_app.kafka.membership import Liveness, evict_previous_member
+from weather_app.kafka.watch import BrokerWatch
 from weather_app.settings import Settings
 from weather_app.worker.batches import RecordBatches
 from weather_app.worker.faust_internals.app import InternalsApp
@@ -27,6 +31,7 @@ class WeatherApp(InternalsApp):
     """The worker's app: the product's consumer and producer, settings, liveness beacon."""
 
     liveness: Liveness | None = None
+    broker_watch: BrokerWatch | None = None
     #: the summary agents and their state, once installed (see :func:`create_app`)
     summaries: SummaryAgents
     leader_producers: LeaderProducers | None = None
@@ -48,9 +53,16 @@ class WeatherApp(InternalsApp):
         evict_previous_member(self.settings)
         self.liveness = Liveness(self.settings, self.member_id)
         self.liveness.start()
+        self.broker_watch = BrokerWatch(
+            self.settings,
+            [(topic, p) for topic in SUMMARISED for p in range(PARTITIONS[topic])],
+            on_lost=broker_lost,
+        ).start()
         await super().on_first_start()
 
     async def on_stop(self) -> None:
+        if self.broker_watch is not None:
+            self.broker_watch.stop()
         if self.liveness is not None:
             self.liveness.stop()
         await super().on_stop()
@@ -65,6 +77,23 @@ class WeatherApp(InternalsApp):
             self, topic, maxsize=self.conf.stream_buffer_maxsize
         )
         return batches
+
+
+def broker_lost(message: str) -> None:
+    """The broker stayed out of reach for longer than the connect timeout: stop at once.
+
+    One line and exit status 1, as ``consume`` stops. Not Faust's graceful shutdown: with no
+    broker it would wait on commits, flushes and leaving the group for minutes, and its final
+    snapshots could describe changes whose transaction never committed. The files stay as
+    last saved and the committed state is what a restarted worker resumes from (as after a
+    crash); the kernel drops the file locks.
+    """
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    # to the file descriptor itself: the worker's sys.stderr is redirected into its log
+    os.write(2, f"error: {message}\n".encode())
+    os._exit(1)
 
 
 def broker_url(servers: list[str]) -> str:
