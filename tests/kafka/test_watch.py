@@ -35,7 +35,9 @@ def test_a_broker_out_of_reach_is_lost_after_the_connect_timeout(tmp_path):
 
 def test_a_broker_that_answers_is_never_lost(settings, fresh_topics):
     lost: list[str] = []
-    watch = BrokerWatch(settings, PARTITIONS, on_lost=lost.append, interval=0.1)
+    # a topic the broker does not have (yet) is an answer too
+    partitions = [*PARTITIONS, ("no-such-topic", 0)]
+    watch = BrokerWatch(settings, partitions, on_lost=lost.append, interval=0.1)
     looks = [watch.look() for _ in range(5)]
     assert looks == [None] * 5 and lost == [] and watch.unreachable_since is None
     watch.start()

@@ -109,4 +109,6 @@ class BrokerWatch:
             self._consumer.end_offsets(self.partitions, timeout_ms=timeout_ms)
         except KafkaError:  # KafkaTimeoutError above all; NoBrokersAvailable at creation
             return False
+        except KeyError:  # kafka-python's answer for a topic the broker's metadata lacks
+            return True  # (a topic not created yet): the broker answered
         return True

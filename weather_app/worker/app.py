@@ -7,9 +7,6 @@ package's lazy ``app`` attribute; nothing builds an app at import time.
 
 from __future__ import annotations
 
-import logging
-import os
-import sys
 from typing import TYPE_CHECKING, Any
 
 from weather_app.core.topics import APP_ID, PARTITIONS, SUMMARISED
@@ -21,6 +18,7 @@ from weather_app.worker.batches import RecordBatches
 from weather_app.worker.faust_internals.app import InternalsApp
 from weather_app.worker.faust_internals.consumer import member_id
 from weather_app.worker.metrics import WorkerMetrics
+from weather_app.worker.stops import lost_producer_state, producer_state_lost, stop_now
 
 if TYPE_CHECKING:
     from weather_app.worker.agents import SummaryAgents
@@ -56,7 +54,7 @@ class WeatherApp(InternalsApp):
         self.broker_watch = BrokerWatch(
             self.settings,
             [(topic, p) for topic in SUMMARISED for p in range(PARTITIONS[topic])],
-            on_lost=broker_lost,
+            on_lost=stop_now,
         ).start()
         await super().on_first_start()
 
@@ -66,6 +64,13 @@ class WeatherApp(InternalsApp):
         if self.liveness is not None:
             self.liveness.stop()
         await super().on_stop()
+
+    async def crash(self, reason: BaseException) -> None:
+        """A broker that forgot the producers' state is one line and exit 1 (a restart
+        recovers); any other crash is Faust's, traceback and all."""
+        if lost_producer_state(reason):
+            stop_now(producer_state_lost(self.settings, reason))
+        await super().crash(reason)
 
     def member_id(self) -> str | None:
         """This worker's id in the consumer group, once it has joined."""
@@ -77,23 +82,6 @@ class WeatherApp(InternalsApp):
             self, topic, maxsize=self.conf.stream_buffer_maxsize
         )
         return batches
-
-
-def broker_lost(message: str) -> None:
-    """The broker stayed out of reach for longer than the connect timeout: stop at once.
-
-    One line and exit status 1, as ``consume`` stops. Not Faust's graceful shutdown: with no
-    broker it would wait on commits, flushes and leaving the group for minutes, and its final
-    snapshots could describe changes whose transaction never committed. The files stay as
-    last saved and the committed state is what a restarted worker resumes from (as after a
-    crash); the kernel drops the file locks.
-    """
-    for handler in logging.getLogger().handlers:
-        handler.flush()
-    sys.stdout.flush()
-    # to the file descriptor itself: the worker's sys.stderr is redirected into its log
-    os.write(2, f"error: {message}\n".encode())
-    os._exit(1)
 
 
 def broker_url(servers: list[str]) -> str:
