@@ -2,10 +2,11 @@
 truth (the worker after one stop in one line and a restart, as a supervisor would do it).
 
 noida-db can lose the acknowledged writes of its last seconds on SIGKILL, so a runtime's
-checkpoint (a file, a table, committed offsets) may lie beyond the new log end: that must be reported as data loss and rebuilt,
-never kept (records the log lost) nor silently reset (counted twice). Whatever the broker kept,
-the files must equal ground truth over what the topic holds once everything has caught up.
-Runs on a broker of its own (it is killed), so it always uses the embedded one.
+checkpoint (a file, a table, committed offsets) may lie beyond the new log end: that must be
+reported as data loss and rebuilt, never kept (records the log lost) nor silently reset
+(counted twice). Whatever the broker kept, the files must equal ground truth over what the
+topic holds once everything has caught up. Runs on a broker of its own (it is killed), so it
+always uses the embedded one.
 """
 
 from __future__ import annotations
