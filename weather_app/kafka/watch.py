@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 INTERVAL_SEC = 1.0
 #: the longest a single look may take
 LOOK_TIMEOUT_SEC = 5.0
+#: how long :meth:`BrokerWatch.stop` waits for the thread
+STOP_WAIT_SEC = 1.0
 
 
 class BrokerWatch:
@@ -57,9 +59,11 @@ class BrokerWatch:
         return self
 
     def stop(self) -> None:
+        """Ends the thread; waits at most a second (a look in progress finishes on its own,
+        and the worker's shutdown runs on the event loop)."""
         self._stopping.set()
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(LOOK_TIMEOUT_SEC + self.interval)
+            self._thread.join(STOP_WAIT_SEC)
         self._thread = None
 
     def _run(self) -> None:
