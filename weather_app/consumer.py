@@ -362,7 +362,11 @@ class LogGuard:
             reader.seek(tp, offset)
             deadline = time.monotonic() + self.settings.connect_timeout
             while time.monotonic() < deadline:
-                for record in reader.poll(timeout_ms=POLL_TIMEOUT_MS).get(tp, []):
+                try:
+                    fetched = reader.poll(timeout_ms=POLL_TIMEOUT_MS).get(tp, [])
+                except OffsetOutOfRangeError:  # gone since the look at the log's offsets
+                    return None
+                for record in fetched:
                     return record if record.offset == offset else None
         finally:
             reader.close()
