@@ -102,3 +102,45 @@ def test_a_log_that_shrinks_under_a_running_consumer_is_detected_on_the_next_fet
     assert summary["January"]["1990"]["start"] == "1990-01-20"  # only what the log holds
     assert summary["January"]["1990"]["count"] == 2
     report("consume: log shrinks under a running consumer", "topic recreated", lost, doubled, took)
+
+
+def test_a_log_refilled_past_the_checkpoint_is_data_loss_and_the_partition_is_rebuilt(
+    settings, fresh_topics, caplog
+):
+    send_days(settings, 1, 10)
+    path = settings.output_dir("temperatures") / "partition-0.json"
+    consume(
+        settings,
+        "temperatures",
+        [0],
+        should_stop=until(lambda: path.exists() and file_offset(path) == 10),
+    )
+    # the broker loses every record, and a producer refills the log past the checkpoint:
+    # offsets 0..13 now hold January 15..28, so offset 10 lies within the log
+    ensure_topics(
+        settings, product_topics(settings, ["temperatures"]), reset=True, report=lambda _: None
+    )
+    send_days(settings, 15, 14)
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="weather_app.consumer"):
+        consume(settings, "temperatures", [0], should_stop=until(lambda: file_offset(path) == 14))
+    took = time.monotonic() - started
+    assert data_loss_lines(caplog) == [
+        "data loss: temperatures partition 0: the record at offset 9 is not the one "
+        "partition-0.json counted last (the log lost records and was refilled past offset 9); "
+        "rebuilding the partition's summary from offsets 0..13"
+    ]
+    lost, doubled = assert_equals_ground_truth(settings)
+    summary = json.loads(path.read_text())
+    assert summary["January"]["1990"]["start"] == "1990-01-15"  # only what the log holds
+    assert summary["January"]["1990"]["count"] == 14
+    report("consume: log refilled past the checkpoint", "topic refilled", lost, doubled, took)
+
+    # an ordinary restart finds its last record where it left it: no loss, nothing recounted
+    send_days(settings, 29, 2)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="weather_app.consumer"):
+        consume(settings, "temperatures", [0], should_stop=until(lambda: file_offset(path) == 16))
+    assert data_loss_lines(caplog) == []
+    assert json.loads(path.read_text())["January"]["1990"]["count"] == 16
+    assert_equals_ground_truth(settings)

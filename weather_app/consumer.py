@@ -17,8 +17,10 @@ embedded one on SIGKILL), leaving a file whose offset lies beyond the log end: i
 records the topic no longer has. That is data loss, said in one line (topic, partition, the
 offsets gone), and the partition is rebuilt from what the topic holds. The positions are
 compared with the log at start, every few seconds, and whenever a fetch is out of range (the
-consumer never resets by itself). A broker unreachable for longer than the connect timeout,
-at start or later, stops the consumer with one line.
+consumer never resets by itself). At start the last record each file's position read past
+must still be in the log (``files/fingerprints.py``): a log that lost records and was refilled
+past the position is data loss too, which offsets alone cannot see. A broker unreachable for
+longer than the connect timeout, at start or later, stops the consumer with one line.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError, OffsetOutOfRangeError
@@ -35,10 +38,16 @@ from weather_app.core.partition import PartitionSummary
 from weather_app.core.topics import PARTITIONS
 from weather_app.errors import WeatherError
 from weather_app.files.atomic import check_writable, describe
+from weather_app.files.fingerprints import (
+    Fingerprint,
+    fingerprint,
+    read_fingerprint,
+    write_fingerprints,
+)
 from weather_app.files.locks import PartitionLocks
 from weather_app.files.snapshots import read_summary, snapshot_path, write_summary
-from weather_app.kafka.dead_letters import DeadLetters
-from weather_app.kafka.topics import broker_unreachable
+from weather_app.kafka.dead_letters import CONSUME, DeadLetters
+from weather_app.kafka.topics import broker_unreachable, lost_broker
 from weather_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,7 +96,7 @@ def consume(
     check_writable(folder, f"{topic} snapshot folder")
     locks = PartitionLocks(folder)
     locks.acquire(partitions)
-    dead_letters = DeadLetters(settings)
+    dead_letters = DeadLetters(settings, CONSUME)
     try:
         summaries = {p: load_or_create(topic, folder, p) for p in partitions}
         checkpoints = Checkpoints(folder, summaries)
@@ -95,6 +104,7 @@ def consume(
         try:
             guard = LogGuard(settings, consumer, topic, summaries, checkpoints)
             guard.check(force=True)
+            guard.verify_fingerprints()
             polls = 0
             while (iterations is None or polls < iterations) and not should_stop():
                 try:
@@ -105,6 +115,8 @@ def consume(
                 polls += 1
                 for tp, records in batch.items():
                     summary = summaries[tp.partition]
+                    if records:
+                        checkpoints.read(tp.partition, records[-1])
                     for bad in summary.apply(records).rejected:
                         record = bad.record
                         dead_letters.send(
@@ -132,16 +144,39 @@ class Checkpoints:
         self.summaries = summaries
         #: offset each partition's file holds (what a restart resumes from)
         self.saved = {p: s.position for p, s in summaries.items()}
+        #: the last record read before the saved position, and before the current one
+        self.saved_fingerprints: dict[int, Fingerprint | None] = {
+            p: read_fingerprint(folder, p, s.position) for p, s in summaries.items()
+        }
+        self.fingerprints = dict(self.saved_fingerprints)
         #: partitions ahead of their file -> the last save error (None: not tried yet)
         self.pending: dict[int, OSError | None] = {}
 
     def changed(self, partition: int) -> None:
         self.pending.setdefault(partition, None)
 
+    def read(self, partition: int, record: Any) -> None:
+        """``record`` is the last one read so far (its fingerprint goes with the position)."""
+        self.fingerprints[partition] = fingerprint(record)
+
+    def recounted(self, partition: int) -> None:
+        """The partition starts over: nothing read before its new position."""
+        self.fingerprints[partition] = None
+        self.changed(partition)
+
     def save(self) -> None:
         for partition in sorted(self.pending):
             summary, path = self.summaries[partition], snapshot_path(self.folder, partition)
             try:
+                # first: an entry for the position the file holds and one for the new one
+                write_fingerprints(
+                    self.folder,
+                    partition,
+                    {
+                        self.saved[partition]: self.saved_fingerprints[partition],
+                        summary.position: self.fingerprints[partition],
+                    },
+                )
                 write_summary(path, summary)
             except OSError as error:
                 if self.pending[partition] is None:
@@ -158,6 +193,7 @@ class Checkpoints:
             if self.pending.pop(partition) is not None:
                 log.warning("saved %s (offset %d) after failed attempts", path, summary.position)
             self.saved[partition] = summary.position
+            self.saved_fingerprints[partition] = self.fingerprints[partition]
 
     def check_saved(self) -> None:
         """Stopping with a file behind its summary is an error (its records are read again)."""
@@ -232,7 +268,7 @@ class LogGuard:
                 )
                 summary.position = starts[tp]
                 self.consumer.seek(tp, starts[tp])
-                self.checkpoints.changed(tp.partition)
+                self.checkpoints.recounted(tp.partition)
                 fixed = True
         if fixed:
             self.checkpoints.save()
@@ -267,9 +303,78 @@ class LogGuard:
             f"offsets {start}..{end - 1}" if end > start else "the empty log",
         )
         self.losses.append((tp.partition, end, summary.position))
+        self._recount(tp, start)
+
+    def _recount(self, tp: TopicPartition, start: int) -> None:
         self.summaries[tp.partition] = PartitionSummary(self.topic, tp.partition, position=start)
         self.consumer.seek(tp, start)
-        self.checkpoints.changed(tp.partition)
+        self.checkpoints.recounted(tp.partition)
+
+    def verify_fingerprints(self) -> None:
+        """The last record each checkpoint read past must still be the one in the log; if
+        not, the log lost records and was refilled past the position: recount it."""
+        timeout_ms = int(min(self.settings.connect_timeout, LOG_CHECK_SEC) * 1000)
+        try:
+            starts = self.consumer.beginning_offsets(self.partitions, timeout_ms=timeout_ms)
+            ends = self.consumer.end_offsets(self.partitions, timeout_ms=timeout_ms)
+        except KafkaTimeoutError:
+            return  # the broker went away meanwhile: the guard's own checks stop or go on
+        recounted = False
+        for tp in self.partitions:
+            kept = self.checkpoints.fingerprints[tp.partition]
+            if kept is None or not starts[tp] <= kept[0] < ends[tp]:
+                continue  # nothing read yet, or the record left by retention: nothing to compare
+            found = self._record_at(tp, kept[0])
+            if found is not None and fingerprint(found) == kept:
+                continue
+            path = snapshot_path(self.checkpoints.folder, tp.partition)
+            log.error(
+                "data loss: %s partition %d: the record at offset %d is not the one %s counted "
+                "last (the log lost records and was refilled past offset %d); rebuilding the "
+                "partition's summary from offsets %d..%d",
+                self.topic,
+                tp.partition,
+                kept[0],
+                path.name,
+                kept[0],
+                starts[tp],
+                ends[tp] - 1,
+            )
+            self.losses.append((tp.partition, kept[0], self.summaries[tp.partition].position))
+            self._recount(tp, starts[tp])
+            recounted = True
+        if recounted:
+            self.checkpoints.save()
+
+    def _record_at(self, tp: TopicPartition, offset: int) -> Any | None:
+        """The record at ``offset``, or None if the log has none there (read on the side,
+        so the consumer's own fetch positions stay as they are)."""
+        reader = KafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap_servers,
+            enable_auto_commit=False,
+            group_id=None,
+            max_poll_records=1,
+            auto_offset_reset="none",
+            bootstrap_timeout_ms=int(self.settings.connect_timeout * 1000),
+        )
+        try:
+            reader.assign([tp])
+            reader.seek(tp, offset)
+            deadline = time.monotonic() + self.settings.connect_timeout
+            while time.monotonic() < deadline:
+                try:
+                    fetched = reader.poll(timeout_ms=POLL_TIMEOUT_MS).get(tp, [])
+                except OffsetOutOfRangeError:  # gone since the look at the log's offsets
+                    return None
+                for record in fetched:
+                    return record if record.offset == offset else None
+        finally:
+            reader.close()
+        raise WeatherError(
+            f"{self.topic} partition {tp.partition}: cannot read offset {offset} to check "
+            f"{snapshot_path(self.checkpoints.folder, tp.partition).name} against the log "
+            f"within WEATHER_CONNECT_TIMEOUT_SEC ({self.settings.connect_timeout:g} s)"
+        )
 
     def _unreachable(self, now: float) -> None:
         if self.unreachable_since is None:
@@ -280,11 +385,7 @@ class LogGuard:
                 self.settings.connect_timeout,
             )
         elif now - self.unreachable_since >= self.settings.connect_timeout:
-            raise WeatherError(
-                f"lost the Kafka broker at {self.settings.kafka_broker} (KAFKA_BROKER) for "
-                f"{now - self.unreachable_since:.0f} s, more than WEATHER_CONNECT_TIMEOUT_SEC "
-                f"({self.settings.connect_timeout:g} s)"
-            )
+            raise lost_broker(self.settings, now - self.unreachable_since)
 
 
 def _assigned_consumer(

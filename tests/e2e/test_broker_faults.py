@@ -5,13 +5,25 @@ Each test runs on a broker of its own (it is stopped), so it always uses the emb
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
-from tests.support import Process, command_env, run_cli, wait_for
+from tests.faults import report
+from tests.support import Process, command_env, read_snapshots, run_cli, wait_for
 from tests.test_consumer_faults import send_days
 from weather_app.kafka.embedded import EmbeddedBroker, free_port
 from weather_app.kafka.topics import ensure_topics, product_topics
 from weather_app.settings import Settings
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a running process has used (0.0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def error_lines(text: str) -> list[str]:
@@ -87,3 +99,63 @@ def test_a_worker_without_a_broker_stops_with_one_line_within_the_connect_timeou
     assert "Traceback" not in log
     assert took < 30, took
     print(f"FAULT worker-no-broker-at-start: exit 1 after {took:.1f} s")
+
+
+def test_a_worker_that_loses_the_broker_mid_run_stops_with_one_line(tmp_path):
+    broker = EmbeddedBroker(free_port(), tmp_path / "broker")
+    broker.start()
+    try:
+        settings = Settings(kafka_broker=broker.address, data_dir=tmp_path / "data")
+        ensure_topics(settings, product_topics(settings), report=lambda _: None)
+        send_days(settings, 1, 5)
+        env = command_env(
+            KAFKA_BROKER=broker.address,
+            WEATHER_DATA_DIR=str(settings.data_dir),
+            WEATHER_CONNECT_TIMEOUT_SEC="3",
+            WEATHER_SNAPSHOT_INTERVAL_SEC="0.2",
+        )
+        work = Process(["worker", "--without-web", "-l", "info"], env, tmp_path / "worker.log")
+        work.start()
+        folders = [settings.output_dir(kind) for kind in ("stations", "temperatures")]
+        path = settings.output_dir("temperatures") / "partition-0.json"
+        wait_for(
+            lambda: (
+                all(read_snapshots(folder, folder.name) for folder in folders)
+                and b'"offset": 5' in path.read_bytes()
+            ),
+            90,
+            "every partition's file, 5 records in temperatures partition 0",
+        )
+        saved = {file: file.read_bytes() for folder in folders for file in folder.glob("*.json")}
+        broker.stop()
+        lost_at = time.monotonic()
+        cpu = [cpu_seconds(work.popen.pid)]
+
+        def exited() -> bool:
+            if work.running():
+                cpu.append(cpu_seconds(work.popen.pid) or cpu[-1])
+                return False
+            return True
+
+        wait_for(exited, 60, "the worker to stop")
+        took = time.monotonic() - lost_at
+        code = work.wait(5)
+        log = work.log.read_text()
+        assert code == 1, log[-3000:]
+        lines = error_lines(log)
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(
+            f"error: lost the Kafka broker at {broker.address} (KAFKA_BROKER) for "
+        ), lines
+        assert lines[0].endswith("more than WEATHER_CONNECT_TIMEOUT_SEC (3 s)"), lines
+        assert "Traceback" not in log
+        now = {file: file.read_bytes() for folder in folders for file in folder.glob("*.json")}
+        assert now == saved  # exactly as last saved: nothing half-written, nothing newer
+        assert 3 <= took < 20, took
+        print(
+            f"worker CPU while the broker was out of reach: {cpu[-1] - cpu[0]:.2f} s "
+            f"in {took:.1f} s"
+        )
+        report("worker: broker lost mid-run", "broker stopped, connect timeout 3 s", 0, 0, took)
+    finally:
+        broker.stop()

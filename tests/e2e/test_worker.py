@@ -103,6 +103,7 @@ def test_bad_records_go_to_the_dead_letter_topic_and_offsets_advance(
         assert (letter.key, letter.value) == (key, value)
         assert headers["source-topic"] == "temperatures"
         assert headers["source-partition"] == "1"
+        assert headers["runtime"] == "worker"
         assert reason in headers["reason"]
     assert [int(dict(letter.headers)["source-offset"]) for letter in letters] == [1, 2, 3, 4]
 

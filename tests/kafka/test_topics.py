@@ -73,3 +73,14 @@ def _create_when_gone(admin, topic):
     _wait_until(lambda: topic.name not in admin.list_topics(), 10, "deletion did not finish")
     admin.create_topics([topic])
     _wait_until(lambda: topic.name in admin.list_topics(), 10, "creation did not finish")
+
+
+def test_a_reset_removes_the_snapshot_files_and_their_fingerprints(settings):
+    from weather_app.kafka.reset import reset_everything
+
+    folder = settings.output_dir("temperatures")
+    folder.mkdir(parents=True)
+    for name in ("partition-0.json", ".fingerprint-0.json", "notes.txt"):
+        (folder / name).write_text("{}")
+    reset_everything(settings, product_topics(settings, ["temperatures"]), report=lambda _: None)
+    assert sorted(path.name for path in folder.iterdir()) == ["notes.txt"]

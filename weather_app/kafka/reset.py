@@ -41,7 +41,7 @@ def reset_everything(
         if name in SNAPSHOT_FOLDERS:
             folder = settings.output_dir(SNAPSHOT_FOLDERS[name])
             removed = sorted(folder.glob("partition-*.json")) if folder.exists() else []
-            for path in removed:
+            for path in [*removed, *folder.glob(".fingerprint-*.json")]:  # consume's side files
                 path.unlink()
             if removed:
                 report(f"removed {len(removed)} snapshot files from {folder}")

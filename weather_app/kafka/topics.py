@@ -62,6 +62,14 @@ def broker_unreachable(settings: Settings, error: Exception) -> WeatherError:
     )
 
 
+def lost_broker(settings: Settings, seconds: float) -> WeatherError:
+    """A runtime that had the broker and lost it for longer than the connect timeout."""
+    return WeatherError(
+        f"lost the Kafka broker at {settings.kafka_broker} (KAFKA_BROKER) for {seconds:.0f} s, "
+        f"more than WEATHER_CONNECT_TIMEOUT_SEC ({settings.connect_timeout:g} s)"
+    )
+
+
 def ensure_topics(
     settings: Settings,
     specs: list[TopicSpec],

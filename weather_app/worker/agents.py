@@ -28,7 +28,7 @@ from weather_app.core.topics import (
 from weather_app.errors import WeatherError
 from weather_app.files.atomic import check_writable
 from weather_app.files.locks import FolderLock, PartitionLocks
-from weather_app.kafka.dead_letters import DeadLetters
+from weather_app.kafka.dead_letters import WORKER, DeadLetters
 from weather_app.kafka.membership import remember_member
 from weather_app.kafka.topics import admin_client
 from weather_app.settings import Settings
@@ -88,7 +88,7 @@ class SummaryAgents:
     def __init__(self, app: WeatherApp, settings: Settings) -> None:
         self.app, self.settings = app, settings
         app.topic(DEAD_LETTERS, partitions=1, internal=True)  # created by the worker if missing
-        self.dead_letters = DeadLetters(settings)
+        self.dead_letters = DeadLetters(settings, WORKER)
         self.stations = TopicSummaries(app, settings, STATIONS)
         self.temperatures = TopicSummaries(app, settings, TEMPERATURES)
         self.topics = {STATIONS: self.stations, TEMPERATURES: self.temperatures}

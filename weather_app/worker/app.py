@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from weather_app.core.topics import APP_ID
+from weather_app.core.topics import APP_ID, PARTITIONS, SUMMARISED
 from weather_app.errors import WeatherError
 from weather_app.kafka.membership import Liveness, evict_previous_member
+from weather_app.kafka.watch import BrokerWatch
 from weather_app.settings import Settings
 from weather_app.worker.batches import RecordBatches
 from weather_app.worker.faust_internals.app import InternalsApp
 from weather_app.worker.faust_internals.consumer import member_id
 from weather_app.worker.metrics import WorkerMetrics
+from weather_app.worker.stops import lost_producer_state, producer_state_lost, stop_now
 
 if TYPE_CHECKING:
     from weather_app.worker.agents import SummaryAgents
@@ -27,6 +29,7 @@ class WeatherApp(InternalsApp):
     """The worker's app: the product's consumer and producer, settings, liveness beacon."""
 
     liveness: Liveness | None = None
+    broker_watch: BrokerWatch | None = None
     #: the summary agents and their state, once installed (see :func:`create_app`)
     summaries: SummaryAgents
     leader_producers: LeaderProducers | None = None
@@ -48,12 +51,26 @@ class WeatherApp(InternalsApp):
         evict_previous_member(self.settings)
         self.liveness = Liveness(self.settings, self.member_id)
         self.liveness.start()
+        self.broker_watch = BrokerWatch(
+            self.settings,
+            [(topic, p) for topic in SUMMARISED for p in range(PARTITIONS[topic])],
+            on_lost=stop_now,
+        ).start()
         await super().on_first_start()
 
     async def on_stop(self) -> None:
+        if self.broker_watch is not None:
+            self.broker_watch.stop()
         if self.liveness is not None:
             self.liveness.stop()
         await super().on_stop()
+
+    async def crash(self, reason: BaseException) -> None:
+        """A broker that forgot the producers' state is one line and exit 1 (a restart
+        recovers); any other crash is Faust's, traceback and all."""
+        if lost_producer_state(reason):
+            stop_now(producer_state_lost(self.settings, reason))
+        await super().crash(reason)
 
     def member_id(self) -> str | None:
         """This worker's id in the consumer group, once it has joined."""

@@ -1,0 +1,46 @@
+"""The broker watch: quiet while the broker answers, the loss message once it stopped."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tests.support import wait_for
+from weather_app.kafka.embedded import free_port
+from weather_app.kafka.watch import BrokerWatch
+from weather_app.settings import Settings
+
+PARTITIONS = [("temperatures", 0)]
+
+
+def test_a_broker_out_of_reach_is_lost_after_the_connect_timeout(tmp_path):
+    settings = Settings(
+        kafka_broker=f"127.0.0.1:{free_port()}", data_dir=tmp_path, connect_timeout=1
+    )
+    lost: list[str] = []
+    started = time.monotonic()
+    watch = BrokerWatch(settings, PARTITIONS, on_lost=lost.append, interval=0.2).start()
+    try:
+        wait_for(lambda: lost, 20, "the loss")
+    finally:
+        watch.stop()
+    took = time.monotonic() - started
+    assert lost == [
+        f"lost the Kafka broker at {settings.kafka_broker} (KAFKA_BROKER) for "
+        f"{lost[0].split(' for ')[1].split(' s,')[0]} s, more than WEATHER_CONNECT_TIMEOUT_SEC "
+        "(1 s)"
+    ]
+    assert 1 <= took < 10, took
+
+
+def test_a_broker_that_answers_is_never_lost(settings, fresh_topics):
+    lost: list[str] = []
+    # a topic the broker does not have (yet) is an answer too
+    partitions = [*PARTITIONS, ("no-such-topic", 0)]
+    watch = BrokerWatch(settings, partitions, on_lost=lost.append, interval=0.1)
+    looks = [watch.look() for _ in range(5)]
+    assert looks == [None] * 5 and lost == [] and watch.unreachable_since is None
+    watch.start()
+    time.sleep(0)  # the thread runs on its own; stop() must end it promptly
+    watch.stop()
+    assert not [t for t in threading.enumerate() if t.name == "broker-watch"]

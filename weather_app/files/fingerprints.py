@@ -1,0 +1,69 @@
+"""The last record a checkpoint counted, kept beside it, to tell a refilled log from the old one.
+
+Offsets alone cannot see a loss once the log has been refilled past a checkpoint's position
+(a broker lost acknowledged records, a producer went on and wrote new ones at the same
+offsets): the position lies within the log and looks sound. A fingerprint of the last record
+read before the position (its offset and a CRC of its key and value) can: the record at that
+offset must still be the same one.
+
+It lives in ``.fingerprint-N.json`` beside ``partition-N.json`` (whose format the spec fixes),
+written atomically *before* the snapshot, with an entry for the position the snapshot holds
+and one for the position it is about to hold: whichever write a crash lets through, the
+snapshot's position finds its entry.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+from typing import Any, Protocol
+
+from weather_app.files.atomic import atomic_write
+
+#: (offset of the last record read before a position, CRC-32 of its key and value)
+Fingerprint = tuple[int, int]
+
+
+class Record(Protocol):
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+
+def fingerprint(record: Record) -> Fingerprint:
+    crc = 0
+    for part in (record.key, record.value):  # a null and an empty part differ
+        crc = zlib.crc32(b"\x00" if part is None else b"\x01" + part, crc)
+    return record.offset, crc
+
+
+def fingerprint_path(folder: Path, partition: int) -> Path:
+    return folder / f".fingerprint-{partition}.json"
+
+
+def read_fingerprint(folder: Path, partition: int, position: int) -> Fingerprint | None:
+    """The fingerprint kept for ``position``; None when there is none (or it is unreadable:
+    the check is then skipped, as for a checkpoint written before fingerprints existed)."""
+    try:
+        entries = json.loads(fingerprint_path(folder, partition).read_bytes())["at"]
+        offset, crc = entries[str(position)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if isinstance(offset, int) and isinstance(crc, int):
+        return offset, crc
+    return None
+
+
+def write_fingerprints(
+    folder: Path, partition: int, entries: dict[int, Fingerprint | None]
+) -> None:
+    """Keep the fingerprint of each position in ``entries`` (None: nothing read before it)."""
+    kept: dict[str, Any] = {str(p): list(f) for p, f in entries.items() if f is not None}
+    data = json.dumps({"partition": partition, "at": kept}, sort_keys=True).encode()
+    atomic_write(fingerprint_path(folder, partition), data)
