@@ -174,7 +174,12 @@ class Worker(ChildProcess):
     """``faust -A weather_app worker`` with its own data folder, output in a log file."""
 
     def __init__(
-        self, settings: Settings, guarantee: str, data_dir: Path, profile: Path | None = None
+        self,
+        settings: Settings,
+        guarantee: str,
+        data_dir: Path,
+        profile: Path | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.guarantee = guarantee
         self.data_dir = data_dir
@@ -186,6 +191,7 @@ class Worker(ChildProcess):
             WEATHER_PROCESSING_GUARANTEE=guarantee,
             WEATHER_SNAPSHOT_INTERVAL_SEC=str(SNAPSHOT_INTERVAL_SEC),
         )
+        env.update(extra_env or {})
         log = data_dir.parent / f"{data_dir.name}.log"
         log.unlink(missing_ok=True)
         args = [str(FAUST), "-A", "weather_app", "worker", "--without-web", "-l", "warn"]
@@ -278,12 +284,21 @@ def worker_throughput(
     )
 
 
-def worker_replay(settings: Settings, data_dir: Path) -> list[tuple[int, int]]:
-    """(records done, worker RSS) at 10%, 50% and 100% of a from-scratch exactly_once replay."""
+def worker_replay(
+    settings: Settings, data_dir: Path, probe: Path | None = None, trace_heap: bool = False
+) -> list[tuple[int, int]]:
+    """(records done, worker RSS) at 10%, 50% and 100% of a from-scratch exactly_once replay.
+
+    ``probe``: the worker's memory probe writes there (``WEATHER_DEBUG_MEMORY_FILE``), and
+    with ``trace_heap`` the worker traces its Python heap too (``PYTHONTRACEMALLOC``).
+    """
     forget_worker_state(settings)
     ends = end_offsets(settings)
     total = sum(ends.values())
-    worker = Worker(settings, "exactly_once", data_dir)
+    extra_env = {"WEATHER_DEBUG_MEMORY_FILE": str(probe)} if probe else {}
+    if probe and trace_heap:
+        extra_env["PYTHONTRACEMALLOC"] = "4"
+    worker = Worker(settings, "exactly_once", data_dir, extra_env=extra_env)
     samples: list[tuple[int, int]] = []
     marks = [total // 10, total // 2, total]
     try:
@@ -474,6 +489,16 @@ def main() -> None:
         "worker rows report RSS at their windows' ends)",
     )
     parser.add_argument(
+        "--memory-probe",
+        type=Path,
+        help="the replay worker's memory probe writes to this file (worker/memory_probe.py)",
+    )
+    parser.add_argument(
+        "--trace-heap",
+        action="store_true",
+        help="with --memory-probe: trace the replay worker's Python heap (tracemalloc; slow)",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         help="folder for py-spy profiles of the worker rows (collapsed stacks, all threads)",
@@ -521,7 +546,9 @@ def main() -> None:
                 append_backlog(settings, records, extra)
             if args.replay_records:
                 say("worker replay (RSS)")
-                replay = worker_replay(settings, root / "replay")
+                replay = worker_replay(
+                    settings, root / "replay", args.memory_probe, args.trace_heap
+                )
         sizes = [int(size) for size in args.history.split(",") if size]
         say(f"snapshot cost after {sizes} records")
         growth = snapshot_costs(sizes) if sizes else []

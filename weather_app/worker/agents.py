@@ -34,6 +34,7 @@ from weather_app.kafka.topics import admin_client
 from weather_app.settings import Settings
 from weather_app.worker.app import WeatherApp
 from weather_app.worker.batches import RecordBatches, batches
+from weather_app.worker.faust_internals.changelog import batched_table
 from weather_app.worker.snapshots import SnapshotExporter
 from weather_app.worker.tables import PartitionedSummaries
 
@@ -51,7 +52,7 @@ class TopicSummaries:
 
     def __init__(self, app: WeatherApp, settings: Settings, topic: str) -> None:
         self.app, self.topic = app, topic
-        table = app.Table(TABLES[topic], default=None, partitions=PARTITIONS[topic])
+        table = batched_table(app, TABLES[topic], default=None, partitions=PARTITIONS[topic])
         exactly_once = settings.processing_guarantee == "exactly_once"
         self.summaries = PartitionedSummaries(
             table, topic, log_end=self.log_end, empty_means_start=exactly_once
@@ -136,6 +137,8 @@ class SummaryAgents:
                 if batch.stale:  # a rebalance began during an await below: re-read after it
                     continue
                 applied = topic.summaries.apply(batch)
+                # in the producer before the offsets are acked: the commit's flush covers them
+                await topic.summaries.send_changes()
                 self.app.metrics.batch(
                     topic.topic, len(applied.processed), applied.ignored, len(applied.rejected)
                 )
@@ -156,8 +159,8 @@ class SummaryAgents:
                         record.value,
                         bad.reason,
                     )
-                if applied.rejected and batch.stale:
-                    continue  # a rebalance began while a dead letter was sent: re-read after it
+                if batch.stale:
+                    continue  # a rebalance began while changes or dead letters were sent
                 batch.done(applied.processed)
                 if applied.rewind is not None:
                     log.warning(

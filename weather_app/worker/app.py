@@ -17,6 +17,8 @@ from weather_app.settings import Settings
 from weather_app.worker.batches import RecordBatches
 from weather_app.worker.faust_internals.app import InternalsApp
 from weather_app.worker.faust_internals.consumer import member_id
+from weather_app.worker.faust_internals.store_memory import store_memory
+from weather_app.worker.memory_probe import MemoryProbe
 from weather_app.worker.metrics import WorkerMetrics
 from weather_app.worker.stops import lost_producer_state, producer_state_lost, stop_now
 
@@ -33,6 +35,7 @@ class WeatherApp(InternalsApp):
     #: the summary agents and their state, once installed (see :func:`create_app`)
     summaries: SummaryAgents
     leader_producers: LeaderProducers | None = None
+    memory_probe: MemoryProbe | None = None
 
     def __init__(self, settings: Settings, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -56,6 +59,11 @@ class WeatherApp(InternalsApp):
             [(topic, p) for topic in SUMMARISED for p in range(PARTITIONS[topic])],
             on_lost=stop_now,
         ).start()
+        if self.settings.debug_memory_file is not None:
+            self.memory_probe = MemoryProbe(
+                self.settings.debug_memory_file, native=lambda: store_memory(self)
+            )
+            self.memory_probe.start()
         await super().on_first_start()
 
     async def on_stop(self) -> None:
@@ -63,6 +71,8 @@ class WeatherApp(InternalsApp):
             self.broker_watch.stop()
         if self.liveness is not None:
             self.liveness.stop()
+        if self.memory_probe is not None:
+            self.memory_probe.stop()
         await super().on_stop()
 
     async def crash(self, reason: BaseException) -> None:

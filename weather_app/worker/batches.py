@@ -55,6 +55,12 @@ class Batch:
         """Whether a rebalance began since the batch was taken: it must not be processed."""
         return self._source is not None and self._source.generation != self._generation
 
+    @property
+    def from_consumer(self) -> bool:
+        """Whether the batch came from the batching consumer (not Faust's test driver, whose
+        stream sends table changes and acks on its own)."""
+        return self._source is not None
+
     def done(self, offsets: list[int]) -> None:
         """Ack the processed records' offsets: the next commit may include them."""
         if self._source is not None:  # the stream acks its own events

@@ -17,6 +17,7 @@ counted again from the start of the log.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -120,6 +121,19 @@ class PartitionedSummaries:
         record beyond the position is not counted: the partition is rewound to the position
         instead, and the rest of the batch is dropped until it is re-read.
         """
+        if not batch.from_consumer:
+            return self._apply(batch)
+        with _collecting(self.table):  # its changelog records leave in send_changes
+            return self._apply(batch)
+
+    async def send_changes(self) -> None:
+        """Send the changelog records of the batches applied since the last call (a table
+        that sends its own, like Faust's test driver's, has nothing to send here)."""
+        send = getattr(self.table, "send_collected", None)
+        if send is not None:
+            await send()
+
+    def _apply(self, batch: Batch) -> Applied:
         state = self.state(batch.tp.partition)
         if _lost_by_the_log(state, batch.records, self.log_end(batch.tp.partition)):
             state = self._rebuild(batch.event, state, self.log_end(batch.tp.partition) or 0)
@@ -193,6 +207,11 @@ class PartitionedSummaries:
             len(state.groups),
         )
         return state
+
+
+def _collecting(table: Any) -> contextlib.AbstractContextManager[Any]:
+    collecting = getattr(table, "collecting", None)
+    return collecting() if collecting is not None else contextlib.nullcontext()
 
 
 def _lost_by_the_log(state: PartitionState, records: Sequence[Record], end: int | None) -> bool:

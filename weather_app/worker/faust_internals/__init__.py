@@ -22,6 +22,15 @@ Inventory (module: private name -> why)
   parsed records to the agents instead of a ``ConsumerRecord`` each); aiokafka's
   ``_coordinator`` via Faust's ``_thread._ensure_consumer()`` (this member's id in the group,
   for eviction after a crash).
+* ``fetch``: aiokafka's ``FetchResult.getall`` and the ``PartitionRecords`` state it drives
+  (``_records``, ``_check_crcs``, ``_isolation_level``, ``_aborted_producers``,
+  ``_consume_aborted_up_to``, ``_contains_abort_marker``, ``next_fetch_offset``) -> the
+  agents' partitions are drained a record batch at a time, not through a generator per record.
+* ``changelog`` (``BatchedTable``, a subclass of ``faust.Table``): ``_sensor_on_set`` /
+  ``_sensor_on_del``, ``app.tables.persist_offset_on_commit``, the store's
+  ``set_persisted_offset`` and the transactional id format of Faust's ``TransactionManager``
+  -> a batch's changelog records leave as whole record batches, not one Faust send each.
+* ``store_memory``: Faust's ``Store._dbs`` -> the RocksDB memory figures of the memory probe.
 * ``transactions`` (``TransactionalProducer``, the base of ``FlushingProducer``): aiokafka's
   ``_txn_manager.state`` and ``_sender.sender_task`` (a producer's transaction state and
   whether its sender died), Faust's ``_transaction_producers`` / ``_trn_locks`` (made per
@@ -45,7 +54,9 @@ Inventory (module: private name -> why)
   ``_on_partitions_assigned`` (passed on to the consumer as Faust does), ``_create_directories``
   (create the state folder's parents too); installs ``stores`` and ``group``.
 * ``producer`` (``FlushingProducer``, a subclass of Faust's aiokafka ``Producer``): overrides
-  public methods only (``send_soon``, ``flush``, ``commit_transactions``, ``send``); its
+  public methods only (``send_soon``, ``flush``, ``commit_transactions``, ``send``) and adds
+  ``send_records`` (aiokafka's public ``create_batch``/``send_batch`` on the partition's
+  transactional producer: ``_transaction_producers``, ``_retired``, ``_ensure_producer``); its
   reason to live here is that it corrects 0.15.3 behaviour (no flush before a commit, a flush
   that gives up, failed changelog sends only logged) and must be re-checked on upgrade.
 """

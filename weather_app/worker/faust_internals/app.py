@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING, Any
 import faust
 from faust.types import ConsumerT, ProducerT
 
-from weather_app.worker.faust_internals import group, stores
+from weather_app.worker.faust_internals import (
+    fetch,  # noqa: F401  (installs the batch fetch)
+    group,
+    stores,
+)
 from weather_app.worker.faust_internals.consumer import BatchingConsumer
 from weather_app.worker.faust_internals.producer import FlushingProducer
 from weather_app.worker.faust_internals.stores import UncommittedWrites

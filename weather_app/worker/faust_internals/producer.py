@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
+from aiokafka.errors import ProducerFenced
+from aiokafka.producer.transaction_manager import TransactionState
+from faust.exceptions import ProducerSendError
 from faust.types import RecordMetadata
 from faust.types.tuples import FutureMessage
 
-from weather_app.worker.faust_internals.transactions import TransactionalProducer, fenced
+from weather_app.worker.faust_internals.transactions import (
+    TransactionalProducer,
+    fenced,
+    sender_error,
+    state_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +48,7 @@ class FlushingProducer(TransactionalProducer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._unsettled: set[FutureMessage] = set()
+        self._unsettled: set[asyncio.Future] = set()
 
     def send_soon(self, fut: FutureMessage) -> None:
         self._unsettled.add(fut)
@@ -90,6 +99,66 @@ class FlushingProducer(TransactionalProducer):
         """
         future = await super().send(*args, **kwargs)
         future.add_done_callback(self._crash_on_failure)  # type: ignore[attr-defined]
+        return future
+
+    async def send_records(
+        self,
+        topic: str,
+        partition: int,
+        records: Sequence[tuple[bytes, bytes | None]],
+        *,
+        transactional_id: str | None = None,
+    ) -> list[asyncio.Future]:
+        """Send serialized (key, value) records to one partition as whole record batches.
+
+        What :meth:`send` does for one record (the partition's transaction begun first, a
+        fenced or retired one failing the send, not the worker; :meth:`flush` waiting for it;
+        a failure for good crashing the worker), for many at once: aiokafka's public
+        ``create_batch``/``send_batch`` instead of a Faust send (message, buffer, task, send,
+        callbacks) per record. Returns the batches' futures, each resolving to the metadata of
+        its first record.
+        """
+        client: Any
+        lock: Any = contextlib.nullcontext()
+        if transactional_id:
+            client = self._transaction_producers.get(transactional_id)
+            if transactional_id in self._retired or (
+                client is not None and fenced(sender_error(client))
+            ):
+                failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                failed.set_exception(ProducerFenced())
+                return [failed]
+            if client is not None and state_of(client) is TransactionState.READY:
+                await self.maybe_begin_transaction(transactional_id)
+            client = self._transaction_producers.get(transactional_id)
+            if client is None:
+                raise ProducerSendError(f"No transaction producer found for : {transactional_id}")
+            lock = self._lock(transactional_id)
+        else:
+            client = self._ensure_producer()
+        futures = []
+        async with lock:
+            batch = client.create_batch()
+            for key, value in records:
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    futures.append(
+                        self._settled(await client.send_batch(batch, topic, partition=partition))
+                    )
+                    batch = client.create_batch()
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        raise ProducerSendError(
+                            f"a {topic} record of {len(value or b'')} bytes does not fit a batch"
+                        )
+            futures.append(
+                self._settled(await client.send_batch(batch, topic, partition=partition))
+            )
+        return futures
+
+    def _settled(self, future: asyncio.Future) -> asyncio.Future:
+        """Track a send that :meth:`flush` must wait for, and crash if it fails for good."""
+        self._unsettled.add(future)
+        future.add_done_callback(self._unsettled.discard)
+        future.add_done_callback(self._crash_on_failure)
         return future
 
     def _crash_on_failure(self, future: asyncio.Future) -> None:

@@ -1,0 +1,113 @@
+"""A Faust table whose changelog records leave a batch at a time.
+
+Faust sends a changelog record for every table write on its own: a ``FutureMessage``, the
+producer buffer's queue and task, ``Topic.publish_message`` with its sensors, the
+transaction manager, a locked aiokafka ``send`` and three callbacks. That was about 30 us per
+write, the largest single cost of the worker's main thread (one write per changed month group
+of a batch). :class:`BatchedTable` keeps Faust's store write (``table[key] = value`` still
+writes RocksDB through the store, as before) but, inside :meth:`BatchedTable.collecting`,
+keeps each write's serialized changelog record; :meth:`BatchedTable.send_collected` then
+sends each partition's records, in write order, as whole record batches in the partition's
+transaction (``FlushingProducer.send_records``). Each batch's last offset becomes the
+store's persisted offset as Faust's ``_on_changelog_sent`` makes it: at the commit under
+``exactly_once``, at once under ``at_least_once``.
+
+Private Faust names used: ``Table._sensor_on_set`` / ``_sensor_on_del`` (what ``on_key_set``
+tells the sensors), ``app.tables.persist_offset_on_commit`` and the store's
+``set_persisted_offset`` (the two branches of ``_on_changelog_sent``), and the transactional
+id Faust's ``TransactionManager.send`` derives (``{app id}-{group}-{partition}``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import faust
+from faust.types import TP, AppT
+
+from weather_app.worker.faust_internals.producer import FlushingProducer
+
+
+class BatchedTable(faust.Table):
+    """``faust.Table`` that can collect its changelog records and send them as batches."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: partition -> serialized (key, value) changelog records, while collecting
+        self._collected: dict[int, list[tuple[bytes, bytes | None]]] | None = None
+
+    @contextlib.contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Writes in this block keep their changelog records for :meth:`send_collected`."""
+        if self._collected is None:
+            self._collected = {}
+        yield
+
+    def on_key_set(self, key: Any, value: Any) -> None:
+        if self._collected is None:
+            return super().on_key_set(key, value)
+        self._collect(key, self._dump_value(value))
+        self._sensor_on_set(self, key, value)
+
+    def on_key_del(self, key: Any) -> None:
+        if self._collected is None:
+            return super().on_key_del(key)
+        self._collect(key, None)
+        self._sensor_on_del(self, key)
+
+    def _collect(self, key: Any, value: bytes | None) -> None:
+        partition = self.partition_for_key(key)
+        assert self._collected is not None and partition is not None
+        dumped = self.app.serializers.dumps_key(self.key_type, key, serializer=self.key_serializer)
+        self._collected.setdefault(partition, []).append((dumped, value))
+
+    def _dump_value(self, value: Any) -> bytes | None:
+        return self.app.serializers.dumps_value(
+            self.value_type, value, serializer=self.value_serializer
+        )
+
+    async def send_collected(self) -> None:
+        """Send what was collected, one partition's records in write order; stop collecting.
+
+        When this returns the records are in the producer (a commit's flush waits for them),
+        so the offsets of the records that caused them may be acked.
+        """
+        collected, self._collected = self._collected or {}, None
+        app = self.app
+        producer = app.producer
+        assert isinstance(producer, FlushingProducer)
+        topic = self.changelog_topic.get_topic_name()
+        for partition, records in collected.items():
+            transactional_id = None
+            if app.in_transaction:
+                group = app.assignor.group_for_topic(topic)
+                transactional_id = f"{app.conf.id}-{group}-{partition}"
+            futures = await producer.send_records(
+                topic, partition, records, transactional_id=transactional_id
+            )
+            futures[-1].add_done_callback(self._on_batch_sent)
+
+    def _on_batch_sent(self, future: asyncio.Future) -> None:
+        """The persisted offset, as Faust's ``_on_changelog_sent`` keeps it (a failed send
+        crashes the worker through the producer instead)."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        sent = future.result()
+        # a batch's future resolves to its first record; its last is the partition's end
+        # now only if no other write reached the partition since, so take the base offset:
+        # recovery then reads at most the rest of that batch again (writes are idempotent)
+        tp = TP(sent.topic, sent.partition)
+        if self.app.in_transaction:
+            self.app.tables.persist_offset_on_commit(self.data, tp, sent.offset)
+        else:
+            self.data.set_persisted_offset(tp, sent.offset)
+
+
+def batched_table(app: AppT, name: str, **kwargs: Any) -> BatchedTable:
+    """A :class:`BatchedTable` registered with ``app`` as ``app.Table(name, ...)`` would be."""
+    table = BatchedTable(app, name=name, beacon=app.tables.beacon, **kwargs)
+    app.tables.add(table)
+    return table
