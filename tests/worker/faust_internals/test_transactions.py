@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -364,3 +365,34 @@ def test_before_a_revoke_processing_stops_acked_offsets_commit_and_the_rest_abor
     assert acked.calls == ["send_offsets", "commit"]  # ended, not begun again
     assert idle.calls == ["abort"]
     assert all(p._txn_manager.state is TransactionState.READY for p in (acked, idle))
+
+
+class FencedBatchClient(FakeProducer):
+    """A transactional producer whose sender dies fenced while a batch waits for room."""
+
+    def create_batch(self) -> Any:
+        return SimpleNamespace(append=lambda **record: object())
+
+    async def send_batch(self, batch: Any, topic: str, partition: int) -> Any:
+        self.calls.append("send_batch")
+        raise ProducerFenced()
+
+
+def test_a_record_batch_fenced_in_the_accumulator_retires_the_producer_not_the_agent():
+    from weather_app.worker.faust_internals.producer import FlushingProducer
+
+    fake = FencedBatchClient(TransactionState.IN_TRANSACTION)
+
+    async def scenario():
+        producer = FlushingProducer.__new__(FlushingProducer)
+        producer.__dict__.update(make_producer().__dict__)
+        producer._unsettled = set()
+        producer._transaction_producers[TID] = fake
+        futures = await producer.send_records("changelog", 3, [(b"k", b"v")], transactional_id=TID)
+        with pytest.raises(ProducerFenced):
+            await futures[-1]
+        return producer
+
+    producer = run(scenario)
+    assert TID in producer._retired and TID not in producer._transaction_producers
+    assert fake.calls == ["send_batch", "stop"]

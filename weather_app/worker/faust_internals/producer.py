@@ -136,22 +136,32 @@ class FlushingProducer(TransactionalProducer):
             lock = self._lock(transactional_id)
         else:
             client = self._ensure_producer()
-        futures = []
-        async with lock:
-            batch = client.create_batch()
-            for key, value in records:
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    futures.append(
-                        self._settled(await client.send_batch(batch, topic, partition=partition))
-                    )
-                    batch = client.create_batch()
+        futures: list[asyncio.Future] = []
+        try:
+            async with lock:
+                batch = client.create_batch()
+                for key, value in records:
                     if batch.append(key=key, value=value, timestamp=None) is None:
-                        raise ProducerSendError(
-                            f"a {topic} record of {len(value or b'')} bytes does not fit a batch"
-                        )
-            futures.append(
-                self._settled(await client.send_batch(batch, topic, partition=partition))
-            )
+                        sent = await client.send_batch(batch, topic, partition=partition)
+                        futures.append(self._settled(sent))
+                        batch = client.create_batch()
+                        if batch.append(key=key, value=value, timestamp=None) is None:
+                            raise ProducerSendError(
+                                f"a {topic} record of {len(value or b'')} bytes does not fit "
+                                "a batch"
+                            )
+                futures.append(
+                    self._settled(await client.send_batch(batch, topic, partition=partition))
+                )
+        except Exception as error:
+            if not fenced(error) or transactional_id is None:
+                raise
+            # the sender died fenced while this waited for room in aiokafka's accumulator: the
+            # partition moved, and its new owner replays what this producer held
+            await self._retire(transactional_id)
+            failed = asyncio.get_running_loop().create_future()
+            failed.set_exception(ProducerFenced())
+            return [*futures, failed]
         return futures
 
     def _settled(self, future: asyncio.Future) -> asyncio.Future:
