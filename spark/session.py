@@ -23,18 +23,23 @@ from weather_app.settings import Settings, SettingsError
 SOURCES = ("python", "kafka")
 _FORMATS = {"python": KafkaDataSource.name(), "kafka": "kafka"}
 REPO = Path(__file__).resolve().parent.parent
+#: holds the ``sitecustomize`` that makes Python workers import the installed pyspark
+WORKER_SITE = Path(__file__).resolve().parent / "worker_site"
 
 
 def spark_session(app_name: str) -> SparkSession:
     """A SparkSession for the pipeline's jobs, with the Kafka data source registered.
 
     ``local[*]`` unless ``SPARK_MASTER`` says otherwise; UTC session time zone; quiet (no UI,
-    no progress bars, WARN logs). Python workers run this interpreter and can import this
-    repository (they unpickle :mod:`spark.kafka_source` classes) whatever the current folder.
+    no progress bars, WARN logs). Python workers run this interpreter, can import this
+    repository (they unpickle :mod:`spark.kafka_source` classes) whatever the current folder,
+    and import pyspark from its installed, compiled files (``worker_site/sitecustomize.py``).
     """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    _add_to_pythonpath(REPO)  # read by the JVM when it starts, passed on to Python workers
+    # read by the JVM when it starts, passed on to Python workers
+    _add_to_pythonpath(REPO)
+    _add_to_pythonpath(WORKER_SITE)
     builder = (
         SparkSession.builder.appName(app_name)
         .master(os.environ.get("SPARK_MASTER", "local[*]"))
