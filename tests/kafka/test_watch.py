@@ -40,7 +40,11 @@ def test_a_broker_that_answers_is_never_lost(settings, fresh_topics):
     watch = BrokerWatch(settings, partitions, on_lost=lost.append, interval=0.1)
     looks = [watch.look() for _ in range(5)]
     assert looks == [None] * 5 and lost == [] and watch.unreachable_since is None
-    watch.start()
-    time.sleep(0)  # the thread runs on its own; stop() must end it promptly
+    looked = []
+    look = watch.look
+    watch.look = lambda: looked.append(1) or look()  # type: ignore[method-assign]
+    watch.start()  # the thread looks on its own; stop() must end it promptly
+    wait_for(lambda: len(looked) >= 3, 10, "three looks from the thread")
     watch.stop()
+    assert lost == []
     assert not [t for t in threading.enumerate() if t.name == "broker-watch"]
