@@ -179,13 +179,38 @@ def assert_exact(data_dir: Path, kafka_broker: str) -> None:
         )
 
 
+def seeded() -> tuple[random.Random, int]:
+    """A random generator and its seed (printed by the test, to replay a failing run)."""
+    seed = random.randrange(1_000_000)
+    return random.Random(seed), seed
+
+
+def wait_every_partition_moves(data_dir: Path, what: str) -> None:
+    before = {kind: offsets(data_dir, kind) for kind in KINDS}
+    wait_for(lambda: advanced(data_dir, before), MAX_STALL_SEC, what)
+
+
+def stop_everything(group: Group, producer: Process, monitor: StallMonitor) -> None:
+    monitor.stop()
+    if producer.running():
+        producer.kill()
+    group.stop_all()
+
+
+def assert_survived(
+    group: Group, data_dir: Path, kafka_broker: str, seed: int, stall: float
+) -> None:
+    """Files equal ground truth, no log says anything forbidden, no partition stalled long."""
+    assert_exact(data_dir, kafka_broker)
+    assert group.problems() == []
+    assert stall <= MAX_STALL_SEC, f"seed {seed}: a partition stood still {stall:.1f} s"
+
+
 @pytest.mark.timeout(240)
 def test_random_sigkills_of_three_workers_lose_nothing_and_double_nothing(
     base, data_dir, kafka_broker, tmp_path
 ):
-    rng = random.Random()
-    seed = rng.randrange(1_000_000)
-    rng.seed(seed)
+    rng, seed = seeded()
     group = Group(base, tmp_path)
     names = ["a", "b", "c"]
     for name in names:
@@ -211,29 +236,21 @@ def test_random_sigkills_of_three_workers_lose_nothing_and_double_nothing(
             unkilled = [n for n in names if n != victim]
             assert all(group.workers[n].running() for n in unkilled), group.tails()
         group.wait_ready(*names)
-        before = {kind: offsets(data_dir, kind) for kind in KINDS}
-        wait_for(lambda: advanced(data_dir, before), MAX_STALL_SEC, "every partition to move")
+        wait_every_partition_moves(data_dir, "every partition to move")
         stall = monitor.stop()
         lost, doubled = finish(group, producer, data_dir, kafka_broker)
     finally:
-        monitor.stop()
-        if producer.running():
-            producer.kill()
-        group.stop_all()
+        stop_everything(group, producer, monitor)
     print(f"seed {seed}: killed {killed}, longest partition stall {stall:.1f} s")
     report("random SIGKILLs of 3 workers", "5 SIGKILLs, restarted", lost, doubled, stall)
-    assert_exact(data_dir, kafka_broker)
-    assert group.problems() == []
-    assert stall <= MAX_STALL_SEC, f"seed {seed}: a partition stood still {stall:.1f} s"
+    assert_survived(group, data_dir, kafka_broker, seed, stall)
 
 
 @pytest.mark.timeout(240)
 def test_a_worker_joins_a_busy_group_and_another_is_killed_during_the_rebalance(
     base, data_dir, kafka_broker, tmp_path
 ):
-    rng = random.Random()
-    seed = rng.randrange(1_000_000)
-    rng.seed(seed)
+    rng, seed = seeded()
     group = Group(base, tmp_path)
     group.start("a")
     group.start("b")
@@ -257,24 +274,17 @@ def test_a_worker_joins_a_busy_group_and_another_is_killed_during_the_rebalance(
         group.kill("b")
         assert producer.running(), producer.tail()
         group.wait_ready("a", "c")
-        before = {kind: offsets(data_dir, kind) for kind in KINDS}
-        wait_for(lambda: advanced(data_dir, before), MAX_STALL_SEC, "the takeover of b")
+        wait_every_partition_moves(data_dir, "the takeover of b")
         group.start("b")
         group.wait_ready("a", "b", "c")
-        before = {kind: offsets(data_dir, kind) for kind in KINDS}
-        wait_for(lambda: advanced(data_dir, before), MAX_STALL_SEC, "every partition to move")
+        wait_every_partition_moves(data_dir, "every partition to move")
         stall = monitor.stop()
         lost, doubled = finish(group, producer, data_dir, kafka_broker)
     finally:
-        monitor.stop()
-        if producer.running():
-            producer.kill()
-        group.stop_all()
+        stop_everything(group, producer, monitor)
     print(f"seed {seed}: longest partition stall {stall:.1f} s")
     report("busy join + SIGKILL in the rebalance", "join, SIGKILL, restart", lost, doubled, stall)
-    assert_exact(data_dir, kafka_broker)
-    assert group.problems() == []
-    assert stall <= MAX_STALL_SEC, f"seed {seed}: a partition stood still {stall:.1f} s"
+    assert_survived(group, data_dir, kafka_broker, seed, stall)
 
 
 @pytest.mark.timeout(240)
