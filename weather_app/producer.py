@@ -43,7 +43,7 @@ def produce(
         if newest is not None:
             day_stream = itertools.dropwhile(lambda day: day[0].date <= newest, day_stream)
     day_stream = itertools.islice(day_stream, days)
-    sender = ReliableSender(lambda: new_producer(settings))
+    sender = ReliableSender(lambda: new_producer(settings), settings)
     try:
         return send_days(
             sender,

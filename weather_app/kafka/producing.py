@@ -1,42 +1,72 @@
 """Sending generated weather to Kafka without losing a record silently.
 
 kafka-python's producer gives the delivery the specs ask for: ``acks="all"`` (acknowledged once
-every in-sync replica has it), ``retries=10``, and idempotence so that those retries cannot
-write duplicates where the broker supports it. Each send carries an error callback; the first
-failure that survives the retries stops the producer with an error naming the record.
+every in-sync replica has it) and ``retries=10``, with one request in flight per connection:
+kafka-python mutes a partition while its batch is out, so a retry can never be overtaken and
+each partition keeps send order. A retry whose first write succeeded but whose acknowledgement
+was lost writes that batch twice, right after itself; the summaries drop such repeats (a date
+not later than the group's last).
+
+Not idempotence: an idempotent producer meeting a broker that forgot its producer id (noida-db
+after a restart) bumps its epoch, fails the batches in flight and sends the queued ones after
+them, so later records land before the failed ones are resent: measured, a partition's records
+out of order after a broker SIGKILL (tests/e2e/test_producer_faults.py).
+
+Each send carries an error callback; the first failure that survives the retries stops the
+producer with an error naming the record. A broker that acknowledges nothing for longer than
+``WEATHER_CONNECT_TIMEOUT_SEC`` while sends are in flight stops it too (kafka-python would wait
+minutes), saying how many messages were acknowledged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError, OutOfOrderSequenceNumberError, UnknownProducerIdError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from weather_app.core.codec import to_json, to_protobuf
 from weather_app.core.generators import StationDay, Temperature
 from weather_app.core.records import month_name
 from weather_app.core.topics import STATIONS, STATIONS_JSON, TEMPERATURES
 from weather_app.errors import WeatherError
-from weather_app.kafka.topics import broker_unreachable
+from weather_app.kafka.topics import broker_unreachable, lost_broker
 from weather_app.settings import Settings
 
 RETRIES = 10
 
 
+class Producer(KafkaProducer):
+    """kafka-python's producer, quiet when garbage-collected after being abandoned.
+
+    Its ``__del__`` closes it with a 1 s flush, which raises (a traceback on stderr at exit)
+    when sends to a lost broker are still in flight; those were given up on already.
+    """
+
+    def __del__(self) -> None:
+        with contextlib.suppress(KafkaError):
+            super().__del__()
+
+
 def new_producer(settings: Settings) -> KafkaProducer:
     try:
-        return KafkaProducer(
+        return Producer(
             bootstrap_servers=settings.bootstrap_servers,
             client_id="weather-producer",
             acks="all",
             retries=RETRIES,
-            enable_idempotence=True,
+            # one request in flight per connection: kafka-python mutes a partition while its
+            # batch is out, so a retried batch can never be overtaken (see the module doc)
+            enable_idempotence=False,
+            max_in_flight_requests_per_connection=1,
             linger_ms=5,
             retry_backoff_ms=200,
             bootstrap_timeout_ms=int(settings.connect_timeout * 1000),
+            max_block_ms=int(settings.connect_timeout * 1000),  # send() waiting on metadata
         )
     except KafkaError as error:
         raise broker_unreachable(settings, error) from None
@@ -64,81 +94,121 @@ class Failure:
 
 @dataclass
 class DeliveryWatch:
-    """Collects failed deliveries reported by the producer's I/O thread."""
+    """Collects what the producer's I/O thread reports: acknowledgements and failed deliveries."""
 
     failures: list[Failure] = field(default_factory=list)
+    acknowledged: int = 0
+    pending: int = 0
+    #: when the broker last acknowledged something, or when a send found nothing in flight
+    quiet_since: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def send(
         self, producer: KafkaProducer, index: int, topic: str, key: bytes, value: bytes
     ) -> None:
+        def acknowledged(_: object) -> None:
+            with self._lock:
+                self.acknowledged += 1
+                self.pending -= 1
+                self.quiet_since = time.monotonic()
+
         def failed(error: BaseException) -> None:
             with self._lock:
+                self.pending -= 1
                 self.failures.append(Failure(index, topic, key, value, error))
 
-        producer.send(topic, key=key, value=value).add_errback(failed)
+        with self._lock:
+            if not self.pending:
+                self.quiet_since = time.monotonic()
+            self.pending += 1
+        try:
+            future = producer.send(topic, key=key, value=value)
+        except BaseException:
+            with self._lock:
+                self.pending -= 1
+            raise
+        future.add_callback(acknowledged)
+        future.add_errback(failed)
 
     def take(self) -> list[Failure]:
         with self._lock:
             taken, self.failures = sorted(self.failures, key=lambda f: f.index), []
         return taken
 
+    def stalled_for(self) -> float:
+        """Seconds without an acknowledgement while sends are in flight (0.0 if none are)."""
+        with self._lock:
+            return time.monotonic() - self.quiet_since if self.pending else 0.0
 
-#: errors after which a fresh producer can resend: the broker lost the idempotence state
-#: (noida-db forgets producer ids and sequence numbers when it restarts)
-RESENDABLE = (OutOfOrderSequenceNumberError, UnknownProducerIdError)
-MAX_PRODUCER_RESETS = 10
+
+#: how long one wait on the producer lasts before the broker watch looks again
+SETTLE_POLL_SEC = 0.5
 
 
 class ReliableSender:
-    """Sends messages in order; on lost idempotence state, resends the failed ones, in order.
+    """Sends messages in order and stops on the first one that cannot be delivered.
 
-    When a partition's sequence breaks, that send and every later one to the partition fail,
-    so the failures are a suffix of each partition's messages: resending them in send order
-    with a new producer keeps every partition's order. A message whose write succeeded but
-    whose acknowledgement was lost may be written twice; the summaries drop such duplicates.
+    A broker that acknowledges nothing for longer than the connect timeout while sends are in
+    flight is lost: :class:`WeatherError` saying how many messages it acknowledged.
     """
 
-    def __init__(self, new_producer: Callable[[], KafkaProducer]) -> None:
-        self.new_producer = new_producer
+    def __init__(self, new_producer: Callable[[], KafkaProducer], settings: Settings) -> None:
+        self.settings = settings
         self.producer = new_producer()
         self.watch = DeliveryWatch()
         self.sent = 0
-        self.resets = 0
 
     def send(self, topic: str, key: bytes, value: bytes) -> None:
-        self.watch.send(self.producer, self.sent, topic, key, value)
+        try:
+            self.watch.send(self.producer, self.sent, topic, key, value)
+        except KafkaTimeoutError:  # no metadata within max_block_ms (the connect timeout)
+            raise self._lost(self.settings.connect_timeout) from None
         self.sent += 1
 
     def check(self) -> None:
-        """Recover from failures reported so far, or raise :class:`WeatherError`."""
-        while True:
-            failures = self.watch.take()
-            if not failures:
-                return
-            fatal = [f for f in failures if not isinstance(f.error, RESENDABLE)]
-            if fatal or self.resets >= MAX_PRODUCER_RESETS:
-                first = (fatal or failures)[0]
-                more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-                raise WeatherError(f"send failed after {RETRIES} retries: {first.describe()}{more}")
-            self.producer.flush()  # settle everything in flight before resending
-            failures += self.watch.take()
-            failures.sort(key=lambda f: f.index)
-            self.producer.close()
-            self.producer = self.new_producer()
-            self.resets += 1
-            for failure in failures:
-                self.watch.send(
-                    self.producer, failure.index, failure.topic, failure.key, failure.value
-                )
-            self.producer.flush()
+        """Raise :class:`WeatherError` for a failed delivery or a lost broker."""
+        failures = self.watch.take()
+        if failures:
+            more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+            raise WeatherError(
+                f"send failed after {RETRIES} retries: {failures[0].describe()}{more}; "
+                f"{self.watch.acknowledged} messages acknowledged"
+            )
+        stalled = self.watch.stalled_for()
+        if stalled > self.settings.connect_timeout:
+            raise self._lost(stalled)
 
     def close(self) -> None:
+        """Wait for every acknowledgement (a bounded wait), then close the producer."""
         try:
-            self.producer.flush()
+            self._settle()
             self.check()
-        finally:
-            self.producer.close()
+        except BaseException:
+            self._abandon()
+            raise
+        self.producer.close()
+
+    def _settle(self) -> None:
+        """Flush, looking at the broker between waits: lost after the connect timeout."""
+        while True:
+            try:
+                self.producer.flush(timeout=SETTLE_POLL_SEC)
+                return
+            except KafkaTimeoutError:
+                stalled = self.watch.stalled_for()
+                if stalled > self.settings.connect_timeout:
+                    raise self._lost(stalled) from None
+
+    def _lost(self, seconds: float) -> WeatherError:
+        return WeatherError(
+            f"{lost_broker(self.settings, seconds)}; {self.watch.acknowledged} messages "
+            f"acknowledged, {self.watch.pending} sent but not acknowledged"
+        )
+
+    def _abandon(self) -> None:
+        """Close without waiting for sends the broker will not acknowledge."""
+        with contextlib.suppress(KafkaError):  # flush(0) meets the sends still in flight
+            self.producer.close(timeout=0)
 
 
 def send_days(

@@ -57,8 +57,8 @@ def admin_client(settings: Settings) -> Iterator[KafkaAdminClient]:
 
 def broker_unreachable(settings: Settings, error: Exception) -> WeatherError:
     return WeatherError(
-        f"cannot reach the Kafka broker at {settings.kafka_broker} (KAFKA_BROKER): "
-        f"{type(error).__name__}"
+        f"cannot reach the Kafka broker at {settings.kafka_broker} (KAFKA_BROKER) within "
+        f"WEATHER_CONNECT_TIMEOUT_SEC ({settings.connect_timeout:g} s): {type(error).__name__}"
     )
 
 
