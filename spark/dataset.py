@@ -1,6 +1,7 @@
 """The rain-forecast dataset: each station day with the weather of the two days before it.
 
     python -m spark.dataset [--every 60] [--seconds N] [--available-now] [--source python|kafka]
+                            [--fail-on-data-loss true|false]
 
 Streams ``stations-json`` into parquet under ``$WEATHER_DATA_DIR/spark/dataset`` (one file per
 trigger: the stream is repartitioned to 1), with a checkpoint beside it, so a restarted job
@@ -16,6 +17,7 @@ import sys
 
 from pyspark.sql import DataFrame
 
+from spark.failures import quiet_failure_logs, run_job
 from spark.reports import labelled, once_per_day, parse_reports
 from spark.session import SOURCES, output_dir, read_kafka, run_for, spark_session
 from weather_app.core.topics import STATIONS_JSON
@@ -36,14 +38,22 @@ def main(argv: list[str] | None = None) -> int:
         "--available-now", action="store_true", help="process what is in the topic now, then stop"
     )
     parser.add_argument("--source", choices=SOURCES, default="python")
+    parser.add_argument(
+        "--fail-on-data-loss",
+        choices=("true", "false"),
+        default="true",
+        help="the source's failOnDataLoss: false skips records gone from the log (default true)",
+    )
     args = parser.parse_args(argv)
     if args.every <= 0 or (args.seconds is not None and args.seconds <= 0):
         parser.error("--every and --seconds must be > 0")
     folder = output_dir()
+    lost = {"failOnDataLoss": args.fail_on_data_loss}
     spark = spark_session("weather-dataset")
+    quiet_failure_logs(spark)
     try:
         writer = (
-            dataset(read_kafka(spark, TOPIC, source=args.source))
+            dataset(read_kafka(spark, TOPIC, source=args.source, options=lost))
             .repartition(1)
             .writeStream.format("parquet")
             .option("path", str(folder / "dataset"))
@@ -62,4 +72,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_job(main))

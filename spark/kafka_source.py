@@ -199,6 +199,9 @@ class ConsumerSettings:
             "auto.offset.reset": "error",  # a range gone from the log is reported, not skipped
             "enable.partition.eof": True,  # says where the log ends when a read gets there
             "socket.connection.setup.timeout.ms": max(1000, min(self.poll_timeout_ms, 30_000)),
+            # librdkafka's own lines (one per failed reconnect) only repeat what the source
+            # reports itself when a broker stays away: keep its critical ones only
+            "log_level": 2,
         }
 
 

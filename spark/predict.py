@@ -15,6 +15,7 @@ import sys
 from pyspark.ml import PipelineModel
 from pyspark.sql import functions as F
 
+from spark.failures import quiet_failure_logs, run_job
 from spark.reports import features, parse_reports
 from spark.session import SOURCES, output_dir, read_kafka, run_for, spark_session
 from weather_app.core.topics import STATIONS_JSON
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no model at {model_dir}; run python -m spark.train first", file=sys.stderr)
         return 1
     spark = spark_session("weather-predict")
+    quiet_failure_logs(spark)
     try:
         model = PipelineModel.load(str(model_dir))
         rows = features(
@@ -55,4 +57,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_job(main))

@@ -14,10 +14,13 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from spark.kafka_source import KafkaDataSource
+from weather_app.errors import WeatherError
 from weather_app.settings import Settings, SettingsError
 
 SOURCES = ("python", "kafka")
@@ -74,7 +77,9 @@ def read_kafka(
     """
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
-    servers = bootstrap or job_settings().kafka_broker
+    settings = job_settings()
+    servers = bootstrap or settings.kafka_broker
+    require_broker(servers, settings.connect_timeout, named=bootstrap is None)
     reader = (
         spark.readStream.format(_FORMATS[source])
         .option("kafka.bootstrap.servers", servers)
@@ -84,6 +89,22 @@ def read_kafka(
     if max_offsets_per_trigger is not None:
         reader = reader.option("maxOffsetsPerTrigger", str(max_offsets_per_trigger))
     return reader.options(**dict(options or {})).load()
+
+
+def require_broker(servers: str, timeout: float, *, named: bool = True) -> None:
+    """Fail in one line, within ``timeout``, when no broker answers at ``servers``.
+
+    Without this a query would start and fail a metadata call 30 s later with Spark's stack.
+    """
+    admin = AdminClient({"bootstrap.servers": servers, "log_level": 2})  # no per-retry lines
+    try:
+        admin.list_topics(timeout=timeout)
+    except KafkaException as error:
+        setting = " (KAFKA_BROKER)" if named else ""
+        raise WeatherError(
+            f"cannot reach the Kafka broker at {servers}{setting} within "
+            f"WEATHER_CONNECT_TIMEOUT_SEC ({timeout:g} s): {error.args[0].str()}"
+        ) from None
 
 
 def job_settings() -> Settings:

@@ -15,6 +15,7 @@ import sys
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from spark.failures import quiet_failure_logs, run_job
 from spark.reports import parse_reports
 from spark.session import SOURCES, read_kafka, run_for, spark_session
 from weather_app.core.topics import STATIONS_JSON
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seconds <= 0 or args.every <= 0:
         parser.error("--seconds and --every must be > 0")
     spark = spark_session("weather-stats")
+    quiet_failure_logs(spark)
     spark.conf.set("spark.sql.shuffle.partitions", str(SHUFFLE_PARTITIONS))
     try:
         stats = stats_table(parse_reports(read_kafka(spark, TOPIC, source=args.source)))
@@ -71,4 +73,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_job(main))

@@ -18,6 +18,7 @@ from pyspark.ml.classification import DecisionTreeClassifier
 from pyspark.ml.feature import VectorAssembler
 from pyspark.sql import functions as F
 
+from spark.failures import quiet_failure_logs, run_job
 from spark.session import output_dir, spark_session
 
 FEATURES = ["month", "sub1degrees", "sub1raining", "sub2degrees", "sub2raining"]
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     spark = spark_session("weather-train")
+    quiet_failure_logs(spark)
     try:
         data = spark.read.parquet(str(folder / "dataset")).withColumn(
             "raining", F.col("raining").cast("double")
@@ -66,4 +68,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_job(main))
