@@ -144,3 +144,45 @@ def test_a_log_refilled_past_the_checkpoint_is_data_loss_and_the_partition_is_re
     assert data_loss_lines(caplog) == []
     assert json.loads(path.read_text())["January"]["1990"]["count"] == 16
     assert_equals_ground_truth(settings)
+
+
+def test_a_log_refilled_past_a_running_consumer_is_data_loss_and_the_partition_is_rebuilt(
+    settings, fresh_topics, caplog
+):
+    """The outage a running consumer does not see: the log lost every record and was refilled
+    past its position between two polls. Each batch is confirmed by reading again the record
+    before it, so the next poll finds the record at offset 9 changed."""
+    send_days(settings, 1, 10)
+    path = settings.output_dir("temperatures") / "partition-0.json"
+    steps = iter(["counted ten", "refilled"])
+    step = next(steps)
+    refilled_at = 0.0
+
+    def refill_then_stop() -> bool:
+        nonlocal step, refilled_at
+        if step == "counted ten" and path.exists() and file_offset(path) == 10:
+            # offsets 0..13 now hold January 15..28: offset 10 lies within the log
+            ensure_topics(
+                settings,
+                product_topics(settings, ["temperatures"]),
+                reset=True,
+                report=lambda _: None,
+            )
+            send_days(settings, 15, 14)
+            refilled_at = time.monotonic()
+            step = next(steps)
+        return step == "refilled" and file_offset(path) == 14
+
+    with caplog.at_level(logging.WARNING, logger="weather_app.consumer"):
+        consume(settings, "temperatures", [0], should_stop=until(refill_then_stop))
+    took = time.monotonic() - refilled_at
+    assert data_loss_lines(caplog) == [
+        "data loss: temperatures partition 0: the record at offset 9 is not the one "
+        "partition-0.json counted last (the log lost records and was refilled past offset 9); "
+        "rebuilding the partition's summary from offsets 0..13"
+    ]
+    lost, doubled = assert_equals_ground_truth(settings)
+    summary = json.loads(path.read_text())
+    assert summary["January"]["1990"]["start"] == "1990-01-15"  # only what the log holds
+    assert summary["January"]["1990"]["count"] == 14
+    report("consume: log refilled past a running consumer", "topic refilled", lost, doubled, took)

@@ -105,18 +105,24 @@ def consume(
             guard = LogGuard(settings, consumer, topic, summaries, checkpoints)
             guard.check(force=True)
             guard.verify_fingerprints()
+            rereads = Rereads(consumer, guard)
+            for tp in guard.partitions:
+                rereads.read_again(tp)
             polls = 0
             while (iterations is None or polls < iterations) and not should_stop():
                 try:
                     batch = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
                 except OffsetOutOfRangeError:
+                    rereads.give_up()  # the record read again may have left by retention
                     guard.out_of_range()
                     continue
                 polls += 1
-                for tp, records in batch.items():
+                for tp, fetched in batch.items():
+                    records = rereads.confirmed(tp, fetched)
+                    if not records:
+                        continue
                     summary = summaries[tp.partition]
-                    if records:
-                        checkpoints.read(tp.partition, records[-1])
+                    checkpoints.read(tp.partition, records[-1])
                     for bad in summary.apply(records).rejected:
                         record = bad.record
                         dead_letters.send(
@@ -125,6 +131,7 @@ def consume(
                     # past transaction markers too: the consumer's position, not last offset + 1
                     summary.position = consumer.position(tp)
                     checkpoints.changed(tp.partition)
+                    rereads.read_again(tp)
                 checkpoints.save()
                 guard.check()
             checkpoints.save()
@@ -204,6 +211,66 @@ class Checkpoints:
                 for p, error in sorted(self.pending.items())
             )
             raise WeatherError(f"could not save {unsaved}; the next run reads those records again")
+
+
+class Rereads:
+    """Each batch is confirmed by the record before it, read again in the same fetch.
+
+    Offsets cannot see a log that lost records and was refilled past the position while the
+    consumer ran (a broker SIGKILLed and restarted between two polls, a producer going on):
+    the position lies within the log and the next fetch just returns the new records there.
+    So after each batch the consumer seeks back to the batch's last record; the next fetch
+    starts with it, and it must still be the record counted (its fingerprint). A fetch that
+    starts at the position instead (new records after the partition was caught up and read
+    again) is dropped and made again from one record earlier. A changed record is data loss:
+    the partition is recounted (:meth:`LogGuard.refilled`). The cost: one record more per
+    fetch, and a second fetch for a batch that arrives after an idle spell (see NOTES).
+    """
+
+    def __init__(self, consumer: KafkaConsumer, guard: LogGuard) -> None:
+        self.consumer = consumer
+        self.guard = guard
+        #: partition -> the fingerprint its next fetch must start with
+        self.expected: dict[int, Fingerprint] = {}
+        #: partitions whose record before the position could not be fetched (out of range)
+        self.unconfirmable: set[int] = set()
+
+    def read_again(self, tp: TopicPartition) -> None:
+        """The next fetch of ``tp`` starts at the last record counted, if there is one."""
+        kept = self.guard.checkpoints.fingerprints[tp.partition]
+        if kept is not None and kept[0] < self.guard.summaries[tp.partition].position:
+            self.consumer.seek(tp, kept[0])
+            self.expected[tp.partition] = kept
+
+    def confirmed(self, tp: TopicPartition, records: list[Any]) -> list[Any]:
+        """The new records of a fetch, once the record before them is confirmed; none when
+        the fetch is dropped (made again from one record earlier) or the partition recounted."""
+        if not records:
+            return []
+        position = self.guard.summaries[tp.partition].position
+        expected = self.expected.pop(tp.partition, None)
+        if expected is None:
+            kept = self.guard.checkpoints.fingerprints[tp.partition]
+            if tp.partition in self.unconfirmable:
+                self.unconfirmable.discard(tp.partition)
+            elif kept is not None and records[0].offset >= position > kept[0]:
+                self.read_again(tp)  # not confirmed yet: fetch again, one record earlier
+                return []
+            return records
+        first = records[0]
+        if first.offset == expected[0] and fingerprint(first) != expected:
+            self.guard.refilled(tp, expected[0])
+            return []
+        # the record read again, and anything before the position, were counted already
+        return [record for record in records if record.offset >= position]
+
+    def give_up(self) -> None:
+        """Fetch at the positions again (a record read again can be gone by retention)."""
+        for partition in self.expected:
+            tp = TopicPartition(self.guard.topic, partition)
+            self.consumer.seek(tp, self.guard.summaries[partition].position)
+        self.unconfirmable.update(self.expected)
+        self.expected.clear()
 
 
 class LogGuard:
@@ -327,24 +394,42 @@ class LogGuard:
             found = self._record_at(tp, kept[0])
             if found is not None and fingerprint(found) == kept:
                 continue
-            path = snapshot_path(self.checkpoints.folder, tp.partition)
-            log.error(
-                "data loss: %s partition %d: the record at offset %d is not the one %s counted "
-                "last (the log lost records and was refilled past offset %d); rebuilding the "
-                "partition's summary from offsets %d..%d",
-                self.topic,
-                tp.partition,
-                kept[0],
-                path.name,
-                kept[0],
-                starts[tp],
-                ends[tp] - 1,
-            )
-            self.losses.append((tp.partition, kept[0], self.summaries[tp.partition].position))
-            self._recount(tp, starts[tp])
+            self._refilled(tp, kept[0], starts[tp], ends[tp])
             recounted = True
         if recounted:
             self.checkpoints.save()
+
+    def refilled(self, tp: TopicPartition, offset: int) -> None:
+        """The record at ``offset`` is not the one counted last: recount the partition."""
+        timeout_ms = int(min(self.settings.connect_timeout, LOG_CHECK_SEC) * 1000)
+        try:
+            start = self.consumer.beginning_offsets([tp], timeout_ms=timeout_ms)[tp]
+            end = self.consumer.end_offsets([tp], timeout_ms=timeout_ms)[tp]
+        except KafkaTimeoutError:
+            raise WeatherError(
+                f"{self.topic} partition {tp.partition}: the record at offset {offset} changed "
+                f"and the broker at {self.settings.kafka_broker} did not answer for the log's "
+                "offsets; the next run checks it again"
+            ) from None
+        self._refilled(tp, offset, start, end)
+        self.checkpoints.save()
+
+    def _refilled(self, tp: TopicPartition, offset: int, start: int, end: int) -> None:
+        path = snapshot_path(self.checkpoints.folder, tp.partition)
+        log.error(
+            "data loss: %s partition %d: the record at offset %d is not the one %s counted "
+            "last (the log lost records and was refilled past offset %d); rebuilding the "
+            "partition's summary from offsets %d..%d",
+            self.topic,
+            tp.partition,
+            offset,
+            path.name,
+            offset,
+            start,
+            end - 1,
+        )
+        self.losses.append((tp.partition, offset, self.summaries[tp.partition].position))
+        self._recount(tp, start)
 
     def _record_at(self, tp: TopicPartition, offset: int) -> Any | None:
         """The record at ``offset``, or None if the log has none there (read on the side,
