@@ -113,8 +113,8 @@ def consume(
                 try:
                     batch = consumer.poll(timeout_ms=POLL_TIMEOUT_MS)
                 except OffsetOutOfRangeError:
-                    rereads.give_up()  # the record read again may have left by retention
                     guard.out_of_range()
+                    rereads.forget_deleted()  # a record to read again may have left by retention
                     continue
                 polls += 1
                 for tp, fetched in batch.items():
@@ -249,6 +249,8 @@ class Rereads:
             return []
         position = self.guard.summaries[tp.partition].position
         expected = self.expected.pop(tp.partition, None)
+        if self.guard.checkpoints.fingerprints[tp.partition] is None:
+            return records  # recounted since: nothing read before the position to confirm
         if expected is None:
             kept = self.guard.checkpoints.fingerprints[tp.partition]
             if tp.partition in self.unconfirmable:
@@ -264,13 +266,25 @@ class Rereads:
         # the record read again, and anything before the position, were counted already
         return [record for record in records if record.offset >= position]
 
-    def give_up(self) -> None:
-        """Fetch at the positions again (a record read again can be gone by retention)."""
-        for partition in self.expected:
-            tp = TopicPartition(self.guard.topic, partition)
-            self.consumer.seek(tp, self.guard.summaries[partition].position)
-        self.unconfirmable.update(self.expected)
-        self.expected.clear()
+    def forget_deleted(self) -> None:
+        """After an out-of-range fetch: a record to read again that lies below the log start
+        (retention) cannot be; those partitions fetch at their positions, unconfirmed. The
+        others stay as they are: a log that lost and refilled since is caught when the fetch
+        is made again (the guard has just dealt with a log that ends below them)."""
+        if not self.expected:
+            return
+        tps = [TopicPartition(self.guard.topic, p) for p in sorted(self.expected)]
+        timeout_ms = int(min(self.guard.settings.connect_timeout, LOG_CHECK_SEC) * 1000)
+        try:
+            starts = self.consumer.beginning_offsets(tps, timeout_ms=timeout_ms)
+        except KafkaTimeoutError:
+            return  # the broker is away: the guard stops or goes on
+        for tp in tps:
+            expected = self.expected.get(tp.partition)
+            if expected is not None and expected[0] < starts[tp]:
+                del self.expected[tp.partition]
+                self.unconfirmable.add(tp.partition)
+                self.consumer.seek(tp, self.guard.summaries[tp.partition].position)
 
 
 class LogGuard:

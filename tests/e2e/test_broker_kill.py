@@ -36,8 +36,16 @@ PRODUCE = ["produce", "--dataset", "temperatures", "--delay", "0.004", "--days",
 # The worker stops after the kill with one line (the broker forgot its transactional
 # producers' sequence numbers: OutOfOrderSequenceNumber) and is restarted, as a supervisor
 # would; a table, file or committed offset beyond the new log end is then rebuilt.
-@pytest.mark.parametrize("runtime", ["consume", "worker"])
-def test_a_runtime_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path, runtime):
+# held: the producer is SIGSTOPped while the broker is down, so it cannot refill the lost
+# offsets before the runtime is back. `consume` confirms each batch by the record before it,
+# so it also meets a log refilled past its position while it runs (not held); the worker
+# cannot tell that yet (README, Known limits).
+@pytest.mark.parametrize(
+    ("runtime", "held"),
+    [("consume", True), ("consume", False), ("worker", True)],
+    ids=["consume-producer-held", "consume-producer-running", "worker-producer-held"],
+)
+def test_a_runtime_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path, runtime, held):
     broker = EmbeddedBroker(free_port(), tmp_path / "broker")
     broker.start()
     processes: list[Process] = []
@@ -76,26 +84,26 @@ def test_a_runtime_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path, ru
 
         wait_for(lambda: counted() > 600, 90, "the consumer to be mid-stream")
         assert producer.running() and consumer.running()
-        # the producer is held while the broker is down, so it cannot refill the lost offsets
-        # before the runtime is back: a position below a refilled log end looks sound, and
-        # offsets alone cannot tell (see FAULTS_README.md); the kill itself is under load
-        os.kill(producer.popen.pid, signal.SIGSTOP)
+        # the kill itself is under load
+        if held:
+            os.kill(producer.popen.pid, signal.SIGSTOP)
         broker.kill()
         killed = time.monotonic()
         broker.start()
-        kept = end_offsets(broker.address, "temperatures")
+        if held:
+            kept = end_offsets(broker.address, "temperatures")
 
-        def within_the_log() -> bool:
-            nonlocal consumer
-            if not consumer.running():
-                consumer = start(runtime, summarise)
-            files = read_snapshots(folder, "temperatures")
-            return files is not None and all(files[p]["offset"] <= kept[p] for p in kept)
+            def within_the_log() -> bool:
+                nonlocal consumer
+                if not consumer.running():
+                    consumer = start(runtime, summarise)
+                files = read_snapshots(folder, "temperatures")
+                return files is not None and all(files[p]["offset"] <= kept[p] for p in kept)
 
-        try:
-            wait_for(within_the_log, 90, f"the files to lie within the log {kept}")
-        finally:
-            os.kill(producer.popen.pid, signal.SIGCONT)
+            try:
+                wait_for(within_the_log, 90, f"the files to lie within the log {kept}")
+            finally:
+                os.kill(producer.popen.pid, signal.SIGCONT)
 
         def supervise() -> bool:
             """Restart what stopped with an error (a supervisor's job); True once produced."""
@@ -132,7 +140,8 @@ def test_a_runtime_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path, ru
                 if not process.running() and process.returncode != 0:
                     errors = [line for line in text.splitlines() if line.startswith("error: ")]
                     assert len(errors) == 1, f"{process.log}: {errors}"
-        report(f"{runtime}: broker SIGKILLed under load", "SIGKILL + restart", lost, doubled, took)
+        how = "SIGKILL + restart, producer " + ("held" if held else "running")
+        report(f"{runtime}: broker SIGKILLed under load", how, lost, doubled, took)
         assert (lost, doubled) == (0, 0)
         assert runs[runtime] <= 3 and runs["produce"] <= 3, runs
     finally:
