@@ -27,6 +27,20 @@ from weather_app.settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: kafka-python's ``describe_groups`` decodes each member's metadata as the plain consumer
+#: protocol and warns, with the whole binary blob, for Faust's: once a second per worker
+GROUPS_LOGGER = "kafka.admin._groups"
+
+
+class ForeignMetadataWarnings(logging.Filter):
+    """Drops those warnings: the product reads only the members' ids."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Unable to decode member_")
+
+
+logging.getLogger(GROUPS_LOGGER).addFilter(ForeignMetadataWarnings())
+
 
 def member_file(settings: Settings) -> Path:
     return settings.worker_state_dir / "member-id"
