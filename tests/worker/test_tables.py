@@ -252,7 +252,7 @@ def test_a_log_refilled_past_the_position_is_data_loss_and_is_counted_again(monk
     assert [r.getMessage() for r in caplog.records] == [
         "data loss: temperatures partition 1: the record at offset 3 is not the one the "
         "worker's table counted last (the log lost records and was refilled past offset 3); "
-        "rebuilding the partition's table from offsets 0..3"
+        "counting the partition again from offset 0"
     ]
     assert reader.reads == [("at", 1, 3), ("range", 0, 4)]
     assert applied.processed == [4, 5]  # only the batch's own offsets are acked
@@ -274,3 +274,35 @@ def test_a_log_that_ends_before_the_last_counted_record_is_left_to_the_shorter_l
     asyncio.run(summaries.check_log(batch(1, record(1, 0, january(10)))))
     assert reader.reads == [("at", 1, 3)] and summaries.state(1).checked
     assert table["1/#offset"] == 4  # untouched: the batch's own check decides
+
+
+def test_a_partition_no_batch_comes_for_is_checked_by_the_timer(monkeypatch):
+    """Refilled to its old length, the log brings no batch: the snapshot timer asks instead
+    (once per assignment), and the batch after its seek to 0 counts the log from there."""
+    monkeypatch.setattr(tables_module, "make_current", lambda _: None)
+    log = [record(1, o, january(o + 20)) for o in range(4)]
+    reader = FakeReader(log)
+    table, summaries = restored(reader, 4)
+
+    async def timer_then_batch():
+        assert await summaries.refilled_while_idle(1)
+        await summaries.check_log(batch(1, *log))  # the comparison is not made again
+        return summaries.apply(batch(1, *log))
+
+    applied = asyncio.run(timer_then_batch())
+    assert reader.reads == [("at", 1, 3), ("range", 0, 0)]
+    assert applied.processed == [0, 1, 2, 3]
+    assert table["1/January/1990"] == {
+        "count": 4,
+        "sum": 40.0,
+        "start": january(20),
+        "end": january(23),
+    }
+    assert not asyncio.run(summaries.refilled_while_idle(1))  # checked: nothing to do
+
+
+def test_the_timer_finds_nothing_to_do_in_a_log_that_kept_its_records(monkeypatch):
+    log = [record(1, o, january(o + 1)) for o in range(4)]
+    reader = FakeReader(log)
+    _, summaries = restored(reader, 4)
+    assert not asyncio.run(summaries.refilled_while_idle(1))

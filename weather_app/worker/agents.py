@@ -190,6 +190,19 @@ class SummaryAgents:
             await self.app.crash(error)
             raise
 
+    async def _check_idle(self, topic: TopicSummaries, partitions: list[int]) -> None:
+        """Partitions no batch came for since their assignment are checked against the log
+        here; a refilled one is sought to offset 0, and its first batch gets it counted."""
+        for partition in partitions:
+            try:
+                refilled = await topic.summaries.refilled_while_idle(partition)
+            except WeatherError as error:
+                log.critical("%s", error)
+                await self.app.crash(error)
+                raise
+            if refilled and not self.app.rebalancing:
+                await self.app.consumer.seek(TP(topic.topic, partition), 0)
+
     def _ready(self) -> bool:
         return not self.app.rebalancing and self.app.tables.recovery.completed.is_set()
 
@@ -197,6 +210,7 @@ class SummaryAgents:
         if self._ready():
             for topic in self.topics.values():
                 owned = topic.owned()
+                await self._check_idle(topic, owned)
                 topic.exporter.export(owned)
                 for partition in owned:
                     self.app.metrics.partition(

@@ -21,6 +21,7 @@ before a partition's first batch and counts the log again from its start, read o
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -63,6 +64,8 @@ class PartitionState:
     last: Fingerprint | None = None
     #: whether ``last`` was compared with the log since this worker loaded the partition
     checked: bool = False
+    #: that comparison, once begun: True if the log was refilled
+    comparison: asyncio.Future[bool] | None = None
 
     @property
     def partition(self) -> int:
@@ -139,28 +142,13 @@ class PartitionedSummaries:
         """
         partition = batch.tp.partition
         state = self.state(partition)
-        if state.checked:
+        if state.checked or not batch.records:
             return
-        if self.reader is None or state.last is None or not batch.records:
+        if not await self._refilled(state):
             state.checked = True
             return
-        offset, _ = state.last
-        found = await self.reader.record_at(self.topic, partition, offset)
-        # none there: the log ends before it (``_lost_by_the_log`` sees that) or was trimmed
-        if found is None or fingerprint(found) == state.last:
-            state.checked = True
-            return
+        assert self.reader is not None  # a refill is only found by reading
         first = batch.records[0].offset
-        log.error(
-            "data loss: %s partition %d: the record at offset %d is not the one the worker's "
-            "table counted last (the log lost records and was refilled past offset %d); "
-            "rebuilding the partition's table from offsets 0..%d",
-            self.topic,
-            partition,
-            offset,
-            offset,
-            first - 1,
-        )
         recount = PartitionState(PartitionSummary(self.topic, partition), anchored=True)
         recount.checked = True
         rejected: list[Rejected] = []
@@ -170,6 +158,45 @@ class PartitionedSummaries:
         recount.summary.version = state.version + 1  # a new state: the exporter must write it
         recount.replayed_to = recount.position
         self._recounts[partition] = (recount, rejected)
+
+    async def refilled_while_idle(self, partition: int) -> bool:
+        """The same check for a partition no batch has come for since it was assigned (a log
+        refilled to no more than its old length brings none): True if the log was refilled,
+        and the caller seeks the partition to offset 0, whose batch then gets it counted."""
+        state = self.state(partition)
+        if state.checked:
+            return False
+        if await self._refilled(state):
+            return True
+        state.checked = True
+        return False
+
+    async def _refilled(self, state: PartitionState) -> bool:
+        """Whether the record at the offset of ``state.last`` differs from it (compared once
+        per assignment; the agent and the snapshot timer share the one comparison)."""
+        if self.reader is None or state.last is None:
+            return False
+        if state.comparison is None:
+            state.comparison = asyncio.ensure_future(self._compare(state.partition, state.last))
+        return await asyncio.shield(state.comparison)
+
+    async def _compare(self, partition: int, last: Fingerprint) -> bool:
+        assert self.reader is not None
+        offset, _ = last
+        found = await self.reader.record_at(self.topic, partition, offset)
+        # none there: the log ends before it (``_lost_by_the_log`` sees that) or was trimmed
+        if found is None or fingerprint(found) == last:
+            return False
+        log.error(
+            "data loss: %s partition %d: the record at offset %d is not the one the worker's "
+            "table counted last (the log lost records and was refilled past offset %d); "
+            "counting the partition again from offset 0",
+            self.topic,
+            partition,
+            offset,
+            offset,
+        )
+        return True
 
     def apply(self, batch: Batch) -> Applied:
         """Count a batch of one partition's records.
