@@ -21,7 +21,12 @@ __all__ = ["app"]
 def __getattr__(name: str) -> Any:
     if name != "app":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    built = _build_app()
+    try:
+        built = _build_app()
+    except AttributeError as error:
+        # raised out of a module ``__getattr__`` it would read as "no attribute 'app'" (Faust:
+        # "cannot import name 'app'"), hiding the bug that raised it
+        raise RuntimeError(f"building the weather app failed: {error!r}") from error
     globals()["app"] = built  # built once per process
     return built
 

@@ -61,6 +61,26 @@ def test_busy_port_is_one_line(tmp_path: Path) -> None:
     ]
 
 
+def test_a_second_dashboard_on_the_same_port_is_refused_and_the_first_serves_on(
+    tmp_path: Path,
+) -> None:
+    env = command_env(WEATHER_DATA_DIR=str(tmp_path), KAFKA_BROKER=UNREACHABLE_BROKER)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    first = Process(["dashboard", "--port", str(port)], env, tmp_path / "first.log").start()
+    try:
+        wait_for(lambda: reachable(url) or not first.running(), 60, "the first dashboard")
+        assert first.running(), first.tail()
+        second = run_cli("dashboard", "--port", str(port), env=env, check=False, timeout=60)
+        assert second.returncode == 1
+        assert second.stderr.strip().splitlines() == [
+            f"error: cannot serve the dashboard: 127.0.0.1:{port} is already in use (try --port)"
+        ]
+        assert first.running() and reachable(url), first.tail()
+    finally:
+        assert first.stop() == 0
+
+
 def test_bad_port_is_one_line(tmp_path: Path) -> None:
     env = command_env(WEATHER_DATA_DIR=str(tmp_path))
     result = run_cli("dashboard", "--port", "0", env=env, check=False, timeout=60)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from tests.faults import lost_and_doubled, report
 from tests.support import (
     diff_report,
@@ -92,8 +94,61 @@ def test_a_table_ahead_of_a_shorter_log_is_data_loss_and_is_rebuilt(
         assert work.stop() == 0
 
 
-def measure(fault: str, settings, data_dir, seconds: float) -> None:
+@pytest.mark.parametrize(
+    "refill",
+    [14, 10],
+    ids=["longer (a batch comes at once)", "as long (no batch comes: found by the timer)"],
+)
+def test_a_log_refilled_past_the_tables_position_is_data_loss_and_is_rebuilt(
+    env, settings, data_dir, fresh_topics, tmp_path, refill
+):
+    """The log loses its records and is refilled with other ones up to or past the table's
+    position: offsets alone look sound, the fingerprint of the last record counted does not."""
+    folder = data_dir / "temperatures"
+    send_days(settings, 1, 10)
+    first = worker(env, tmp_path / "first.log").start()
+    try:
+        wait_caught_up(folder, settings.kafka_broker, "temperatures", 90, first)
+    finally:
+        assert first.stop() == 0
+    ensure_topics(
+        settings, product_topics(settings, ["temperatures"]), reset=True, report=lambda _: None
+    )
+    send_days(settings, 15, refill)  # other records (January 15...) where offsets 0..9 were
+    started = time.monotonic()
+    work = worker(env, tmp_path / "second.log").start()
+    try:
+        wait_for(
+            lambda: matches_ground_truth(folder, settings.kafka_broker, "temperatures"),
+            90,
+            "the partition counted again",
+        )
+        took = time.monotonic() - started
+        lines = data_loss_lines(work.log.read_text())
+        said = (
+            "data loss: temperatures partition 0: the record at offset 9 is not the one the "
+            "worker's table counted last (the log lost records and was refilled past offset "
+            "9); counting the partition again from offset 0"
+        )
+        assert len(lines) == 1 and said in lines[0], lines  # said once
+        summary = json.loads((folder / "partition-0.json").read_text())
+        assert summary["January"]["1990"]["start"] == "1990-01-15"
+        measure(
+            "worker: log refilled past the table's position",
+            settings,
+            data_dir,
+            took,
+            f"topic recreated and refilled with {refill} other records (the table's position "
+            "was 10)",
+        )
+    finally:
+        assert work.stop() == 0
+
+
+def measure(
+    fault: str, settings, data_dir, seconds: float, injected: str = "file/topic rewritten shorter"
+) -> None:
     actual = read_snapshots(data_dir / "temperatures", "temperatures") or {}
     lost, doubled = lost_and_doubled(actual, ground_truth(settings.kafka_broker, "temperatures"))
     assert (lost, doubled) == (0, 0)
-    report(fault, "file/topic rewritten shorter", lost, doubled, seconds)
+    report(fault, injected, lost, doubled, seconds)

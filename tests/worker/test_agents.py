@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 from faust.stores.memory import Store as MemoryStore
 
 from weather_app import app
 from weather_app.core.codec import to_json, to_protobuf
+from weather_app.core.fingerprint import fingerprint
 from weather_app.core.generators import POISON_DEGREES, StationDay, Temperature
 from weather_app.core.topics import STATIONS, TEMPERATURES
 
@@ -100,7 +102,14 @@ def test_temperatures_agent_counts_days_ignores_poison_and_dead_letters_garbage(
 
     # the table (the durable state) holds the same as the mirror, keys qualified by partition
     table = dict(summaries.table.data.items())
-    assert table == {"2/January/1990": state.groups["January/1990"], "2/#offset": 5}
+    last = fingerprint(
+        SimpleNamespace(offset=4, key=JANUARY, value=temperature("1990-01-03", -1.0))
+    )
+    assert table == {
+        "2/January/1990": state.groups["January/1990"],
+        "2/#offset": 5,
+        "2/#last": list(last),  # the record at offset 4, to tell a refilled log from this one
+    }
 
 
 def test_temperatures_agent_groups_by_month_and_year_and_refuses_a_mismatched_key(

@@ -178,11 +178,28 @@ def test_a_rebalance_drops_what_waits_and_makes_taken_batches_stale(consumer, fl
     source.put(TP0, [record(TP0, 1)])
     assert not taken[0].stale
 
-    app.flow_control.clear()  # what Faust does when partitions are revoked
+    app.flow_control.suspend()  # what Faust does when partitions are revoked
+    app.flow_control.clear()
 
     assert taken[0].stale
+    app.flow_control.resume()  # the recovery after it
     source.put(TP1, [record(TP1, 0)])
     assert [batch.tp for batch in asyncio.run(source.take())] == [TP1]  # TP0@1 was dropped
+
+
+def test_the_resume_after_a_recovery_keeps_what_was_fetched_after_the_seek(consumer, flowing):
+    """Faust seeks the partitions to their committed offsets, then resumes flow control,
+    which clears its queues: records fetched in between are the new assignment's, and
+    nothing would read them again (a partition without newer records would stall)."""
+    source = RecordBatches(app, "temperatures", maxsize=100)
+    source.put(TP0, [record(TP0, 10)])
+    taken = asyncio.run(source.take())
+    source.put(TP0, [record(TP0, 11)])
+
+    app.flow_control.resume()
+
+    assert not taken[0].stale
+    assert [r.offset for batch in asyncio.run(source.take()) for r in batch.records] == [11]
 
 
 def test_a_fetch_waits_while_flow_control_is_closed(consumer, monkeypatch):

@@ -7,12 +7,14 @@ position the table holds.
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
 import pytest
 from faust.types import TP
 
 from weather_app.core.codec import to_protobuf
+from weather_app.core.fingerprint import fingerprint
 from weather_app.core.generators import Temperature
 from weather_app.worker import tables as tables_module
 from weather_app.worker.batches import Batch
@@ -122,6 +124,7 @@ def test_a_table_ahead_of_a_shorter_log_is_rebuilt_from_the_records_of_the_log(c
     assert table == {
         "1/January/1990": {"count": 3, "sum": 30.0, "start": january(10), "end": january(12)},
         "1/#offset": 3,
+        "1/#last": list(fingerprint(record(1, 2, january(12)))),
     }
 
 
@@ -182,3 +185,124 @@ def test_an_empty_table_under_exactly_once_counts_from_the_start_whatever_the_co
 def test_without_it_an_empty_table_starts_where_the_consumer_resumes(summaries, clock):
     applied = summaries.apply(batch(2, record(2, 300, january(1))))
     assert (applied.rewind, applied.processed) == (None, [300])
+
+
+class FakeReader:
+    """The log as the worker's side reader sees it: one partition's records."""
+
+    def __init__(self, records: list[SimpleNamespace]) -> None:
+        self.log = records
+        self.reads: list[tuple[str, int, int]] = []
+
+    async def record_at(self, topic: str, partition: int, offset: int) -> SimpleNamespace | None:
+        self.reads.append(("at", partition, offset))
+        return next((r for r in self.log if r.offset >= offset), None)
+
+    async def records(self, topic: str, partition: int, start: int, end: int):
+        self.reads.append(("range", start, end))
+        for index in range(start, min(end, len(self.log)), 2):  # two records per fetch
+            yield self.log[index : min(index + 2, end)]
+
+
+def restored(reader: FakeReader, days: int) -> tuple[FakeTable, PartitionedSummaries]:
+    """A table that counted offsets 0..days-1 (January 1..days), restored by a new worker."""
+    first = PartitionedSummaries(FakeTable(), "temperatures")
+    first.apply(batch(1, *(record(1, o, january(o + 1)) for o in range(days))))
+    table = FakeTable(first.table)
+    return table, PartitionedSummaries(table, "temperatures", reader=reader)
+
+
+def check_then_apply(summaries: PartitionedSummaries, counted: Batch):
+    asyncio.run(summaries.check_log(counted))
+    return summaries.apply(counted)
+
+
+def test_the_table_keeps_the_fingerprint_of_the_last_record_it_counted(summaries):
+    summaries.apply(batch(0, record(0, 0, january(1)), record(0, 1, january(2))))
+    assert summaries.table["0/#last"] == list(fingerprint(record(0, 1, january(2))))
+    summaries.apply(batch(0, record(0, 0, january(1))))  # a replay below the position
+    assert summaries.table["0/#last"] == list(fingerprint(record(0, 1, january(2))))
+    reloaded = PartitionedSummaries(FakeTable(summaries.table), "temperatures")
+    assert reloaded.state(0).last == fingerprint(record(0, 1, january(2)))
+
+
+def test_a_log_that_still_holds_the_last_counted_record_goes_on_from_the_position(monkeypatch):
+    monkeypatch.setattr(tables_module, "make_current", lambda _: None)
+    log = [record(1, o, january(o + 1)) for o in range(6)]
+    reader = FakeReader(log)
+    table, summaries = restored(reader, 4)
+    applied = check_then_apply(summaries, batch(1, *log[4:]))
+    assert reader.reads == [("at", 1, 3)]
+    assert applied.processed == [4, 5]
+    assert table["1/January/1990"]["count"] == 6
+    # checked once per assignment: the next batch reads nothing on the side
+    check_then_apply(summaries, batch(1, record(1, 6, january(7))))
+    assert reader.reads == [("at", 1, 3)]
+
+
+def test_a_log_refilled_past_the_position_is_data_loss_and_is_counted_again(monkeypatch, caplog):
+    """The broker lost offsets 0..3 and took 6 other records (days 20..25; offset 2 garbage)."""
+    monkeypatch.setattr(tables_module, "make_current", lambda _: None)
+    log = [record(1, o, january(o + 20)) for o in range(6)]
+    log[2].value = b"garbage"
+    reader = FakeReader(log)
+    table, summaries = restored(reader, 4)
+    with caplog.at_level("ERROR", logger="weather_app.worker.tables"):
+        applied = check_then_apply(summaries, batch(1, *log[4:]))
+    assert [r.getMessage() for r in caplog.records] == [
+        "data loss: temperatures partition 1: the record at offset 3 is not the one the "
+        "worker's table counted last (the log lost records and was refilled past offset 3); "
+        "counting the partition again from offset 0"
+    ]
+    assert reader.reads == [("at", 1, 3), ("range", 0, 4)]
+    assert applied.processed == [4, 5]  # only the batch's own offsets are acked
+    assert [bad.record.offset for bad in applied.rejected] == [2]  # the recount's dead letter
+    assert table == {
+        "1/January/1990": {"count": 5, "sum": 50.0, "start": january(20), "end": january(25)},
+        "1/#offset": 6,
+        "1/#last": list(fingerprint(log[5])),
+    }
+    assert summaries.state(1).version > 0 and summaries.state(1).checked
+
+
+def test_a_log_that_ends_before_the_last_counted_record_is_left_to_the_shorter_log_check(
+    monkeypatch,
+):
+    monkeypatch.setattr(tables_module, "make_current", lambda _: None)
+    reader = FakeReader([record(1, o, january(o + 10)) for o in range(2)])
+    table, summaries = restored(reader, 4)
+    asyncio.run(summaries.check_log(batch(1, record(1, 0, january(10)))))
+    assert reader.reads == [("at", 1, 3)] and summaries.state(1).checked
+    assert table["1/#offset"] == 4  # untouched: the batch's own check decides
+
+
+def test_a_partition_no_batch_comes_for_is_checked_by_the_timer(monkeypatch):
+    """Refilled to its old length, the log brings no batch: the snapshot timer asks instead
+    (once per assignment), and the batch after its seek to 0 counts the log from there."""
+    monkeypatch.setattr(tables_module, "make_current", lambda _: None)
+    log = [record(1, o, january(o + 20)) for o in range(4)]
+    reader = FakeReader(log)
+    table, summaries = restored(reader, 4)
+
+    async def timer_then_batch():
+        assert await summaries.refilled_while_idle(1)
+        await summaries.check_log(batch(1, *log))  # the comparison is not made again
+        return summaries.apply(batch(1, *log))
+
+    applied = asyncio.run(timer_then_batch())
+    assert reader.reads == [("at", 1, 3), ("range", 0, 0)]
+    assert applied.processed == [0, 1, 2, 3]
+    assert table["1/January/1990"] == {
+        "count": 4,
+        "sum": 40.0,
+        "start": january(20),
+        "end": january(23),
+    }
+    assert not asyncio.run(summaries.refilled_while_idle(1))  # checked: nothing to do
+
+
+def test_the_timer_finds_nothing_to_do_in_a_log_that_kept_its_records(monkeypatch):
+    log = [record(1, o, january(o + 1)) for o in range(4)]
+    reader = FakeReader(log)
+    _, summaries = restored(reader, 4)
+    assert not asyncio.run(summaries.refilled_while_idle(1))

@@ -15,32 +15,13 @@ snapshot's position finds its entry.
 from __future__ import annotations
 
 import json
-import zlib
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from weather_app.core.fingerprint import Fingerprint, fingerprint
 from weather_app.files.atomic import atomic_write
 
-#: (offset of the last record read before a position, CRC-32 of its key and value)
-Fingerprint = tuple[int, int]
-
-
-class Record(Protocol):
-    @property
-    def offset(self) -> int: ...
-
-    @property
-    def key(self) -> bytes | None: ...
-
-    @property
-    def value(self) -> bytes | None: ...
-
-
-def fingerprint(record: Record) -> Fingerprint:
-    crc = 0
-    for part in (record.key, record.value):  # a null and an empty part differ
-        crc = zlib.crc32(b"\x00" if part is None else b"\x01" + part, crc)
-    return record.offset, crc
+__all__ = ["Fingerprint", "fingerprint", "read_fingerprint", "write_fingerprints"]
 
 
 def fingerprint_path(folder: Path, partition: int) -> Path:

@@ -10,13 +10,14 @@ Kafka this only makes restarts faster.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kafka.admin import MemberToRemove
+from kafka.admin import KafkaAdminClient, MemberToRemove
 from kafka.errors import KafkaError
 
 from weather_app.core.topics import APP_ID
@@ -26,6 +27,20 @@ from weather_app.kafka.topics import admin_client
 from weather_app.settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: kafka-python's ``describe_groups`` decodes each member's metadata as the plain consumer
+#: protocol and warns, with the whole binary blob, for Faust's: once a second per worker
+GROUPS_LOGGER = "kafka.admin._groups"
+
+
+class ForeignMetadataWarnings(logging.Filter):
+    """Drops those warnings: the product reads only the members' ids."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Unable to decode member_")
+
+
+logging.getLogger(GROUPS_LOGGER).addFilter(ForeignMetadataWarnings())
 
 
 def member_file(settings: Settings) -> Path:
@@ -65,7 +80,10 @@ def heartbeat(settings: Settings, member_id: str) -> None:
 
 
 def evict_dead_members(
-    settings: Settings, own_member_id: str | None, unseen: dict[str, float] | None = None
+    settings: Settings,
+    own_member_id: str | None,
+    unseen: dict[str, float] | None = None,
+    admin: KafkaAdminClient | None = None,
 ) -> list[str]:
     """Remove from the group the members whose liveness file is older than the session timeout.
 
@@ -73,7 +91,8 @@ def evict_dead_members(
     leaving would hold its partitions (and the whole group's rebalance) forever. A member that
     died before its first beat has no file at all: ``unseen`` (kept by the caller between
     calls) remembers since when each member without a file has been seen in the group, and
-    one seen that way for longer than the session timeout is evicted too.
+    one seen that way for longer than the session timeout is evicted too. ``admin`` is a
+    connected client to use (a new one is made and closed otherwise).
     """
     folder = members_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
@@ -87,7 +106,9 @@ def evict_dead_members(
     if not stale and unseen is None:
         return []
     evicted = []
-    with admin_client(settings) as admin:
+    with contextlib.ExitStack() as stack:
+        if admin is None:
+            admin = stack.enter_context(admin_client(settings))
         group = admin.describe_groups([APP_ID]).get(APP_ID, {})
         members = {member["member_id"] for member in group.get("members", [])}
         if unseen is not None:
@@ -144,8 +165,15 @@ class Liveness(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
+        # one admin client for the thread's life (a new one a second filled the log with its
+        # connection lines), made again after an error
+        with contextlib.ExitStack() as stack:
+            self._beat(stack)
+
+    def _beat(self, stack: contextlib.ExitStack) -> None:
         previous: str | None = None
         unseen: dict[str, float] = {}
+        admin: KafkaAdminClient | None = None
         ticks = 0
         while not self.stopping.wait(0.25):
             own = self.member_id()
@@ -160,9 +188,14 @@ class Liveness(threading.Thread):
                 if ticks % 4 == 0:
                     if own is not None:
                         heartbeat(self.settings, own)
-                    evict_dead_members(self.settings, own, unseen)
+                    if admin is None:
+                        admin = stack.enter_context(admin_client(self.settings))
+                    evict_dead_members(self.settings, own, unseen, admin)
             except (OSError, KafkaError, WeatherError) as error:
                 log.warning("liveness check failed: %s", error)
+                if admin is not None:
+                    stack.close()  # its connection may be what failed
+                    admin = None
 
     def stop(self) -> None:
         self.stopping.set()

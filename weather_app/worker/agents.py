@@ -33,8 +33,9 @@ from weather_app.kafka.membership import remember_member
 from weather_app.kafka.topics import admin_client
 from weather_app.settings import Settings
 from weather_app.worker.app import WeatherApp
-from weather_app.worker.batches import RecordBatches, batches
+from weather_app.worker.batches import Batch, RecordBatches, batches
 from weather_app.worker.faust_internals.changelog import batched_table
+from weather_app.worker.log_reader import LogReader
 from weather_app.worker.snapshots import SnapshotExporter
 from weather_app.worker.tables import PartitionedSummaries
 
@@ -50,12 +51,18 @@ TABLES = {STATIONS: STATION_SUMMARY_TABLE, TEMPERATURES: TEMPERATURE_SUMMARY_TAB
 class TopicSummaries:
     """One summarised topic's table, mirrors, exporter, file locks, batches and agent."""
 
-    def __init__(self, app: WeatherApp, settings: Settings, topic: str) -> None:
+    def __init__(
+        self, app: WeatherApp, settings: Settings, topic: str, reader: LogReader | None = None
+    ) -> None:
         self.app, self.topic = app, topic
         table = batched_table(app, TABLES[topic], default=None, partitions=PARTITIONS[topic])
         exactly_once = settings.processing_guarantee == "exactly_once"
         self.summaries = PartitionedSummaries(
-            table, topic, log_end=self.log_end, empty_means_start=exactly_once
+            table,
+            topic,
+            log_end=self.log_end,
+            empty_means_start=exactly_once,
+            reader=reader,
         )
         self.exporter = SnapshotExporter(
             topic,
@@ -90,8 +97,9 @@ class SummaryAgents:
         self.app, self.settings = app, settings
         app.topic(DEAD_LETTERS, partitions=1, internal=True)  # created by the worker if missing
         self.dead_letters = DeadLetters(settings, WORKER)
-        self.stations = TopicSummaries(app, settings, STATIONS)
-        self.temperatures = TopicSummaries(app, settings, TEMPERATURES)
+        self.log_reader = LogReader(settings)
+        self.stations = TopicSummaries(app, settings, STATIONS, self.log_reader)
+        self.temperatures = TopicSummaries(app, settings, TEMPERATURES, self.log_reader)
         self.topics = {STATIONS: self.stations, TEMPERATURES: self.temperatures}
         state = settings.worker_state_dir
         self.state_lock = FolderLock(
@@ -136,6 +144,9 @@ class SummaryAgents:
             for batch in taken:
                 if batch.stale:  # a rebalance began during an await below: re-read after it
                     continue
+                await self._check_log(topic, batch)
+                if batch.stale:
+                    continue
                 applied = topic.summaries.apply(batch)
                 # in the producer before the offsets are acked: the commit's flush covers them
                 await topic.summaries.send_changes()
@@ -171,6 +182,27 @@ class SummaryAgents:
                     )
                     await self.app.consumer.seek(batch.tp, applied.rewind)
 
+    async def _check_log(self, topic: TopicSummaries, batch: Batch) -> None:
+        try:
+            await topic.summaries.check_log(batch)
+        except WeatherError as error:
+            log.critical("%s", error)
+            await self.app.crash(error)
+            raise
+
+    async def _check_idle(self, topic: TopicSummaries, partitions: list[int]) -> None:
+        """Partitions no batch came for since their assignment are checked against the log
+        here; a refilled one is sought to offset 0, and its first batch gets it counted."""
+        for partition in partitions:
+            try:
+                refilled = await topic.summaries.refilled_while_idle(partition)
+            except WeatherError as error:
+                log.critical("%s", error)
+                await self.app.crash(error)
+                raise
+            if refilled and not self.app.rebalancing:
+                await self.app.consumer.seek(TP(topic.topic, partition), 0)
+
     def _ready(self) -> bool:
         return not self.app.rebalancing and self.app.tables.recovery.completed.is_set()
 
@@ -178,6 +210,7 @@ class SummaryAgents:
         if self._ready():
             for topic in self.topics.values():
                 owned = topic.owned()
+                await self._check_idle(topic, owned)
                 topic.exporter.export(owned)
                 for partition in owned:
                     self.app.metrics.partition(
@@ -245,4 +278,5 @@ class SummaryAgents:
                 topic.exporter.export(loaded)
             topic.locks.release()
         self.dead_letters.close()
+        await self.log_reader.close()
         self.state_lock.release()

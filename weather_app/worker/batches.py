@@ -132,6 +132,16 @@ class RecordBatches:
         self.consumer.ack_offsets(tp, offsets)
 
     def clear(self) -> None:
+        """Drop what waits: Faust's flow control calls it when a rebalance begins.
+
+        Flow control also clears its queues when it resumes the flow at the end of a recovery.
+        By then the partitions were sought to their committed offsets, so what waits was
+        fetched for the new assignment: it is kept (as are the batches taken meanwhile).
+        Dropped, it would never be read again, since nothing seeks back to it, and a
+        partition without newer records would stay behind its log end.
+        """
+        if self.app.flow_control.is_active():
+            return
         self._waiting, self._size = {}, 0
         self.generation += 1
         self._resume()

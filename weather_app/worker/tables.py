@@ -2,8 +2,9 @@
 
 The table is the durable state: every change goes to its changelog topic, inside the same
 Kafka transaction as the source offsets under ``exactly_once``. Keys are partition-qualified
-(``"3/A"``, ``"2/January/1990"``, and ``"3/#offset"`` for the partition's position) so one
-partition's state never mixes with another's, whatever a producer's partitioner did.
+(``"3/A"``, ``"2/January/1990"``, ``"3/#offset"`` for the partition's position and
+``"3/#last"`` for the fingerprint of the last record counted) so one partition's state never
+mixes with another's, whatever a producer's partitioner did.
 
 The mirror (:class:`PartitionState`, around the core's :class:`PartitionSummary`) holds the
 same data for the partitions this worker owns. The agent reads it instead of RocksDB, and the
@@ -12,11 +13,15 @@ the stores. A batch writes each changed key once.
 
 A table whose position lies beyond the partition's log end counted records the log no longer
 has (a broker that lost acknowledged writes): the partition's keys are deleted and it is
-counted again from the start of the log.
+counted again from the start of the log. So did a table whose last counted record is no
+longer the one at its offset (the log lost records and was refilled past the position, which
+offsets alone cannot see): :meth:`PartitionedSummaries.check_log` compares the fingerprint
+before a partition's first batch and counts the log again from its start, read on the side.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -26,13 +31,16 @@ from typing import Any
 
 from faust.types import EventT, TableT
 
+from weather_app.core.fingerprint import Fingerprint, fingerprint
 from weather_app.core.partition import PartitionSummary, Rejected
 from weather_app.core.summary import Stats
 from weather_app.worker.batches import Batch, Record
 from weather_app.worker.faust_internals.consumer import consumer_record
 from weather_app.worker.faust_internals.events import make_current
+from weather_app.worker.log_reader import LogReader
 
 OFFSET_KEY = "#offset"
+LAST_KEY = "#last"
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,12 @@ class PartitionState:
     rewound_to: int | None = None
     rewinds: int = 0
     rewound_at: float = 0.0
+    #: the last record counted (the one at ``position - 1``), as the table keeps it
+    last: Fingerprint | None = None
+    #: whether ``last`` was compared with the log since this worker loaded the partition
+    checked: bool = False
+    #: that comparison, once begun: True if the log was refilled
+    comparison: asyncio.Future[bool] | None = None
 
     @property
     def partition(self) -> int:
@@ -92,6 +106,7 @@ class PartitionedSummaries:
         topic: str,
         log_end: Callable[[int], int | None] = lambda partition: None,
         empty_means_start: bool = False,
+        reader: LogReader | None = None,
     ) -> None:
         self.table = table
         self.topic = topic
@@ -100,7 +115,11 @@ class PartitionedSummaries:
         self.empty_means_start = empty_means_start
         #: a partition's end offset as last seen by the consumer (None while unknown)
         self.log_end = log_end
+        #: reads the log on the side to check and recount a partition (None: never checked)
+        self.reader = reader
         self.partitions: dict[int, PartitionState] = {}
+        #: partitions counted again from a refilled log, installed by the next ``apply``
+        self._recounts: dict[int, tuple[PartitionState, list[Rejected]]] = {}
 
     def state(self, partition: int) -> PartitionState:
         """The partition's mirror, loaded from the table the first time (after recovery)."""
@@ -112,6 +131,72 @@ class PartitionedSummaries:
     def forget(self, partitions: Iterable[int]) -> None:
         for partition in partitions:
             self.partitions.pop(partition, None)
+            self._recounts.pop(partition, None)
+
+    async def check_log(self, batch: Batch) -> None:
+        """Before a partition's first batch: is the last record its table counted still the
+        one at that offset? If not, the log lost records and was refilled past the position:
+        the partition is counted again from the start of the log up to the batch (read on
+        the side, so the batch follows on), and ``apply`` installs that count (its dead letters
+        come with the batch's). Raises :class:`WeatherError` if the log cannot be read.
+        """
+        partition = batch.tp.partition
+        state = self.state(partition)
+        if state.checked or not batch.records:
+            return
+        if not await self._refilled(state):
+            state.checked = True
+            return
+        assert self.reader is not None  # a refill is only found by reading
+        first = batch.records[0].offset
+        recount = PartitionState(PartitionSummary(self.topic, partition), anchored=True)
+        recount.checked = True
+        rejected: list[Rejected] = []
+        async for records in self.reader.records(self.topic, partition, 0, first):
+            rejected.extend(recount.summary.apply(records).rejected)
+            recount.last = fingerprint(records[-1])
+        recount.summary.version = state.version + 1  # a new state: the exporter must write it
+        recount.replayed_to = recount.position
+        self._recounts[partition] = (recount, rejected)
+
+    async def refilled_while_idle(self, partition: int) -> bool:
+        """The same check for a partition no batch has come for since it was assigned (a log
+        refilled to no more than its old length brings none): True if the log was refilled,
+        and the caller seeks the partition to offset 0, whose batch then gets it counted."""
+        state = self.state(partition)
+        if state.checked:
+            return False
+        if await self._refilled(state):
+            return True
+        state.checked = True
+        return False
+
+    async def _refilled(self, state: PartitionState) -> bool:
+        """Whether the record at the offset of ``state.last`` differs from it (compared once
+        per assignment; the agent and the snapshot timer share the one comparison)."""
+        if self.reader is None or state.last is None:
+            return False
+        if state.comparison is None:
+            state.comparison = asyncio.ensure_future(self._compare(state.partition, state.last))
+        return await asyncio.shield(state.comparison)
+
+    async def _compare(self, partition: int, last: Fingerprint) -> bool:
+        assert self.reader is not None
+        offset, _ = last
+        found = await self.reader.record_at(self.topic, partition, offset)
+        # none there: the log ends before it (``_lost_by_the_log`` sees that) or was trimmed
+        if found is None or fingerprint(found) == last:
+            return False
+        log.error(
+            "data loss: %s partition %d: the record at offset %d is not the one the worker's "
+            "table counted last (the log lost records and was refilled past offset %d); "
+            "counting the partition again from offset 0",
+            self.topic,
+            partition,
+            offset,
+            offset,
+        )
+        return True
 
     def apply(self, batch: Batch) -> Applied:
         """Count a batch of one partition's records.
@@ -135,6 +220,10 @@ class PartitionedSummaries:
 
     def _apply(self, batch: Batch) -> Applied:
         state = self.state(batch.tp.partition)
+        recounted: list[Rejected] = []
+        if batch.tp.partition in self._recounts:
+            recount, recounted = self._recounts.pop(batch.tp.partition)
+            state = self._install(batch.event, recount)
         if _lost_by_the_log(state, batch.records, self.log_end(batch.tp.partition)):
             state = self._rebuild(batch.event, state, self.log_end(batch.tp.partition) or 0)
         records, rewind = _accepted(state, batch.records)
@@ -142,9 +231,11 @@ class PartitionedSummaries:
         if counted.processed:
             last = counted.processed[-1]
             state.replayed_to = max(state.replayed_to, last + 1)
+            if last == state.position - 1:
+                state.last = fingerprint(records[-1])
             self._persist(batch.event, state, counted.changed)
         # dead letters name the record's topic and partition: a whole record, as Faust's
-        rejected = [
+        rejected = recounted + [
             Rejected(consumer_record(batch.tp, bad.record), bad.reason) for bad in counted.rejected
         ]
         return Applied(rejected, counted.processed, rewind, counted.ignored)
@@ -163,14 +254,25 @@ class PartitionedSummaries:
             end,
             state.position,
         )
-        make_current(event)  # the deletions go to this partition's changelog (and transaction)
-        prefix = f"{partition}/"
-        for key in [key for key in self.table if key.startswith(prefix)]:
-            del self.table[key]
         fresh = PartitionState(PartitionSummary(self.topic, partition), anchored=True)
         fresh.summary.version = state.version + 1  # a new state: the exporter must write it
-        self.partitions[partition] = fresh
+        fresh.checked = True
+        self._replace(event, fresh)
         return fresh
+
+    def _install(self, event: EventT, recount: PartitionState) -> PartitionState:
+        """Put a partition counted again from the log in place of its table's state."""
+        self._replace(event, recount)
+        self._persist(event, recount, recount.groups)
+        return recount
+
+    def _replace(self, event: EventT, state: PartitionState) -> None:
+        """Delete the partition's keys from the table; ``state`` is its mirror from now on."""
+        make_current(event)  # the deletions go to this partition's changelog (and transaction)
+        prefix = f"{state.partition}/"
+        for key in [key for key in self.table if key.startswith(prefix)]:
+            del self.table[key]
+        self.partitions[state.partition] = state
 
     def _persist(self, event: EventT, state: PartitionState, changed: dict[str, Stats]) -> None:
         # Faust routes a table write to the changelog partition (and transaction) of the
@@ -180,6 +282,8 @@ class PartitionedSummaries:
         for group, stats in changed.items():
             self.table[f"{partition}/{group}"] = stats
         self.table[f"{partition}/{OFFSET_KEY}"] = state.position
+        if state.last is not None:
+            self.table[f"{partition}/{LAST_KEY}"] = list(state.last)
 
     def _load(self, partition: int) -> PartitionState:
         prefix = f"{partition}/"
@@ -197,6 +301,9 @@ class PartitionedSummaries:
             if name == OFFSET_KEY:
                 state.summary.position = state.restored_position = int(value)
                 state.anchored = True
+            elif name == LAST_KEY:
+                offset, crc = value
+                state.last = (int(offset), int(crc))
             else:
                 state.summary.groups[name] = _as_stats(value)
         log.info(
