@@ -37,13 +37,18 @@ PRODUCE = ["produce", "--dataset", "temperatures", "--delay", "0.004", "--days",
 # producers' sequence numbers: OutOfOrderSequenceNumber) and is restarted, as a supervisor
 # would; a table, file or committed offset beyond the new log end is then rebuilt.
 # held: the producer is SIGSTOPped while the broker is down, so it cannot refill the lost
-# offsets before the runtime is back. `consume` confirms each batch by the record before it,
-# so it also meets a log refilled past its position while it runs (not held); the worker
-# cannot tell that yet (README, Known limits).
+# offsets before the runtime is back. Running, it can: `consume` confirms each batch by the
+# record before it, and the restarted worker compares the fingerprint of the last record its
+# table counted with the log when it is assigned the partition.
 @pytest.mark.parametrize(
     ("runtime", "held"),
-    [("consume", True), ("consume", False), ("worker", True)],
-    ids=["consume-producer-held", "consume-producer-running", "worker-producer-held"],
+    [("consume", True), ("consume", False), ("worker", True), ("worker", False)],
+    ids=[
+        "consume-producer-held",
+        "consume-producer-running",
+        "worker-producer-held",
+        "worker-producer-running",
+    ],
 )
 def test_a_runtime_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path, runtime, held):
     broker = EmbeddedBroker(free_port(), tmp_path / "broker")

@@ -18,7 +18,7 @@ from weather_app.core.fingerprint import fingerprint
 from weather_app.core.generators import Temperature
 from weather_app.worker import tables as tables_module
 from weather_app.worker.batches import Batch
-from weather_app.worker.tables import MAX_REWINDS, PartitionedSummaries
+from weather_app.worker.tables import CONFIRM_AFTER_PAUSE_SEC, MAX_REWINDS, PartitionedSummaries
 
 
 class FakeTable(dict):
@@ -306,3 +306,30 @@ def test_the_timer_finds_nothing_to_do_in_a_log_that_kept_its_records(monkeypatc
     reader = FakeReader(log)
     _, summaries = restored(reader, 4)
     assert not asyncio.run(summaries.refilled_while_idle(1))
+
+
+def test_a_batch_after_a_pause_is_checked_again_and_a_refill_found_then_is_counted_again(
+    monkeypatch, clock
+):
+    """A worker that rode through a broker restart: its batches paused, and the log it comes
+    back to lost offsets 2..3 and was refilled (days 20, 21) before the next fetch at 4."""
+    monkeypatch.setattr(tables_module, "make_current", lambda _: None)
+    log = [record(1, o, january(o + 1)) for o in range(6)]
+    reader = FakeReader(log)
+    table, summaries = restored(reader, 2)
+    check_then_apply(summaries, batch(1, *log[2:4]))  # checked: the first batch
+    clock[0] += 0.5
+    check_then_apply(summaries, batch(1, log[4]))  # no pause: not checked
+    assert reader.reads == [("at", 1, 1)]
+    log[2:5] = [record(1, 2, january(20)), record(1, 3, january(21)), record(1, 4, january(22))]
+    log.append(record(1, 6, january(23)))
+    clock[0] += CONFIRM_AFTER_PAUSE_SEC + 0.1
+    applied = check_then_apply(summaries, batch(1, log[5], log[6]))
+    assert reader.reads == [("at", 1, 1), ("at", 1, 4), ("range", 0, 5)]
+    assert applied.processed == [5, 6]
+    assert table["1/January/1990"] == {
+        "count": 6,  # days 1, 2, 20, 21, 22 and 23 (day 6, at offset 5, is older than 22)
+        "sum": 60.0,
+        "start": january(1),
+        "end": january(23),
+    }

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ class PartitionState:
     checked: bool = False
     #: that comparison, once begun: True if the log was refilled
     comparison: asyncio.Future[bool] | None = None
+    #: when the partition's last batch came (monotonic seconds)
+    batch_at: float = -math.inf
 
     @property
     def partition(self) -> int:
@@ -134,16 +137,22 @@ class PartitionedSummaries:
             self._recounts.pop(partition, None)
 
     async def check_log(self, batch: Batch) -> None:
-        """Before a partition's first batch: is the last record its table counted still the
-        one at that offset? If not, the log lost records and was refilled past the position:
-        the partition is counted again from the start of the log up to the batch (read on
-        the side, so the batch follows on), and ``apply`` installs that count (its dead letters
-        come with the batch's). Raises :class:`WeatherError` if the log cannot be read.
+        """Before a partition's first batch, and before one that follows a pause in its
+        batches (a broker outage is one: the worker may ride through a broker restart that
+        lost records): is the last record its table counted still the one at that offset?
+        If not, the log lost records and was refilled past the position: the partition is
+        counted again from the start of the log up to the batch (read on the side, so the
+        batch follows on), and ``apply`` installs that count (its dead letters come with the
+        batch's). Raises :class:`WeatherError` if the log cannot be read.
         """
         partition = batch.tp.partition
         state = self.state(partition)
-        if state.checked or not batch.records:
+        now = time.monotonic()
+        paused, state.batch_at = now - state.batch_at > CONFIRM_AFTER_PAUSE_SEC, now
+        if not batch.records or (state.checked and not paused):
             return
+        if state.checked:  # a new look: the log may have changed under the position since
+            state.comparison = None
         if not await self._refilled(state):
             state.checked = True
             return
@@ -331,6 +340,10 @@ def _lost_by_the_log(state: PartitionState, records: Sequence[Record], end: int 
         and records[0].offset < state.position
     )
 
+
+#: a batch that comes this long after the partition's previous one is checked against the log
+#: first (a broker outage stops the batches for longer; a busy partition's come more often)
+CONFIRM_AFTER_PAUSE_SEC = 1.0
 
 #: rewinds to the same offset after which a gap is taken as real (e.g. transaction markers)
 MAX_REWINDS = 5
