@@ -17,9 +17,11 @@ Inventory (module: private name -> why)
   ``_add_gap`` (register holes so commits pass them), ``_commit_every`` / ``_n_acked`` /
   ``_execute_task`` (commit every N acks, as Faust's loop does), ``_acked`` /
   ``_acked_index`` / ``_committed_offset`` (ack processed offsets in bulk), ``_to_message``
-  (a Faust message for the batch's event); aiokafka's ``PartitionRecords.__init__``, ``_tp``,
-  ``_key_deserializer``, ``_value_deserializer``, ``_consumer_record`` (hand the fetcher's own
-  parsed records to the agents instead of a ``ConsumerRecord`` each); aiokafka's
+  (a Faust message for the batch's event), ``_new_offset`` / ``_gap`` (the commit offset of
+  an unbroken run of acks without Faust's per-offset loop); aiokafka's
+  ``PartitionRecords.__init__``, ``_tp``, ``_key_deserializer``, ``_value_deserializer``,
+  ``_consumer_record`` (hand the fetcher's own parsed records to the agents instead of a
+  ``ConsumerRecord`` each); aiokafka's
   ``_coordinator`` via Faust's ``_thread._ensure_consumer()`` (this member's id in the group,
   for eviction after a crash).
 * ``fetch``: aiokafka's ``FetchResult.getall`` and the ``PartitionRecords`` state it drives
