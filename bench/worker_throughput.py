@@ -408,10 +408,30 @@ def percentile(values: list[float], percent: float) -> float:
     return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
 
 
+def median_run(runs: list[Result]) -> Result:
+    """The run with the median rate (the lower middle one of an even count)."""
+    return sorted(runs, key=lambda run: run.rate)[(len(runs) - 1) // 2]
+
+
+def runs_lines(runs: dict[str, list[Result]]) -> list[str]:
+    """Every worker run's rate, in run order, and at_least_once / exactly_once per round."""
+    lines = []
+    for guarantee, done in runs.items():
+        if len(done) > 1:
+            rates = ", ".join(f"{run.rate:,.0f}" for run in done)
+            lines.append(f"faust worker {guarantee}: {len(done)} runs (median above): {rates}")
+    pairs = list(zip(runs.get("exactly_once", []), runs.get("at_least_once", []), strict=False))
+    if pairs:
+        ratios = ", ".join(f"{alos.rate / eos.rate:.2f}" for eos, alos in pairs)
+        lines.append(f"at_least_once / exactly_once, run by run: {ratios}")
+    return lines
+
+
 def table(
     backlog: Result,
     results: list[Result],
     latencies: list[float],
+    runs: dict[str, list[Result]] | None = None,
     growth: list[SnapshotCost] = (),  # type: ignore[assignment]
     replay: list[tuple[int, int]] = (),  # type: ignore[assignment]
 ) -> str:
@@ -436,6 +456,7 @@ def table(
             if result.rss is not None:
                 rss = f"; RSS {result.rss[0] / 2**20:.0f} -> {result.rss[1] / 2**20:.0f} MiB"
             lines.append(f"{result.runtime}: CPU us/record in the window: {cpu}{rss}")
+    lines.extend(runs_lines(runs or {}))
     lines.extend(cost.line() for cost in growth)
     lines.extend(replay_lines(replay))
     if latencies:
@@ -474,6 +495,14 @@ def main() -> None:
         help=f"comma-separated runtimes to run (default all: {','.join(RUNTIMES)}); "
         "kafka-python always runs (the baseline)",
     )
+    parser.add_argument(
+        "--worker-runs",
+        type=int,
+        default=3,
+        help="runs of each worker row, alternating between the guarantees; the table shows "
+        "the median run (a worker's window is about a second at 200,000 records, known to a "
+        "snapshot interval; default 3)",
+    )
     parser.add_argument("--no-latency", action="store_true", help="skip the latency row")
     parser.add_argument(
         "--history",
@@ -506,6 +535,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.records < 1:
         parser.error("--records must be >= 1")
+    if args.worker_runs < 1:
+        parser.error("--worker-runs must be >= 1")
     only = set(args.only.split(","))
     if only - set(RUNTIMES):
         parser.error(f"unknown runtimes: {', '.join(sorted(only - set(RUNTIMES)))}")
@@ -527,18 +558,25 @@ def main() -> None:
                 if name in only:
                     say(name)
                     results.append(peer(settings, ends))
-            for guarantee in [name for name in args.only.split(",") if name in WORKER_ROWS]:
-                if guarantee in only:
-                    say(f"faust worker {guarantee}")
-                    profile = args.profile and args.profile / f"worker-{guarantee}.txt"
-                    results.append(
-                        worker_throughput(settings, guarantee, root / guarantee, profile)
+            guarantees = [name for name in args.only.split(",") if name in WORKER_ROWS]
+            runs: dict[str, list[Result]] = {guarantee: [] for guarantee in guarantees}
+            for repeat in range(args.worker_runs):  # alternating, so drift hits both alike
+                for guarantee in guarantees:
+                    say(f"faust worker {guarantee} (run {repeat + 1} of {args.worker_runs})")
+                    profile = None
+                    if args.profile and repeat == 0:
+                        profile = args.profile / f"worker-{guarantee}.txt"
+                    runs[guarantee].append(
+                        worker_throughput(
+                            settings, guarantee, root / f"{guarantee}-{repeat}", profile
+                        )
                     )
+            results.extend(median_run(done) for done in runs.values())
             latencies = []
             if not args.no_latency:
                 say("latency (faust worker exactly_once)")
                 latencies = latency(settings, records, root / "latency")
-            print(table(backlog, results, latencies), flush=True)  # before the long parts
+            print(table(backlog, results, latencies, runs), flush=True)  # before the long parts
             replay = []
             extra = args.replay_records - sum(end_offsets(settings).values())
             if args.replay_records and extra > 0:

@@ -18,6 +18,7 @@ from weather_app.worker.batches import RecordBatches
 from weather_app.worker.faust_internals.app import InternalsApp
 from weather_app.worker.faust_internals.consumer import member_id
 from weather_app.worker.faust_internals.store_memory import store_memory
+from weather_app.worker.log_level import drop_unlogged_levels
 from weather_app.worker.memory_probe import MemoryProbe
 from weather_app.worker.metrics import WorkerMetrics
 from weather_app.worker.stops import lost_producer_state, producer_state_lost, stop_now
@@ -44,6 +45,7 @@ class WeatherApp(InternalsApp):
         self.sensors.add(self.metrics.sensor())
 
     async def on_first_start(self) -> None:
+        drop_unlogged_levels()  # Faust left the root logger at DEBUG for its spinner
         try:
             self.summaries.check_start()
             if self.settings.metrics_port is not None:

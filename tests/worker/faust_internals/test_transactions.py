@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from aiokafka.errors import ProducerFenced
+from aiokafka.errors import IllegalOperation, ProducerFenced
 from aiokafka.producer.transaction_manager import TransactionState
 from faust.types import TP
 
@@ -396,3 +396,63 @@ def test_a_record_batch_fenced_in_the_accumulator_retires_the_producer_not_the_a
     producer = run(scenario)
     assert TID in producer._retired and TID not in producer._transaction_producers
     assert fake.calls == ["send_batch", "stop"]
+
+
+class RetiredWhileWaitingClient(FakeProducer):
+    """A transactional producer retired (as fenced) by another task while a batch waited for
+    room in the accumulator: its next ``send_batch`` refuses, as aiokafka's does."""
+
+    def __init__(self, owner_retired: set[str] | None = None) -> None:
+        super().__init__(TransactionState.IN_TRANSACTION)
+        self.owner_retired = owner_retired
+        self.batches = 0
+
+    def create_batch(self) -> Any:
+        held: list[dict] = []  # room for one record a batch
+
+        def append(**record: Any) -> object | None:
+            if held:
+                return None
+            held.append(record)
+            return object()
+
+        return SimpleNamespace(append=append)
+
+    async def send_batch(self, batch: Any, topic: str, partition: int) -> Any:
+        self.calls.append("send_batch")
+        self.batches += 1
+        if self.batches == 1:
+            if self.owner_retired is not None:
+                self.owner_retired.add(TID)  # retired meanwhile (e.g. a commit saw the fence)
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        raise IllegalOperation("Can't send messages while not in transaction")
+
+
+def _send_two_batches(fake: RetiredWhileWaitingClient, retire: bool):
+    from weather_app.worker.faust_internals.producer import FlushingProducer
+
+    async def scenario():
+        producer = FlushingProducer.__new__(FlushingProducer)
+        producer.__dict__.update(make_producer().__dict__)
+        producer._unsettled = set()
+        producer._transaction_producers[TID] = fake
+        if retire:
+            fake.owner_retired = producer._retired
+        records = [(b"k1", b"v"), (b"k2", b"v")]  # the second needs a batch of its own
+        return producer, await producer.send_records("changelog", 3, records, transactional_id=TID)
+
+    return run(scenario)
+
+
+def test_a_producer_retired_while_a_batch_waited_fails_the_send_not_the_agent():
+    fake = RetiredWhileWaitingClient()
+    producer, futures = _send_two_batches(fake, retire=True)
+    assert len(futures) == 2 and isinstance(futures[-1].exception(), ProducerFenced)
+    assert TID in producer._retired and TID not in producer._transaction_producers
+
+
+def test_not_in_transaction_without_a_fence_still_crashes():
+    with pytest.raises(IllegalOperation):
+        _send_two_batches(RetiredWhileWaitingClient(), retire=False)

@@ -17,9 +17,11 @@ Inventory (module: private name -> why)
   ``_add_gap`` (register holes so commits pass them), ``_commit_every`` / ``_n_acked`` /
   ``_execute_task`` (commit every N acks, as Faust's loop does), ``_acked`` /
   ``_acked_index`` / ``_committed_offset`` (ack processed offsets in bulk), ``_to_message``
-  (a Faust message for the batch's event); aiokafka's ``PartitionRecords.__init__``, ``_tp``,
-  ``_key_deserializer``, ``_value_deserializer``, ``_consumer_record`` (hand the fetcher's own
-  parsed records to the agents instead of a ``ConsumerRecord`` each); aiokafka's
+  (a Faust message for the batch's event), ``_new_offset`` / ``_gap`` (the commit offset of
+  an unbroken run of acks without Faust's per-offset loop); aiokafka's
+  ``PartitionRecords.__init__``, ``_tp``, ``_key_deserializer``, ``_value_deserializer``,
+  ``_consumer_record`` (hand the fetcher's own parsed records to the agents instead of a
+  ``ConsumerRecord`` each); aiokafka's
   ``_coordinator`` via Faust's ``_thread._ensure_consumer()`` (this member's id in the group,
   for eviction after a crash).
 * ``fetch``: aiokafka's ``FetchResult.getall`` and the ``PartitionRecords`` state it drives
@@ -29,7 +31,9 @@ Inventory (module: private name -> why)
 * ``changelog`` (``BatchedTable``, a subclass of ``faust.Table``): ``_sensor_on_set`` /
   ``_sensor_on_del``, ``app.tables.persist_offset_on_commit``, the store's
   ``set_persisted_offset`` and the transactional id format of Faust's ``TransactionManager``
-  -> a batch's changelog records leave as whole record batches, not one Faust send each.
+  -> a batch's changelog records leave as whole record batches, not one Faust send each;
+  inside a batch, ``__setitem__`` / ``__delitem__`` bypass Faust's per-key store write and
+  hand the batch's serialized writes to ``GuardedStore.write_batch`` (one RocksDB write).
 * ``store_memory``: Faust's ``Store._dbs`` -> the RocksDB memory figures of the memory probe.
 * ``transactions`` (``TransactionalProducer``, the base of ``FlushingProducer``): aiokafka's
   ``_txn_manager.state`` and ``_sender.sender_task`` (a producer's transaction state and
@@ -44,8 +48,10 @@ Inventory (module: private name -> why)
   ``faust.stores.STORES.aliases``): ``_set`` / ``_del`` (mark a store partition before a write
   no commit covers yet), ``persisted_offset`` (where recovery reads from: the start, after
   wiping a partition that still holds such writes), ``_db_for_partition`` / ``_key_index``
-  (the wipe), recovery's ``active_offsets`` / ``standby_offsets`` (forget where the wiped
-  partition was read up to); ``faust.streams.current_event`` (the partition a write belongs to).
+  (the wipe, and ``write_batch``: a batch's writes as one rocksdict ``WriteBatch``, the key
+  index kept as ``_set`` keeps it), recovery's ``active_offsets`` / ``standby_offsets``
+  (forget where the wiped partition was read up to); ``faust.streams.current_event`` (the
+  partition a write belongs to).
 * ``group``: aiokafka's ``GroupCoordinator._on_join_complete`` (an empty SyncGroup assignment,
   which noida-db sends after evictions mid-rebalance, is a rejoin instead of a dead
   coordinator and a crashed worker).

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import faust
+from faust.streams import current_event
 from faust.types import TP, AppT
 
 from weather_app.worker.faust_internals.producer import FlushingProducer
@@ -38,13 +39,52 @@ class BatchedTable(faust.Table):
         super().__init__(*args, **kwargs)
         #: partition -> serialized (key, value) changelog records, while collecting
         self._collected: dict[int, list[tuple[bytes, bytes | None]]] | None = None
+        #: partition -> (source partition, serialized writes) for the store, while collecting
+        self._store_writes: dict[int, tuple[TP, list[tuple[bytes, bytes | None]]]] = {}
 
     @contextlib.contextmanager
     def collecting(self) -> Iterator[None]:
-        """Writes in this block keep their changelog records for :meth:`send_collected`."""
+        """Writes in this block keep their changelog records for :meth:`send_collected`.
+
+        With a store that takes write batches (``GuardedStore.write_batch``) the block's
+        writes reach it as one RocksDB write per partition when the block ends, serialized
+        once for the store and the changelog; reads in the block do not see them before.
+        """
         if self._collected is None:
             self._collected = {}
-        yield
+        try:
+            yield
+        finally:
+            self._write_store()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if self._collected is None or not hasattr(self.data, "write_batch"):
+            return super().__setitem__(key, value)
+        self._write_later(key, self._dump_value(value))
+        self._sensor_on_set(self, key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        if self._collected is None or not hasattr(self.data, "write_batch"):
+            return super().__delitem__(key)
+        self._write_later(key, None)
+        self._sensor_on_del(self, key)
+
+    def _write_later(self, key: Any, value: bytes | None) -> None:
+        """Collect a write for the changelog and for the store's write at the block's end."""
+        event = current_event()
+        partition = self.partition_for_key(key)  # the current event's (raises without one)
+        assert self._collected is not None and partition is not None and event is not None
+        record = (self._dump_key(key), value)
+        self._collected.setdefault(partition, []).append(record)
+        pending = self._store_writes.get(partition)
+        if pending is None:
+            pending = self._store_writes[partition] = (event.message.tp, [])
+        pending[1].append(record)
+
+    def _write_store(self) -> None:
+        writes, self._store_writes = self._store_writes, {}
+        for partition, (source, records) in writes.items():
+            self.data.write_batch(partition, records, source)  # type: ignore[attr-defined]
 
     def on_key_set(self, key: Any, value: Any) -> None:
         if self._collected is None:
@@ -61,8 +101,13 @@ class BatchedTable(faust.Table):
     def _collect(self, key: Any, value: bytes | None) -> None:
         partition = self.partition_for_key(key)
         assert self._collected is not None and partition is not None
+        self._collected.setdefault(partition, []).append((self._dump_key(key), value))
+
+    def _dump_key(self, key: Any) -> bytes:
         dumped = self.app.serializers.dumps_key(self.key_type, key, serializer=self.key_serializer)
-        self._collected.setdefault(partition, []).append((dumped, value))
+        if dumped is None:  # as the store refuses it
+            raise TypeError("Table key cannot be None")
+        return dumped
 
     def _dump_value(self, value: Any) -> bytes | None:
         return self.app.serializers.dumps_value(

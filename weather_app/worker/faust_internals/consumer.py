@@ -174,6 +174,29 @@ class BatchingConsumer(Consumer):
             self._acked[tp].extend(fresh)
             self._n_acked += len(fresh)
 
+    def _new_offset(self, tp: TP) -> int | None:
+        """Faust's commit offset for ``tp``, without its Python loop over every acked offset.
+
+        Faust finds the first run of consecutive acked offsets with ``itertools.groupby`` and a
+        lambda per offset, at every commit of every partition (5 % of the main thread). With no
+        gap registered for the partition and the acked offsets one unbroken run (the usual
+        case: the agent acks whole batches in order), that run is all of them, which two C
+        checks prove; anything else takes Faust's own path, so the result is Faust's.
+        """
+        acked = self._acked[tp]
+        if not acked or self._gap[tp]:
+            return super()._new_offset(tp)
+        acked.sort()
+        committed = self._committed_offset[tp]
+        if committed and acked[0] - committed > 1:
+            return None  # Faust's: the next offset to commit was not acked yet
+        last = acked[-1]
+        if last - acked[0] != len(acked) - 1 or len(set(acked)) != len(acked):
+            return super()._new_offset(tp)
+        self._acked_index[tp].difference_update(acked)
+        acked.clear()
+        return last + 1
+
 
 def to_message(consumer: Consumer, tp: TP, record: Any) -> Message:
     """A Faust message for an aiokafka record, as the drain loop builds one."""

@@ -154,10 +154,14 @@ class FlushingProducer(TransactionalProducer):
                     self._settled(await client.send_batch(batch, topic, partition=partition))
                 )
         except Exception as error:
-            if not fenced(error) or transactional_id is None:
+            if transactional_id is None or not (
+                fenced(error) or fenced(sender_error(client)) or transactional_id in self._retired
+            ):
                 raise
-            # the sender died fenced while this waited for room in aiokafka's accumulator: the
-            # partition moved, and its new owner replays what this producer held
+            # the sender died fenced, or the producer was retired as fenced, while this waited
+            # for room in aiokafka's accumulator (its next send_batch then fails with
+            # IllegalOperation, "not in transaction"): the partition moved, and its new owner
+            # replays what this producer held
             await self._retire(transactional_id)
             failed = asyncio.get_running_loop().create_future()
             failed.set_exception(ProducerFenced())

@@ -1,0 +1,87 @@
+"""A batch's table writes reach RocksDB as one write per partition, serialized once.
+
+The app's real temperature table (a ``BatchedTable``) on a real ``GuardedStore`` in a
+temporary folder, no broker: what the store holds after a collecting block is what Faust's
+own store path (``_set`` / ``_del`` per key) would hold, the changelog records are the same
+bytes in write order, and the partition carries its uncommitted-writes marker from the write.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+from faust.types import TP
+
+from weather_app import app
+from weather_app.worker.faust_internals import stores
+from weather_app.worker.faust_internals.consumer import to_message
+from weather_app.worker.faust_internals.events import make_current
+from weather_app.worker.faust_internals.stores import GuardedStore, UncommittedWrites
+
+SOURCE = TP("temperatures", 2)
+
+
+@pytest.fixture
+def table(tmp_path: Path, monkeypatch):
+    table = app.summaries.temperatures.summaries.table
+    monkeypatch.setattr(GuardedStore, "path", property(lambda self: tmp_path / "tables"))
+    store = table._new_store_by_url("rocksdb://")
+    assert isinstance(store, GuardedStore)
+    monkeypatch.setattr(table, "_data", store)
+    monkeypatch.setattr(table, "_verified_source_topics_for_partitions", {SOURCE.topic})
+    monkeypatch.setattr(stores, "uncommitted", UncommittedWrites(tmp_path / "uncommitted"))
+    monkeypatch.setattr(app, "in_transaction", True)  # exactly_once, as a started worker has
+    record = ConsumerRecord(SOURCE.topic, SOURCE.partition, 41, 0, 0, b"k", b"v", None, 1, 1, ())
+    event = app.create_event(b"k", b"v", [], to_message(app.consumer, SOURCE, record))
+    make_current(event)
+    yield table
+    store._dbs.clear()  # closes nothing Faust would not: the folder goes with tmp_path
+
+
+def stored(table, key: str) -> bytes | None:
+    store = table.data
+    return store._db_for_partition(SOURCE.partition).get(store._encode_key(key))
+
+
+def test_a_block_s_writes_land_at_its_end_as_faust_s_store_would_write_them(table):
+    january = {"count": 3, "sum": 12.5, "start": "1990-01-01", "end": "1990-01-03"}
+    with table.collecting():
+        table["2/January/1990"] = january
+        table["2/#offset"] = 42
+        assert stored(table, "2/January/1990") is None  # not before the block ends
+        assert not stores.uncommitted.is_dirty(table.name, SOURCE.partition)
+    store = table.data
+    assert stored(table, "2/January/1990") == store._encode_value(january)
+    assert stored(table, "2/#offset") == store._encode_value(42)
+    assert store._key_index[store._encode_key("2/#offset")] == SOURCE.partition
+    assert stores.uncommitted.is_dirty(table.name, SOURCE.partition)
+    assert table._collected == {
+        SOURCE.partition: [
+            (store._encode_key("2/January/1990"), store._encode_value(january)),
+            (store._encode_key("2/#offset"), store._encode_value(42)),
+        ]
+    }
+    table._collected = None
+
+
+def test_writes_and_deletes_of_a_block_keep_their_order(table):
+    with table.collecting():
+        table["2/A"] = 1
+        table["2/B"] = 2
+    with table.collecting():
+        del table["2/A"]
+        table["2/A"] = 3  # deleted, then written again
+        table["2/C"] = 4
+        del table["2/C"]  # written, then deleted
+    assert stored(table, "2/A") == table.data._encode_value(3)
+    assert stored(table, "2/B") == table.data._encode_value(2)
+    assert stored(table, "2/C") is None
+    assert [value for _, value in table._collected[SOURCE.partition]][-4:] == [
+        None,
+        table.data._encode_value(3),
+        table.data._encode_value(4),
+        None,
+    ]
+    table._collected = None
