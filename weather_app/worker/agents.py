@@ -9,9 +9,10 @@ partitions, and the revocation/shutdown signals export the partitions a worker i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from faust.exceptions import ConsumerNotStarted
@@ -182,24 +183,26 @@ class SummaryAgents:
                     )
                     await self.app.consumer.seek(batch.tp, applied.rewind)
 
-    async def _check_log(self, topic: TopicSummaries, batch: Batch) -> None:
+    @contextlib.asynccontextmanager
+    async def _stopping_on_error(self) -> AsyncIterator[None]:
+        """A :class:`WeatherError` in the block stops the worker: one line, then the crash."""
         try:
-            await topic.summaries.check_log(batch)
+            yield
         except WeatherError as error:
             log.critical("%s", error)
             await self.app.crash(error)
             raise
 
+    async def _check_log(self, topic: TopicSummaries, batch: Batch) -> None:
+        async with self._stopping_on_error():
+            await topic.summaries.check_log(batch)
+
     async def _check_idle(self, topic: TopicSummaries, partitions: list[int]) -> None:
         """Partitions no batch came for since their assignment are checked against the log
         here; a refilled one is sought to offset 0, and its first batch gets it counted."""
         for partition in partitions:
-            try:
+            async with self._stopping_on_error():
                 refilled = await topic.summaries.refilled_while_idle(partition)
-            except WeatherError as error:
-                log.critical("%s", error)
-                await self.app.crash(error)
-                raise
             if refilled and not self.app.rebalancing:
                 await self.app.consumer.seek(TP(topic.topic, partition), 0)
 
@@ -227,13 +230,10 @@ class SummaryAgents:
             remember_member(self.settings, member_id)
         for name, topic in self.topics.items():
             partitions = sorted(tp.partition for tp in assigned if tp.topic == name)
-            try:  # a corrupt file, or another writer of it, must stop the worker before it writes
+            # a corrupt file, or another writer of it, must stop the worker before it writes
+            async with self._stopping_on_error():
                 await self._acquire(topic.locks, partitions)
                 topic.exporter.check_files(partitions)
-            except WeatherError as error:
-                log.critical("%s", error)
-                await self.app.crash(error)
-                raise
 
     async def _acquire(self, locks: PartitionLocks, partitions: list[int]) -> None:
         """Take the partitions' file locks, waiting up to a session timeout for a peer's.
