@@ -14,6 +14,7 @@ import pytest
 
 from tests.faults import lost_and_doubled, report
 from tests.support import (
+    Process,
     diff_report,
     ground_truth,
     matches_ground_truth,
@@ -59,26 +60,8 @@ def test_a_table_ahead_of_a_shorter_log_is_data_loss_and_is_rebuilt(
     env, settings, data_dir, fresh_topics, tmp_path
 ):
     folder = data_dir / "temperatures"
-    send_days(settings, 1, 10)
-    first = worker(env, tmp_path / "first.log").start()
+    work, took = count_then_lose_the_log(env, settings, tmp_path, first_day=20, days=4)
     try:
-        wait_caught_up(folder, settings.kafka_broker, "temperatures", 90, first)
-    finally:
-        assert first.stop() == 0
-    # the log loses its records; the table, its changelog and the committed offsets stay
-    ensure_topics(
-        settings, product_topics(settings, ["temperatures"]), reset=True, report=lambda _: None
-    )
-    send_days(settings, 20, 4)
-    started = time.monotonic()
-    work = worker(env, tmp_path / "second.log").start()
-    try:
-        wait_for(
-            lambda: matches_ground_truth(folder, settings.kafka_broker, "temperatures"),
-            90,
-            "the rebuilt partition",
-        )
-        took = time.monotonic() - started
         lines = data_loss_lines(work.log.read_text())
         assert any(
             "data loss: temperatures partition 0: offsets 4..9 are gone (the log ends at 4, "
@@ -105,25 +88,9 @@ def test_a_log_refilled_past_the_tables_position_is_data_loss_and_is_rebuilt(
     """The log loses its records and is refilled with other ones up to or past the table's
     position: offsets alone look sound, the fingerprint of the last record counted does not."""
     folder = data_dir / "temperatures"
-    send_days(settings, 1, 10)
-    first = worker(env, tmp_path / "first.log").start()
+    # other records (January 15...) where offsets 0..9 were
+    work, took = count_then_lose_the_log(env, settings, tmp_path, first_day=15, days=refill)
     try:
-        wait_caught_up(folder, settings.kafka_broker, "temperatures", 90, first)
-    finally:
-        assert first.stop() == 0
-    ensure_topics(
-        settings, product_topics(settings, ["temperatures"]), reset=True, report=lambda _: None
-    )
-    send_days(settings, 15, refill)  # other records (January 15...) where offsets 0..9 were
-    started = time.monotonic()
-    work = worker(env, tmp_path / "second.log").start()
-    try:
-        wait_for(
-            lambda: matches_ground_truth(folder, settings.kafka_broker, "temperatures"),
-            90,
-            "the partition counted again",
-        )
-        took = time.monotonic() - started
         lines = data_loss_lines(work.log.read_text())
         said = (
             "data loss: temperatures partition 0: the record at offset 9 is not the one the "
@@ -143,6 +110,38 @@ def test_a_log_refilled_past_the_tables_position_is_data_loss_and_is_rebuilt(
         )
     finally:
         assert work.stop() == 0
+
+
+def count_then_lose_the_log(
+    env, settings, tmp_path, first_day: int, days: int
+) -> tuple[Process, float]:
+    """A worker counts January 1..10 (offsets 0..9) and stops; the log loses its records and
+    is refilled with ``days`` others from January ``first_day`` while the table, its changelog
+    and the committed offsets stay. A second worker is started and waited for until its files
+    equal ground truth; returns it (running) and the seconds that took."""
+    folder = settings.data_dir / "temperatures"
+    send_days(settings, 1, 10)
+    first = worker(env, tmp_path / "first.log").start()
+    try:
+        wait_caught_up(folder, settings.kafka_broker, "temperatures", 90, first)
+    finally:
+        assert first.stop() == 0
+    ensure_topics(
+        settings, product_topics(settings, ["temperatures"]), reset=True, report=lambda _: None
+    )
+    send_days(settings, first_day, days)
+    started = time.monotonic()
+    work = worker(env, tmp_path / "second.log").start()
+    try:
+        wait_for(
+            lambda: matches_ground_truth(folder, settings.kafka_broker, "temperatures"),
+            90,
+            "the partition counted again from the log",
+        )
+    except BaseException:
+        work.stop(must_exit=False)
+        raise
+    return work, time.monotonic() - started
 
 
 def measure(
