@@ -33,6 +33,25 @@ SEED = 5
 PRODUCE = ["produce", "--dataset", "temperatures", "--seed", str(SEED)]
 
 
+def own_broker(tmp_path, connect_timeout: str) -> tuple[EmbeddedBroker, dict[str, str]]:
+    """A started broker of the test's own, with the topics, and the commands' environment
+    (the caller stops the broker)."""
+    broker = EmbeddedBroker(free_port(), tmp_path / "broker")
+    broker.start()
+    try:
+        settings = Settings(kafka_broker=broker.address, data_dir=tmp_path / "data")
+        ensure_topics(settings, product_topics(settings, ["temperatures"]), report=lambda _: None)
+    except BaseException:
+        broker.stop()
+        raise
+    env = command_env(
+        KAFKA_BROKER=broker.address,
+        WEATHER_DATA_DIR=str(settings.data_dir),
+        WEATHER_CONNECT_TIMEOUT_SEC=connect_timeout,
+    )
+    return broker, env
+
+
 def expected_messages(days: int) -> list[tuple[bytes, bytes]]:
     """(key, value) of what ``produce --dataset temperatures --days N --seed SEED`` sends."""
     records = dataset_records("temperatures", seed=SEED)
@@ -86,17 +105,9 @@ def test_produce_without_a_broker_stops_with_one_line_within_the_connect_timeout
 
 
 def test_produce_that_loses_the_broker_mid_run_stops_with_one_line(tmp_path):
-    broker = EmbeddedBroker(free_port(), tmp_path / "broker")
-    broker.start()
+    broker, env = own_broker(tmp_path, connect_timeout="3")
     producer: Process | None = None
     try:
-        settings = Settings(kafka_broker=broker.address, data_dir=tmp_path / "data")
-        ensure_topics(settings, product_topics(settings, ["temperatures"]), report=lambda _: None)
-        env = command_env(
-            KAFKA_BROKER=broker.address,
-            WEATHER_DATA_DIR=str(settings.data_dir),
-            WEATHER_CONNECT_TIMEOUT_SEC="3",
-        )
         producer = Process([*PRODUCE, "--delay", "0.01"], env, tmp_path / "produce.log").start()
         wait_for(
             lambda: sum(end_offsets(broker.address, "temperatures").values()) > 100,
@@ -142,17 +153,9 @@ def test_produce_rides_out_a_sigkilled_broker_in_send_order(tmp_path):
     moments before a SIGKILL) stays lost, and a batch written without its acknowledgement
     arriving is written twice, right after itself (the summaries drop such repeats). With
     idempotence on, this test found records out of order (see kafka/producing.py)."""
-    broker = EmbeddedBroker(free_port(), tmp_path / "broker")
-    broker.start()
+    broker, env = own_broker(tmp_path, connect_timeout="30")  # > its restart
     producer: Process | None = None
     try:
-        settings = Settings(kafka_broker=broker.address, data_dir=tmp_path / "data")
-        ensure_topics(settings, product_topics(settings, ["temperatures"]), report=lambda _: None)
-        env = command_env(
-            KAFKA_BROKER=broker.address,
-            WEATHER_DATA_DIR=str(settings.data_dir),
-            WEATHER_CONNECT_TIMEOUT_SEC="30",  # longer than the broker's restart
-        )
         args = [*PRODUCE, "--delay", "0.004", "--days", str(DAYS)]
         producer = Process(args, env, tmp_path / "produce.log").start()
         wait_for(
