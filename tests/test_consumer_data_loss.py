@@ -32,6 +32,35 @@ def assert_equals_ground_truth(settings) -> tuple[int, int]:
     return lost_and_doubled({0: actual}, {0: expected})
 
 
+def consume_while_the_log_is_replaced(
+    settings, caplog, counted: int, first_day: int, days: int
+) -> float:
+    """``consume`` partition 0 of January 1..``counted``; once its file says so, the topic is
+    recreated with ``days`` other records from January ``first_day``, and consume runs until
+    its file reaches them. Returns the seconds from the replacement to that."""
+    send_days(settings, 1, counted)
+    path = settings.output_dir("temperatures") / "partition-0.json"
+    replaced_at: float | None = None
+
+    def replace_then_stop() -> bool:
+        nonlocal replaced_at
+        if replaced_at is None and path.exists() and file_offset(path) == counted:
+            ensure_topics(
+                settings,
+                product_topics(settings, ["temperatures"]),
+                reset=True,
+                report=lambda _: None,
+            )
+            send_days(settings, first_day, days)
+            replaced_at = time.monotonic()
+        return replaced_at is not None and file_offset(path) == days
+
+    with caplog.at_level(logging.WARNING, logger="weather_app.consumer"):
+        consume(settings, "temperatures", [0], should_stop=until(replace_then_stop))
+    assert replaced_at is not None
+    return time.monotonic() - replaced_at
+
+
 def test_a_file_ahead_of_the_log_is_data_loss_and_the_partition_is_rebuilt(
     settings, fresh_topics, caplog
 ):
@@ -69,30 +98,9 @@ def test_a_file_ahead_of_the_log_is_data_loss_and_the_partition_is_rebuilt(
 def test_a_log_that_shrinks_under_a_running_consumer_is_detected_on_the_next_fetch(
     settings, fresh_topics, caplog
 ):
-    send_days(settings, 1, 5)
+    # once 5 records are saved, the topic is recreated with 2: the position is past it
+    took = consume_while_the_log_is_replaced(settings, caplog, counted=5, first_day=20, days=2)
     path = settings.output_dir("temperatures") / "partition-0.json"
-    steps = iter(["counted five", "recreated"])
-    step = next(steps)
-    shrunk_at = 0.0
-
-    def shrink_then_stop() -> bool:
-        """Once 5 records are saved, the topic is recreated with 2: the position is past it."""
-        nonlocal step, shrunk_at
-        if step == "counted five" and path.exists() and file_offset(path) == 5:
-            ensure_topics(
-                settings,
-                product_topics(settings, ["temperatures"]),
-                reset=True,
-                report=lambda _: None,
-            )
-            send_days(settings, 20, 2)
-            shrunk_at = time.monotonic()
-            step = next(steps)
-        return step == "recreated" and file_offset(path) == 2
-
-    with caplog.at_level(logging.WARNING, logger="weather_app.consumer"):
-        consume(settings, "temperatures", [0], should_stop=until(shrink_then_stop))
-    took = time.monotonic() - shrunk_at
     assert data_loss_lines(caplog) == [
         "data loss: temperatures partition 0: offsets 2..4 are gone (the log ends at 2, "
         "partition-0.json said 5); rebuilding the partition's summary from offsets 0..1"
@@ -152,30 +160,9 @@ def test_a_log_refilled_past_a_running_consumer_is_data_loss_and_the_partition_i
     """The outage a running consumer does not see: the log lost every record and was refilled
     past its position between two polls. Each batch is confirmed by reading again the record
     before it, so the next poll finds the record at offset 9 changed."""
-    send_days(settings, 1, 10)
+    # offsets 0..13 then hold January 15..28: offset 10 lies within the log
+    took = consume_while_the_log_is_replaced(settings, caplog, counted=10, first_day=15, days=14)
     path = settings.output_dir("temperatures") / "partition-0.json"
-    steps = iter(["counted ten", "refilled"])
-    step = next(steps)
-    refilled_at = 0.0
-
-    def refill_then_stop() -> bool:
-        nonlocal step, refilled_at
-        if step == "counted ten" and path.exists() and file_offset(path) == 10:
-            # offsets 0..13 now hold January 15..28: offset 10 lies within the log
-            ensure_topics(
-                settings,
-                product_topics(settings, ["temperatures"]),
-                reset=True,
-                report=lambda _: None,
-            )
-            send_days(settings, 15, 14)
-            refilled_at = time.monotonic()
-            step = next(steps)
-        return step == "refilled" and file_offset(path) == 14
-
-    with caplog.at_level(logging.WARNING, logger="weather_app.consumer"):
-        consume(settings, "temperatures", [0], should_stop=until(refill_then_stop))
-    took = time.monotonic() - refilled_at
     assert data_loss_lines(caplog) == [
         "data loss: temperatures partition 0: the record at offset 9 is not the one "
         "partition-0.json counted last (the log lost records and was refilled past offset 9); "
