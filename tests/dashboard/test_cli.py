@@ -22,6 +22,12 @@ def reachable(url: str) -> bool:
         return False
 
 
+def wait_listening(process: Process, url: str) -> None:
+    """Until the dashboard process answers at ``url``; fails if it exits first."""
+    wait_for(lambda: reachable(url) or not process.running(), 60, "the dashboard to listen")
+    assert process.running(), process.tail()
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_serves_then_stops_cleanly(tmp_path: Path, signum: signal.Signals) -> None:
     data = tmp_path / "data"  # created only later: the server must start without it
@@ -30,8 +36,7 @@ def test_serves_then_stops_cleanly(tmp_path: Path, signum: signal.Signals) -> No
     url = f"http://127.0.0.1:{port}"
     process = Process(["dashboard", "--port", str(port)], env, tmp_path / "dashboard.log").start()
     try:
-        wait_for(lambda: reachable(url) or not process.running(), 60, "the dashboard to listen")
-        assert process.running(), process.tail()
+        wait_listening(process, url)
         assert get(url, "/api/stations").json()["partitions"] == []
         write_all(data)
         assert len(get(url, "/api/stations").json()["partitions"]) == 6
@@ -69,8 +74,7 @@ def test_a_second_dashboard_on_the_same_port_is_refused_and_the_first_serves_on(
     url = f"http://127.0.0.1:{port}"
     first = Process(["dashboard", "--port", str(port)], env, tmp_path / "first.log").start()
     try:
-        wait_for(lambda: reachable(url) or not first.running(), 60, "the first dashboard")
-        assert first.running(), first.tail()
+        wait_listening(first, url)
         second = run_cli("dashboard", "--port", str(port), env=env, check=False, timeout=60)
         assert second.returncode == 1
         assert second.stderr.strip().splitlines() == [
