@@ -8,15 +8,13 @@ snapshot file itself) is the runtime's business.
 
 from __future__ import annotations
 
-import bisect
-import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from weather_app.core import snapshot
-from weather_app.core.records import MONTHS, BadRecord
+from weather_app.core.records import BadRecord
+from weather_app.core.rendering import SnapshotText, TrackedGroups
 from weather_app.core.summary import FIELDS, Stats, updated
 
 
@@ -69,18 +67,12 @@ class PartitionSummary:
     groups: dict[str, Stats] = field(default_factory=dict)
     #: bumped by every batch that accounted for a record, so writers skip what did not change
     version: int = 0
-    #: what :meth:`render` keeps: each group's JSON text, the file's sections in order
-    _fragments: dict[str, tuple[Any, ...]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
-    _layout: list[tuple[str | None, list[str], str]] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
-    _layout_keys: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
-    #: section (None for stations, else a month) -> its (sort key, name) pairs and names
-    _by_section: dict[str | None, tuple[list[tuple[str, str]], list[str]]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    #: what :meth:`render` keeps between renders
+    _text: SnapshotText | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.groups, TrackedGroups):
+            self.groups = TrackedGroups(self.groups)
 
     @classmethod
     def from_snapshot(cls, topic: str, data: bytes, partition: int) -> PartitionSummary:
@@ -139,124 +131,10 @@ class PartitionSummary:
         return snapshot.from_names(self.topic, self.partition, self.position, self.groups)
 
     def render(self) -> bytes:
-        """The ``partition-N.json`` bytes: ``snapshot.render(self.snapshot())``, byte for byte.
-
-        A snapshot is rewritten every interval while most of its groups (past months, idle
-        stations) stay as they were, so each group's JSON text is kept and only a group whose
-        stats changed since the last render is encoded again; the order of the groups is kept
-        too while no group is added. A render then costs a join over the partition's keys,
-        however many records they summarise.
-        """
-        if self.topic not in (snapshot.TEMPERATURES, snapshot.STATIONS):
-            return snapshot.render(self.snapshot())  # raises the unknown kind
-        groups, fragments = self.groups, self._fragments
-        if self._layout is None or len(self._layout_keys) != len(groups):
-            self._update_layout()
-        parts = [
-            f'{{\n  "partition": {json.dumps(self.partition)},\n'
-            f'  "offset": {json.dumps(self.position)}'
-        ]
-        try:
-            sections = self._sections(groups, fragments)
-        except KeyError:  # a group was removed (and another added): lay the file out anew
-            self._layout = None
-            self._update_layout()
-            sections = self._sections(groups, fragments)
-        parts.extend(sections)
-        return (_ENTRY_SEPARATOR.join(parts) + "\n}\n").encode()
-
-    def _sections(
-        self, groups: dict[str, Stats], fragments: dict[str, tuple[Any, ...]]
-    ) -> list[str]:
-        parts: list[str] = []
-        assert self._layout is not None
-        for header, names, indent in self._layout:
-            entries = []
-            for name in names:
-                stats = groups[name]
-                cached = fragments.get(name)
-                if (
-                    cached is None
-                    or cached[0] is not stats
-                    or cached[1] != stats["count"]
-                    or cached[2] != stats["end"]
-                    or cached[3] != stats["sum"]
-                    or cached[4] != stats["start"]
-                ):
-                    cached = fragments[name] = self._fragment(name, stats, indent)
-                entries.append(cached[5])
-            if header is None:
-                parts.extend(entries)
-            else:
-                parts.append(header + _ENTRY_SEPARATOR.join(entries) + _SECTION_END)
-        return parts
-
-    def _update_layout(self) -> None:
-        """Put the groups added since the last render in their place (all of them, the first
-        time): sections in file order, each section's groups sorted as the file sorts them."""
-        groups = self.groups
-        if self._layout is None:
-            self._layout_keys = set()
-            self._by_section = {}
-            for name in [name for name in self._fragments if name not in groups]:
-                del self._fragments[name]
-        added = groups.keys() - self._layout_keys
-        gone = self._layout_keys - groups.keys()
-        if gone:  # groups are never removed by the rule; lay the file out anew if they were
-            self._layout = None
-            self._update_layout()
-            return
-        new_section = self._layout is None
-        for name in sorted(added):
-            if self.topic == snapshot.STATIONS:
-                section, sort_key = None, name
-            else:
-                section, sort_key = name.split("/", 1)
-            pairs, names = self._by_section.get(section) or ([], [])
-            if not pairs:
-                self._by_section[section] = (pairs, names)
-                new_section = True
-            at = bisect.bisect(pairs, (sort_key, name))
-            pairs.insert(at, (sort_key, name))
-            names.insert(at, name)
-        self._layout_keys |= added
-        if new_section or self._layout is None:
-            self._layout = [
-                (
-                    None if section is None else f"{_INDENT}{json.dumps(section)}: {{\n",
-                    self._by_section[section][1],
-                    _INDENT if section is None else _INDENT * 2,
-                )
-                for section in ([None] if self.topic == snapshot.STATIONS else MONTHS)
-                if section in self._by_section
-            ]
-
-    def _fragment(self, name: str, stats: Stats, indent: str) -> tuple[Any, ...]:
-        """``"key": {stats}`` as ``json.dumps(indent=2)`` writes it at this depth, and what
-        it was rendered from."""
-        key = name if self.topic == snapshot.STATIONS else name.split("/", 1)[1]
-        # json.dumps(indent=2) writes each value as json.dumps(value) does on its own
-        fields = ",".join(
-            f"\n{indent}  {_ascii(field)}: {_json(value)}"
-            for field, value in snapshot.exported_stats(stats).items()
-        )
-        text = f"{indent}{_ascii(key)}: {{{fields}\n{indent}}}"
-        return stats, stats["count"], stats["end"], stats["sum"], stats["start"], text
-
-
-def _json(value: Any) -> str:
-    """``json.dumps(value)``, without its overhead for the types stats hold."""
-    kind = type(value)
-    if kind is str:
-        return _ascii(value)
-    if kind is float and math.isfinite(value):
-        return float.__repr__(value)
-    if kind is int:
-        return int.__repr__(value)
-    return json.dumps(value)
-
-
-_ascii = json.encoder.encode_basestring_ascii  # json.dumps(a_str), ensure_ascii as its default
-_INDENT = "  "
-_ENTRY_SEPARATOR = ",\n"
-_SECTION_END = "\n" + _INDENT + "}"
+        """The ``partition-N.json`` bytes: ``snapshot.render(self.snapshot())``, byte for byte,
+        re-encoding only the groups set since the last render (see ``core/rendering.py``)."""
+        if self._text is None:
+            self._text = SnapshotText(self.topic)  # raises the unknown kind
+        if not isinstance(self.groups, TrackedGroups):  # replaced by a plain dict
+            self.groups = TrackedGroups(self.groups)
+        return self._text.render(self.partition, self.position, self.groups)

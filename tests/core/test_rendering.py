@@ -1,0 +1,105 @@
+"""The kept snapshot text: byte-identical to a full render, re-encoding only what changed."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from weather_app.core import snapshot
+from weather_app.core.rendering import SnapshotText, TrackedGroups
+from weather_app.core.summary import Stats
+
+
+def _stats(day: int, count: int = 1, total: float = 1.5) -> Stats:
+    return {"count": count, "sum": total, "start": "1990-01-01", "end": f"1990-01-{day:02d}"}
+
+
+def test_tracked_groups_remember_the_names_set_since_taken():
+    groups = TrackedGroups({"A": _stats(1)})
+    assert groups.take() == ({"A"}, False)
+    groups["B"] = _stats(2)
+    groups.update({"C": _stats(3)}, D=_stats(4))
+    groups.setdefault("E", _stats(5))
+    groups.setdefault("A", _stats(9))  # present: not set
+    groups |= {"F": _stats(6)}
+    assert groups.take() == ({"B", "C", "D", "E", "F"}, False)
+    assert groups.take() == (set(), False)
+    del groups["B"]
+    assert groups.take() == (set(), True)
+    for remove in (lambda g: g.pop("C"), lambda g: g.popitem(), lambda g: g.clear()):
+        remove(groups)
+        assert groups.take()[1] is True
+    assert groups == {}
+
+
+def _temperature(name: str, count: int, total: float) -> Stats:
+    year_month = f"{name.split('/')[1]}-{_month_number(name):02d}"
+    return {"count": count, "sum": total, "start": f"{year_month}-01", "end": f"{year_month}-02"}
+
+
+def _month_number(name: str) -> int:
+    from weather_app.core.records import MONTHS
+
+    return MONTHS.index(name.split("/")[0]) + 1
+
+
+def _expected(topic: str, partition: int, position: int, groups: dict[str, Stats]) -> bytes:
+    return snapshot.render(snapshot.from_names(topic, partition, position, groups))
+
+
+def test_random_changes_render_byte_for_byte_as_a_full_render():
+    rng = random.Random(7)
+    months = ["January", "February", "July", "December"]
+    names = [f"{month}/{year}" for month in months for year in range(1990, 2010)]
+    groups = TrackedGroups()
+    text = SnapshotText("temperatures")
+    for step in range(300):
+        name = rng.choice(names)
+        if rng.random() < 0.05 and groups:
+            del groups[rng.choice(sorted(groups))]
+        else:
+            groups[name] = _temperature(name, step + 1, rng.choice([0.5, -0.0, 3, 1e300]))
+        assert text.render(2, step, groups) == _expected("temperatures", 2, step, groups)
+
+
+def test_stations_render_byte_for_byte_with_names_needing_escapes():
+    groups = TrackedGroups()
+    text = SnapshotText("stations")
+    assert text.render(0, 0, groups) == _expected("stations", 0, 0, groups)
+    for offset, name in enumerate(["B", "Ü", "A", 'quote"d', "B"]):
+        groups[name] = _stats(offset + 1, offset + 1)
+        assert text.render(0, offset, groups) == _expected("stations", 0, offset, groups)
+
+
+def test_a_render_encodes_only_the_groups_set_since_the_last(monkeypatch: pytest.MonkeyPatch):
+    groups = TrackedGroups({f"S{index:03d}": _stats(1) for index in range(200)})
+    text = SnapshotText("stations")
+    text.render(0, 200, groups)
+    encoded: list[str] = []
+    fragment = SnapshotText._fragment
+
+    def counting(self: SnapshotText, key: str, stats: Stats, section: str | None) -> str:
+        encoded.append(key)
+        return fragment(self, key, stats, section)
+
+    monkeypatch.setattr(SnapshotText, "_fragment", counting)
+    groups["S007"] = _stats(2, 2)
+    assert text.render(0, 201, groups) == _expected("stations", 0, 201, groups)
+    assert encoded == ["S007"]
+    assert text.render(0, 201, groups) == _expected("stations", 0, 201, groups)
+    assert encoded == ["S007"]  # nothing set since: nothing encoded
+
+
+def test_another_groups_dict_is_rendered_from_scratch():
+    text = SnapshotText("stations")
+    first = TrackedGroups({"A": _stats(1)})
+    text.render(0, 1, first)
+    second = TrackedGroups({"B": _stats(2)})
+    second.take()  # nothing pending: the text must still come from this dict
+    assert text.render(0, 2, second) == _expected("stations", 0, 2, second)
+
+
+def test_an_unknown_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown snapshot kind"):
+        SnapshotText("rain")
