@@ -42,7 +42,9 @@ class LogReader:
             if offset >= (await consumer.end_offsets([tp]))[tp]:
                 return None
             consumer.seek(tp, offset)
-            async for records in self._fetches(consumer, tp, f"read offset {offset}"):
+            # one record: a broker may answer with the rest of the partition (noida-db does,
+            # whatever the fetch size), and only what is taken is parsed
+            async for records in self._fetches(consumer, tp, f"read offset {offset}", limit=1):
                 if records is None:
                     return None
                 if records:
@@ -94,7 +96,11 @@ class LogReader:
         return self._consumer
 
     async def _fetches(
-        self, consumer: aiokafka.AIOKafkaConsumer, tp: aiokafka.TopicPartition, what: str
+        self,
+        consumer: aiokafka.AIOKafkaConsumer,
+        tp: aiokafka.TopicPartition,
+        what: str,
+        limit: int | None = None,
     ) -> AsyncIterator[list[Any] | None]:
         """Fetch after fetch (None: the position fell below the log start); raises once no
         record came for ``connect_timeout`` seconds."""
@@ -102,7 +108,7 @@ class LogReader:
         deadline = loop.time() + self.settings.connect_timeout
         while True:
             try:
-                fetched = await consumer.getmany(tp, timeout_ms=FETCH_WAIT_MS)
+                fetched = await consumer.getmany(tp, timeout_ms=FETCH_WAIT_MS, max_records=limit)
             except OffsetOutOfRangeError:
                 yield None
                 return
