@@ -28,6 +28,9 @@ Inventory (module: private name -> why)
   (``_records``, ``_check_crcs``, ``_isolation_level``, ``_aborted_producers``,
   ``_consume_aborted_up_to``, ``_contains_abort_marker``, ``next_fetch_offset``) -> the
   agents' partitions are drained a record batch at a time, not through a generator per record.
+* ``fetch_wait``: aiokafka's ``Fetcher._proc_fetch_request`` -> after an empty fetch response
+  that came back at once (noida-db does not hold a fetch for ``fetch_max_wait_ms``), the next
+  request to that node waits a moment instead of spinning thousands of times a second.
 * ``changelog`` (``BatchedTable``, a subclass of ``faust.Table``): ``_sensor_on_set`` /
   ``_sensor_on_del``, ``app.tables.persist_offset_on_commit``, the store's
   ``set_persisted_offset`` and the transactional id format of Faust's ``TransactionManager``

@@ -10,6 +10,7 @@ from faust.types import ConsumerT, ProducerT
 
 from weather_app.worker.faust_internals import (
     fetch,  # noqa: F401  (installs the batch fetch)
+    fetch_wait,  # noqa: F401  (installs the pause after an empty fetch)
     group,
     stores,
 )
