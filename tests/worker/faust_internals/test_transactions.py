@@ -207,6 +207,57 @@ def test_commit_sends_offsets_commits_and_begins_the_next_under_one_lock():
     assert started == [[SOURCE]]
 
 
+def test_the_partitions_transactions_commit_side_by_side():
+    """One partition's commit waits until the other's has begun: in turn, it never would."""
+    first, second = (
+        FakeProducer(TransactionState.IN_TRANSACTION),
+        FakeProducer(TransactionState.IN_TRANSACTION),
+    )
+    other = "weather-1-4"
+
+    async def scenario():
+        producer = make_producer()
+        producer._transaction_producers.update({TID: first, other: second})
+        other_committing = asyncio.Event()
+        commit_first = first.commit_transaction
+
+        async def commit_after_the_other() -> None:
+            await other_committing.wait()
+            await commit_first()
+
+        async def commit_second() -> None:
+            other_committing.set()
+            await FakeProducer.commit_transaction(second)
+
+        first.commit_transaction = commit_after_the_other  # type: ignore[method-assign]
+        second.commit_transaction = commit_second  # type: ignore[method-assign]
+        await producer.commit_transactions(
+            {TID: {SOURCE: 1}, other: {TP("temperatures", 4): 2}}, "weather"
+        )
+
+    run(scenario)
+    assert first.calls == second.calls == ["send_offsets", "commit", "begin"]
+
+
+def test_a_stalled_partition_commit_crashes_after_the_others_committed():
+    stalled, healthy = (
+        FakeProducer(TransactionState.IN_TRANSACTION),
+        FakeProducer(TransactionState.IN_TRANSACTION),
+    )
+    stalled.hang.add("commit")
+
+    async def scenario():
+        producer = make_producer()
+        producer._transaction_producers.update({TID: stalled, "weather-1-4": healthy})
+        with pytest.raises(TransactionStalled, match="commit did not finish"):
+            await producer.commit_transactions(
+                {TID: {SOURCE: 1}, "weather-1-4": {TP("temperatures", 4): 2}}, "weather"
+            )
+
+    run(scenario)
+    assert healthy.calls == ["send_offsets", "commit", "begin"]
+
+
 def test_offsets_of_a_transaction_ended_at_a_revoke_are_committed_in_a_new_one():
     fake = FakeProducer(TransactionState.READY)  # ended by the revoke, or at shutdown
 

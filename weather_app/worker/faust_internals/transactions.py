@@ -230,26 +230,46 @@ class TransactionalProducer(Producer):
     ) -> None:
         """Commit each partition's offsets with its transaction; begin the next one if asked.
 
-        A producer with no open transaction (ended at a revoke, or at shutdown) opens one
-        for the offsets. A fenced producer is retired and its offsets left uncommitted: the
-        partition's new owner replays them.
+        The partitions' transactions commit side by side: each is its own producer's, and
+        the agent's next changelog send for a partition waits while that partition's commit
+        holds its lock, so one after the other the agent waited for every partition's round
+        trips in turn. A producer with no open transaction (ended at a revoke, or at
+        shutdown) opens one for the offsets. A fenced producer is retired and its offsets
+        left uncommitted: the partition's new owner replays them.
         """
         covered = [tp for offsets in tid_to_offset_map.values() for tp in offsets]
         for listener in self.before_commit:
             listener(covered)
         await bounded("flush before commit", self.flush(), self.step_timeout)
-        for transactional_id, offsets in tid_to_offset_map.items():
-            try:
-                async with self._lock(transactional_id):
-                    # begin under the same lock: a send between commit and begin would fail
-                    committed = await self._commit_one(transactional_id, offsets, group_id)
-                    if committed and start_new_transaction:
-                        await self._begin_locked(transactional_id)
-            except ProducerFenced:
-                await self._retire(transactional_id)
-            except (TransactionStalled, TransactionFailed) as error:
+        outcomes = await asyncio.gather(
+            *(
+                self._commit_locked(transactional_id, offsets, group_id, start_new_transaction)
+                for transactional_id, offsets in tid_to_offset_map.items()
+            ),
+            return_exceptions=True,
+        )
+        errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        for error in errors:
+            if isinstance(error, TransactionStalled | TransactionFailed):
                 log.critical("%s", error)
-                raise
+        if errors:
+            raise errors[0]
+
+    async def _commit_locked(
+        self,
+        transactional_id: str,
+        offsets: Mapping[TP, int],
+        group_id: str,
+        start_new_transaction: bool,
+    ) -> None:
+        try:
+            async with self._lock(transactional_id):
+                # begin under the same lock: a send between commit and begin would fail
+                committed = await self._commit_one(transactional_id, offsets, group_id)
+                if committed and start_new_transaction:
+                    await self._begin_locked(transactional_id)
+        except ProducerFenced:
+            await self._retire(transactional_id)
 
     async def _commit_one(
         self, transactional_id: str, offsets: Mapping[TP, int], group_id: str
