@@ -127,6 +127,10 @@ def create_app(settings: Settings) -> WeatherApp:
         table_standby_replicas=0,
         stream_buffer_maxsize=16384,
         broker_max_poll_records=5000,
+        # a commit (a transaction per partition under exactly_once) every 100,000 records or
+        # commit interval: at Faust's 10,000 a busy worker always had one in flight, and each
+        # partition's changelog sends wait while its transaction commits
+        broker_commit_every=100_000,
     )
     app.summaries = SummaryAgents(app, settings)
     install_leader_producers(app, settings)
