@@ -79,7 +79,8 @@ def test_a_flush_that_never_settles_crashes_the_worker_after_its_bound(monkeypat
         with pytest.raises(
             FlushStalled,
             match=r"did not finish within 0\.2 s \(1 sends unsettled: "
-            r"weather-temperature-summary-changelog\[2\] 1; 0 in the buffer\)",
+            r"weather-temperature-summary-changelog\[2\] 1; 0 in the buffer; "
+            r"0 record sends queued\)",
         ):
             await producer.flush()
 

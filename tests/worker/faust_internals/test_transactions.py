@@ -7,6 +7,7 @@ READY, commit and abort back to READY. No broker, no Faust app.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -507,3 +508,129 @@ def test_a_producer_retired_while_a_batch_waited_fails_the_send_not_the_agent():
 def test_not_in_transaction_without_a_fence_still_crashes():
     with pytest.raises(IllegalOperation):
         _send_two_batches(RetiredWhileWaitingClient(), retire=False)
+
+
+class GatedClient(FakeProducer):
+    """A transactional producer whose record batches wait for the test to let them through."""
+
+    def __init__(self) -> None:
+        super().__init__(TransactionState.IN_TRANSACTION)
+        self.gate = asyncio.Event()
+        self.sent: list[bytes] = []
+        self.acks: list[asyncio.Future] = []
+
+    def create_batch(self) -> Any:
+        held: list[bytes] = []
+
+        def append(**record: Any) -> object:
+            held.append(record["key"])
+            return object()
+
+        return SimpleNamespace(append=append, held=held)
+
+    async def send_batch(self, batch: Any, topic: str, partition: int) -> Any:
+        await self.gate.wait()  # aiokafka: the partition's previous batch is still in flight
+        self.sent.extend(batch.held)
+        ack = asyncio.get_running_loop().create_future()
+        self.acks.append(ack)
+        return ack
+
+
+@pytest.fixture
+def no_faust_flush(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Faust's own flush (its buffer, absent here) has nothing to do."""
+    from faust.transport.drivers.aiokafka import Producer
+
+    async def nothing(self: Any) -> None:
+        pass
+
+    monkeypatch.setattr(Producer, "flush", nothing)
+
+
+def _queued_producer(fake: FakeProducer, crashed: list[BaseException] | None = None) -> Any:
+    from weather_app.worker.faust_internals.producer import FlushingProducer
+
+    producer = FlushingProducer.__new__(FlushingProducer)
+    producer.__dict__.update(make_producer().__dict__)
+    producer._unsettled = set()
+    producer._queued = {}
+    producer._transaction_producers[TID] = fake
+
+    async def crash(error: BaseException) -> None:
+        (crashed if crashed is not None else []).append(error)
+
+    producer.app = SimpleNamespace(crash=crash)
+    return producer
+
+
+def test_queued_record_sends_return_at_once_keep_their_order_and_a_flush_waits_for_them(
+    no_faust_flush: None,
+):
+    from weather_app.worker.faust_internals.producer import FlushingProducer
+
+    fake = GatedClient()
+
+    async def scenario():
+        producer = _queued_producer(fake)
+        sent: list[Any] = []
+        for key in (b"a", b"b", b"c"):
+            await asyncio.wait_for(
+                producer.send_records_soon(
+                    "changelog", 3, [(key, b"v")], transactional_id=TID, on_sent=sent.append
+                ),
+                1,
+            )  # queued while the first batch cannot leave
+        flushing = asyncio.ensure_future(FlushingProducer._flush_settled(producer))
+        await asyncio.sleep(0.05)
+        assert not flushing.done() and fake.sent == []
+        fake.gate.set()
+        while len(fake.acks) < 3:
+            await asyncio.sleep(0.01)
+        assert not flushing.done()  # the batches are handed over, not acknowledged yet
+        for ack in fake.acks:
+            ack.set_result(SimpleNamespace(topic="changelog", partition=3, offset=0))
+        await asyncio.wait_for(flushing, 1)
+        assert len(sent) == 3 and producer._queued[("changelog", 3)] == deque()
+
+    run(scenario)
+    assert fake.sent == [b"a", b"b", b"c"]
+
+
+def test_a_partition_with_a_full_send_queue_makes_the_caller_wait():
+    from weather_app.worker.faust_internals.producer import MAX_QUEUED_SENDS
+
+    fake = GatedClient()
+
+    async def scenario():
+        producer = _queued_producer(fake)
+        for index in range(MAX_QUEUED_SENDS):
+            await producer.send_records_soon(
+                "changelog", 3, [(b"%d" % index, b"v")], transactional_id=TID
+            )
+        waiting = asyncio.ensure_future(
+            producer.send_records_soon("changelog", 3, [(b"x", b"")], transactional_id=TID)
+        )
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        fake.gate.set()
+        await asyncio.wait_for(waiting, 1)
+
+    run(scenario)
+
+
+def test_a_queued_send_that_fails_crashes_the_worker(no_faust_flush: None):
+    crashed: list[BaseException] = []
+
+    class Broken(GatedClient):
+        async def send_batch(self, batch: Any, topic: str, partition: int) -> Any:
+            raise IllegalOperation("Can't send messages while not in transaction")
+
+    async def scenario():
+        producer = _queued_producer(Broken(), crashed)
+        await producer.send_records_soon("changelog", 3, [(b"k", b"v")], transactional_id=TID)
+        await producer._flush_settled()
+        await asyncio.sleep(0)  # the crash is scheduled by the failed send's callback
+        await producer._crashing
+
+    run(scenario)
+    assert len(crashed) == 1 and isinstance(crashed[0], IllegalOperation)

@@ -117,8 +117,8 @@ class BatchedTable(faust.Table):
     async def send_collected(self) -> None:
         """Send what was collected, one partition's records in write order; stop collecting.
 
-        When this returns the records are in the producer (a commit's flush waits for them),
-        so the offsets of the records that caused them may be acked.
+        When this returns the records are queued in the producer (a commit's flush waits for
+        them), so the offsets of the records that caused them may be acked.
         """
         collected, self._collected = self._collected or {}, None
         app = self.app
@@ -130,10 +130,13 @@ class BatchedTable(faust.Table):
             if app.in_transaction:
                 group = app.assignor.group_for_topic(topic)
                 transactional_id = f"{app.conf.id}-{group}-{partition}"
-            futures = await producer.send_records(
-                topic, partition, records, transactional_id=transactional_id
+            await producer.send_records_soon(
+                topic,
+                partition,
+                records,
+                transactional_id=transactional_id,
+                on_sent=self._on_batch_sent,
             )
-            futures[-1].add_done_callback(self._on_batch_sent)
 
     def _on_batch_sent(self, future: asyncio.Future) -> None:
         """The persisted offset, as Faust's ``_on_changelog_sent`` keeps it (a failed send

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiokafka.errors import ProducerFenced
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: a flush that takes longer means a broker or producer that will not recover by itself
 FLUSH_TIMEOUT_SEC = 30.0
+#: record sends queued per partition before the caller waits (``send_records_soon``)
+MAX_QUEUED_SENDS = 8
 
 
 class FlushStalled(RuntimeError):
@@ -49,6 +52,8 @@ class FlushingProducer(TransactionalProducer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._unsettled: set[asyncio.Future] = set()
+        #: (topic, partition) -> the record sends queued by :meth:`send_records_soon`, in order
+        self._queued: dict[tuple[str, int], collections.deque[asyncio.Task]] = {}
 
     def send_soon(self, fut: FutureMessage) -> None:
         self._unsettled.add(fut)
@@ -75,18 +80,28 @@ class FlushingProducer(TransactionalProducer):
 
     def _unsettled_summary(self) -> str:
         """How many sends are unsettled, per topic and partition, and how many still wait in
-        Faust's buffer (not handed to a Kafka producer yet): where a stalled flush is stuck."""
+        Faust's buffer or the record queues (not handed to a Kafka producer yet): where a
+        stalled flush is stuck."""
         where: dict[str, int] = {}
         for fut in list(self._unsettled):
-            message = fut.message
-            name = f"{message.channel.get_topic_name()}[{message.partition}]"
+            name = getattr(fut, "where", None)
+            if name is None:
+                message = fut.message
+                name = f"{message.channel.get_topic_name()}[{message.partition}]"
             where[name] = where.get(name, 0) + 1
         listed = ", ".join(f"{name} {count}" for name, count in sorted(where.items()))
         unsettled, buffered = len(self._unsettled), self.buffer.size
-        return f"{unsettled} sends unsettled: {listed or 'none'}; {buffered} in the buffer"
+        queued = sum(len(queue) for queue in self._queued.values())
+        return (
+            f"{unsettled} sends unsettled: {listed or 'none'}; {buffered} in the buffer; "
+            f"{queued} record sends queued"
+        )
 
     async def _flush_settled(self) -> None:
         await super().flush()
+        queued = [task for queue in self._queued.values() for task in queue]
+        if queued:  # they hand their batches to the producer, as unsettled sends
+            await asyncio.wait(queued)
         if self._unsettled:
             await asyncio.wait(list(self._unsettled))
 
@@ -100,6 +115,54 @@ class FlushingProducer(TransactionalProducer):
         future = await super().send(*args, **kwargs)
         future.add_done_callback(self._crash_on_failure)  # type: ignore[attr-defined]
         return future
+
+    async def send_records_soon(
+        self,
+        topic: str,
+        partition: int,
+        records: Sequence[tuple[bytes, bytes | None]],
+        *,
+        transactional_id: str | None = None,
+        on_sent: Callable[[asyncio.Future], None] | None = None,
+    ) -> None:
+        """:meth:`send_records` in the background, after the partition's earlier ones.
+
+        Returns once the records are queued: the caller (the agent) goes on while the
+        partition's previous batch is in flight or its transaction commits. aiokafka keeps one
+        batch per partition waiting (and, for a transactional producer, one request in
+        flight), so awaiting each send held the agent for a broker round trip per batch.
+        :meth:`flush` waits for what is queued, so a commit still covers every record sent
+        before its offsets were acked. A queued send that fails crashes the worker, as a
+        failed send does; ``on_sent`` gets the future of the records' last batch. Waits only
+        while :data:`MAX_QUEUED_SENDS` sends are queued for the partition (back-pressure).
+        """
+        queue = self._queued.setdefault((topic, partition), collections.deque())
+        while len(queue) >= MAX_QUEUED_SENDS:
+            await asyncio.wait([queue[0]])
+        previous = queue[-1] if queue else None
+        task = asyncio.ensure_future(
+            self._send_after(previous, topic, partition, records, transactional_id, on_sent)
+        )
+        queue.append(task)
+        task.add_done_callback(queue.remove)
+        task.add_done_callback(self._crash_on_failure)
+
+    async def _send_after(
+        self,
+        previous: asyncio.Future | None,
+        topic: str,
+        partition: int,
+        records: Sequence[tuple[bytes, bytes | None]],
+        transactional_id: str | None,
+        on_sent: Callable[[asyncio.Future], None] | None,
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # the partition's records in write order
+        futures = await self.send_records(
+            topic, partition, records, transactional_id=transactional_id
+        )
+        if on_sent is not None:
+            futures[-1].add_done_callback(on_sent)
 
     async def send_records(
         self,
@@ -143,16 +206,15 @@ class FlushingProducer(TransactionalProducer):
                 for key, value in records:
                     if batch.append(key=key, value=value, timestamp=None) is None:
                         sent = await client.send_batch(batch, topic, partition=partition)
-                        futures.append(self._settled(sent))
+                        futures.append(self._settled(sent, f"{topic}[{partition}]"))
                         batch = client.create_batch()
                         if batch.append(key=key, value=value, timestamp=None) is None:
                             raise ProducerSendError(
                                 f"a {topic} record of {len(value or b'')} bytes does not fit "
                                 "a batch"
                             )
-                futures.append(
-                    self._settled(await client.send_batch(batch, topic, partition=partition))
-                )
+                sent = await client.send_batch(batch, topic, partition=partition)
+                futures.append(self._settled(sent, f"{topic}[{partition}]"))
         except Exception as error:
             if transactional_id is None or not (
                 fenced(error) or fenced(sender_error(client)) or transactional_id in self._retired
@@ -168,8 +230,9 @@ class FlushingProducer(TransactionalProducer):
             return [*futures, failed]
         return futures
 
-    def _settled(self, future: asyncio.Future) -> asyncio.Future:
+    def _settled(self, future: asyncio.Future, where: str) -> asyncio.Future:
         """Track a send that :meth:`flush` must wait for, and crash if it fails for good."""
+        future.where = where  # type: ignore[attr-defined]
         self._unsettled.add(future)
         future.add_done_callback(self._unsettled.discard)
         future.add_done_callback(self._crash_on_failure)
