@@ -6,7 +6,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from aiokafka.errors import ProducerFenced
@@ -140,9 +140,8 @@ class FlushingProducer(TransactionalProducer):
         while len(queue) >= MAX_QUEUED_SENDS:
             await asyncio.wait([queue[0]])
         previous = queue[-1] if queue else None
-        task = asyncio.ensure_future(
-            self._send_after(previous, topic, partition, records, transactional_id, on_sent)
-        )
+        send = self.send_records(topic, partition, records, transactional_id=transactional_id)
+        task = asyncio.ensure_future(self._send_after(previous, send, on_sent))
         queue.append(task)
         task.add_done_callback(queue.remove)
         task.add_done_callback(self._crash_on_failure)
@@ -150,17 +149,16 @@ class FlushingProducer(TransactionalProducer):
     async def _send_after(
         self,
         previous: asyncio.Future | None,
-        topic: str,
-        partition: int,
-        records: Sequence[tuple[bytes, bytes | None]],
-        transactional_id: str | None,
+        send: Coroutine[Any, Any, list[asyncio.Future]],
         on_sent: Callable[[asyncio.Future], None] | None,
     ) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])  # the partition's records in write order
-        futures = await self.send_records(
-            topic, partition, records, transactional_id=transactional_id
-        )
+        try:
+            if previous is not None:
+                await asyncio.wait([previous])  # the partition's records in write order
+        except BaseException:
+            send.close()  # cancelled before its turn: never started
+            raise
+        futures = await send
         if on_sent is not None:
             futures[-1].add_done_callback(on_sent)
 
