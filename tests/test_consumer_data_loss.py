@@ -32,6 +32,18 @@ def assert_equals_ground_truth(settings) -> tuple[int, int]:
     return lost_and_doubled({0: actual}, {0: expected})
 
 
+def assert_rebuilt(settings, caplog, line: str, start: str, count: int) -> tuple[int, int]:
+    """The one data-loss ``line``, partition 0's file equal to the log's ground truth, and its
+    January 1990 summarising only what the log holds; returns (lost, doubled)."""
+    assert data_loss_lines(caplog) == [line]
+    lost, doubled = assert_equals_ground_truth(settings)
+    path = settings.output_dir("temperatures") / "partition-0.json"
+    summary = json.loads(path.read_text())
+    assert summary["January"]["1990"]["start"] == start  # only what the log holds
+    assert summary["January"]["1990"]["count"] == count
+    return lost, doubled
+
+
 def consume_while_the_log_is_replaced(
     settings, caplog, counted: int, first_day: int, days: int
 ) -> float:
@@ -100,15 +112,14 @@ def test_a_log_that_shrinks_under_a_running_consumer_is_detected_on_the_next_fet
 ):
     # once 5 records are saved, the topic is recreated with 2: the position is past it
     took = consume_while_the_log_is_replaced(settings, caplog, counted=5, first_day=20, days=2)
-    path = settings.output_dir("temperatures") / "partition-0.json"
-    assert data_loss_lines(caplog) == [
+    lost, doubled = assert_rebuilt(
+        settings,
+        caplog,
         "data loss: temperatures partition 0: offsets 2..4 are gone (the log ends at 2, "
-        "partition-0.json said 5); rebuilding the partition's summary from offsets 0..1"
-    ]
-    lost, doubled = assert_equals_ground_truth(settings)
-    summary = json.loads(path.read_text())
-    assert summary["January"]["1990"]["start"] == "1990-01-20"  # only what the log holds
-    assert summary["January"]["1990"]["count"] == 2
+        "partition-0.json said 5); rebuilding the partition's summary from offsets 0..1",
+        start="1990-01-20",
+        count=2,
+    )
     report("consume: log shrinks under a running consumer", "topic recreated", lost, doubled, took)
 
 
@@ -133,15 +144,15 @@ def test_a_log_refilled_past_the_checkpoint_is_data_loss_and_the_partition_is_re
     with caplog.at_level(logging.WARNING, logger="weather_app.consumer"):
         consume(settings, "temperatures", [0], should_stop=until(lambda: file_offset(path) == 14))
     took = time.monotonic() - started
-    assert data_loss_lines(caplog) == [
+    lost, doubled = assert_rebuilt(
+        settings,
+        caplog,
         "data loss: temperatures partition 0: the record at offset 9 is not the one "
         "partition-0.json counted last (the log lost records and was refilled past offset 9); "
-        "rebuilding the partition's summary from offsets 0..13"
-    ]
-    lost, doubled = assert_equals_ground_truth(settings)
-    summary = json.loads(path.read_text())
-    assert summary["January"]["1990"]["start"] == "1990-01-15"  # only what the log holds
-    assert summary["January"]["1990"]["count"] == 14
+        "rebuilding the partition's summary from offsets 0..13",
+        start="1990-01-15",
+        count=14,
+    )
     report("consume: log refilled past the checkpoint", "topic refilled", lost, doubled, took)
 
     # an ordinary restart finds its last record where it left it: no loss, nothing recounted
@@ -162,14 +173,13 @@ def test_a_log_refilled_past_a_running_consumer_is_data_loss_and_the_partition_i
     before it, so the next poll finds the record at offset 9 changed."""
     # offsets 0..13 then hold January 15..28: offset 10 lies within the log
     took = consume_while_the_log_is_replaced(settings, caplog, counted=10, first_day=15, days=14)
-    path = settings.output_dir("temperatures") / "partition-0.json"
-    assert data_loss_lines(caplog) == [
+    lost, doubled = assert_rebuilt(
+        settings,
+        caplog,
         "data loss: temperatures partition 0: the record at offset 9 is not the one "
         "partition-0.json counted last (the log lost records and was refilled past offset 9); "
-        "rebuilding the partition's summary from offsets 0..13"
-    ]
-    lost, doubled = assert_equals_ground_truth(settings)
-    summary = json.loads(path.read_text())
-    assert summary["January"]["1990"]["start"] == "1990-01-15"  # only what the log holds
-    assert summary["January"]["1990"]["count"] == 14
+        "rebuilding the partition's summary from offsets 0..13",
+        start="1990-01-15",
+        count=14,
+    )
     report("consume: log refilled past a running consumer", "topic refilled", lost, doubled, took)
