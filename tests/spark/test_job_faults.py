@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from kafka import KafkaConsumer, TopicPartition
 
 from tests.faults import report
-from tests.support import REPO, command_env, end_offsets, run_cli
-from weather_app.core.topics import STATIONS_JSON
+from tests.support import REPO, command_env, run_cli
+from weather_app.core.topics import PARTITIONS, STATIONS_JSON
 from weather_app.kafka.embedded import EmbeddedBroker, free_port
 from weather_app.kafka.reset import reset_everything
 from weather_app.kafka.topics import product_topics
@@ -77,7 +78,12 @@ def job_env(address: str, data_dir: Path, timeout: str = "3") -> dict[str, str]:
 
 
 def log_ends(address: str) -> dict[int, int]:
-    return end_offsets(address, STATIONS_JSON)
+    consumer = KafkaConsumer(bootstrap_servers=address)
+    try:
+        tps = [TopicPartition(STATIONS_JSON, p) for p in range(PARTITIONS[STATIONS_JSON])]
+        return {tp.partition: end for tp, end in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
 
 
 def checkpointed(checkpoint: Path) -> dict[int, int]:
