@@ -86,10 +86,12 @@ class SnapshotText:
         self._reset()
 
     def _reset(self) -> None:
-        #: group -> its ``"key": {stats}`` text
-        self._fragments: dict[str, str] = {}
         #: section (None for stations, else a month) -> its (sort key, group) pairs, in order
         self._members: dict[str | None, list[tuple[str, str]]] = {}
+        #: section -> its groups' ``"key": {stats}`` texts, in the members' order
+        self._texts: dict[str | None, list[str]] = {}
+        #: group -> its index in its section's lists
+        self._index: dict[str, int] = {}
         #: section -> its bytes, as they appear between the file's other sections
         self._sections: dict[str | None, bytes] = {}
         self._order: list[str | None] = []
@@ -98,17 +100,17 @@ class SnapshotText:
         changed, removed = groups.take()
         if groups is not self._groups or removed:  # a new dict, or a group gone: start over
             self._reset()
-            self._groups, changed = groups, set(groups)
+            self._groups, changed = groups, set()
+            self._build(groups)
         stale: set[str | None] = set()
         for name in changed:
             section, sort_key = self._place(name)
-            if name not in self._fragments:
-                members = self._members.get(section)
-                if members is None:
-                    members = self._members[section] = []
-                    self._order = [s for s in self._all_sections() if s in self._members]
-                bisect.insort(members, (sort_key, name))
-            self._fragments[name] = self._fragment(sort_key, groups[name], section)
+            text = self._fragment(sort_key, groups[name], section)
+            index = self._index.get(name)
+            if index is None:
+                self._insert(section, sort_key, name, text)
+            else:
+                self._texts[section][index] = text
             stale.add(section)
         for section in stale:
             self._sections[section] = self._section(section)
@@ -118,6 +120,35 @@ class SnapshotText:
             parts += (b",\n", self._sections[section])
         parts.append(b"\n}\n")
         return b"".join(parts)
+
+    def _build(self, groups: TrackedGroups) -> None:
+        """Every section from scratch, each sorted once."""
+        placed: dict[str | None, list[tuple[str, str]]] = {}
+        for name in groups:
+            section, sort_key = self._place(name)
+            placed.setdefault(section, []).append((sort_key, name))
+        for section, members in placed.items():
+            members.sort()
+            self._members[section] = members
+            self._texts[section] = [
+                self._fragment(sort_key, groups[name], section) for sort_key, name in members
+            ]
+            self._index.update((name, index) for index, (_, name) in enumerate(members))
+            self._sections[section] = self._section(section)
+        self._order = [s for s in self._all_sections() if s in self._members]
+
+    def _insert(self, section: str | None, sort_key: str, name: str, text: str) -> None:
+        """A new group into its section, in order (usually at its end: a later year)."""
+        members = self._members.get(section)
+        if members is None:
+            members = self._members[section] = []
+            self._texts[section] = []
+            self._order = [s for s in self._all_sections() if s in self._members]
+        index = bisect.bisect(members, (sort_key, name))
+        members.insert(index, (sort_key, name))
+        self._texts[section].insert(index, text)
+        for later in range(index, len(members)):  # the groups after it moved up by one
+            self._index[members[later][1]] = later
 
     def _all_sections(self) -> list[str | None]:
         return [None] if self.topic == snapshot.STATIONS else list(MONTHS)
@@ -131,7 +162,7 @@ class SnapshotText:
 
     def _section(self, section: str | None) -> bytes:
         """The section's text (ASCII: every string in it was written with ``ensure_ascii``)."""
-        entries = _ENTRY_SEPARATOR.join(self._fragments[name] for _, name in self._members[section])
+        entries = _ENTRY_SEPARATOR.join(self._texts[section])
         if section is not None:
             entries = f"{_INDENT}{json.dumps(section)}: {{\n{entries}\n{_INDENT}}}"
         return entries.encode("ascii")
