@@ -63,6 +63,25 @@ def test_random_changes_render_byte_for_byte_as_a_full_render():
         assert text.render(2, step, groups) == _expected("temperatures", 2, step, groups)
 
 
+def test_many_new_groups_in_one_render_land_in_order_before_and_after_the_others():
+    rng = random.Random(11)
+    groups = TrackedGroups(
+        {f"May/{year}": _temperature(f"May/{year}", 1, 1.5) for year in (1995, 2005)}
+    )
+    text = SnapshotText("temperatures")
+    text.render(0, 2, groups)
+    after, around = [*range(2006, 2040)], [*range(1950, 1961), *range(2040, 2046)]
+    for step, years in enumerate([after, around]):
+        names = [f"{month}/{year}" for month in ("May", "June") for year in years]
+        rng.shuffle(names)
+        for name in names:
+            groups[name] = _temperature(name, step + 2, 0.25)
+        assert text.render(0, 3 + step, groups) == _expected("temperatures", 0, 3 + step, groups)
+    for year in (1995, 2005, 2020):  # groups that moved: set at their new places
+        groups[f"May/{year}"] = _temperature(f"May/{year}", 9, 2.0)
+    assert text.render(0, 9, groups) == _expected("temperatures", 0, 9, groups)
+
+
 def test_stations_render_byte_for_byte_with_names_needing_escapes():
     groups = TrackedGroups()
     text = SnapshotText("stations")

@@ -14,7 +14,6 @@ new dict in place within the same batch).
 
 from __future__ import annotations
 
-import bisect
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -103,15 +102,18 @@ class SnapshotText:
             self._groups, changed = groups, set()
             self._build(groups)
         stale: set[str | None] = set()
+        added: dict[str | None, list[tuple[str, str, str]]] = {}
         for name in changed:
             section, sort_key = self._place(name)
             text = self._fragment(sort_key, groups[name], section)
             index = self._index.get(name)
             if index is None:
-                self._insert(section, sort_key, name, text)
+                added.setdefault(section, []).append((sort_key, name, text))
             else:
                 self._texts[section][index] = text
             stale.add(section)
+        for section, new in added.items():
+            self._add(section, new)
         for section in stale:
             self._sections[section] = self._section(section)
         head = f'{{\n  "partition": {json.dumps(partition)},\n  "offset": {json.dumps(position)}'
@@ -137,18 +139,26 @@ class SnapshotText:
             self._sections[section] = self._section(section)
         self._order = [s for s in self._all_sections() if s in self._members]
 
-    def _insert(self, section: str | None, sort_key: str, name: str, text: str) -> None:
-        """A new group into its section, in order (usually at its end: a later year)."""
+    def _add(self, section: str | None, new: list[tuple[str, str, str]]) -> None:
+        """New groups (sort key, name, text) into their section, in order: appended when
+        they all sort after its groups (later years, the usual case), else merged in."""
+        new.sort()
         members = self._members.get(section)
         if members is None:
             members = self._members[section] = []
             self._texts[section] = []
             self._order = [s for s in self._all_sections() if s in self._members]
-        index = bisect.bisect(members, (sort_key, name))
-        members.insert(index, (sort_key, name))
-        self._texts[section].insert(index, text)
-        for later in range(index, len(members)):  # the groups after it moved up by one
-            self._index[members[later][1]] = later
+        texts = self._texts[section]
+        start = len(members)
+        if members and new[0][:2] < members[-1]:
+            merged = sorted([*zip(members, texts, strict=True), *(((k, n), t) for k, n, t in new)])
+            members[:] = [member for member, _ in merged]
+            texts[:] = [text for _, text in merged]
+            start = 0
+        else:
+            members += [(sort_key, name) for sort_key, name, _ in new]
+            texts += [text for _, _, text in new]
+        self._index.update((members[index][1], index) for index in range(start, len(members)))
 
     def _all_sections(self) -> list[str | None]:
         return [None] if self.topic == snapshot.STATIONS else list(MONTHS)
