@@ -179,13 +179,9 @@ class SnapshotText:
 
     def _fragment(self, key: str, stats: Stats, section: str | None) -> str:
         """``"key": {stats}`` as ``json.dumps(indent=2)`` writes it at the section's depth."""
-        indent = _INDENT if section is None else _INDENT * 2
         # json.dumps(indent=2) writes each value as json.dumps(value) does on its own
-        fields = ",".join(
-            f"\n{indent}  {_ascii(field)}: {_json(value)}"
-            for field, value in snapshot.exported_stats(stats).items()
-        )
-        return f"{indent}{_ascii(key)}: {{{fields}\n{indent}}}"
+        template = _STATION_FRAGMENT if section is None else _MONTH_FRAGMENT
+        return template.format(_ascii(key), *map(_json, snapshot.exported_stats(stats).values()))
 
 
 def _json(value: Any) -> str:
@@ -202,4 +198,15 @@ def _json(value: Any) -> str:
 
 _ascii = json.encoder.encode_basestring_ascii  # json.dumps(a_str), ensure_ascii as its default
 _INDENT = "  "
+#: ``snapshot.exported_stats``' keys, in its order: a group's fragment at a section's depth is
+#: one ``str.format`` of a template made of them (the tests compare with ``snapshot.render``)
+_FRAGMENT_FIELDS = ("count", "sum", "avg", "start", "end")
+
+
+def _fragment_template(indent: str) -> str:
+    fields = ",".join(f"\n{indent}  {_ascii(field)}: {{}}" for field in _FRAGMENT_FIELDS)
+    return f"{indent}{{}}: {{{{{fields}\n{indent}}}}}"
+
+
+_STATION_FRAGMENT, _MONTH_FRAGMENT = _fragment_template(_INDENT), _fragment_template(_INDENT * 2)
 _ENTRY_SEPARATOR = ",\n"
