@@ -52,6 +52,8 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     #: debug: trace the worker's memory into this file (see worker/memory_probe.py)
     debug_memory_file: Path | None = None
+    #: debug: the worker logs each processed batch to this file (see worker/progress_log.py)
+    debug_progress_file: Path | None = None
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -127,6 +129,7 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "WEATHER_METRICS_PORT": ("metrics_port", int),
     "WEATHER_METRICS_HOST": ("metrics_host", str),
     "WEATHER_DEBUG_MEMORY_FILE": ("debug_memory_file", Path),
+    "WEATHER_DEBUG_PROGRESS_FILE": ("debug_progress_file", Path),
 }
 _FIELD_TO_ENV = {field: name for name, (field, _) in _ENVIRONMENT.items()}
 
@@ -150,7 +153,7 @@ def _validate(settings: Settings) -> None:
             raise SettingsError(
                 f"kafka_broker must be host:port[,host:port...], got {settings.kafka_broker!r}"
             )
-    for field in ("data_dir", "state_dir", "debug_memory_file"):
+    for field in ("data_dir", "state_dir", "debug_memory_file", "debug_progress_file"):
         if "\x00" in str(getattr(settings, field)):  # no file system takes it
             raise SettingsError(f"{field} must be a path without NUL characters")
     for field in ("stations_delay", "temperatures_delay"):

@@ -1,4 +1,5 @@
-"""The worker's Prometheus metrics after a real run: they count what the topics hold."""
+"""The worker's Prometheus metrics (and its debug progress log) after a real run: they count
+what the topics hold."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import end_offsets, run_cli, wait_caught_up, wait_for, worker
 from weather_app.kafka.embedded import free_port
+from weather_app.worker.progress_log import read_progress
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -26,7 +28,11 @@ def test_counters_equal_the_records_in_the_topics(
 ):
     run_cli("produce", "--dataset", "all", "--delay", "0", "--days", "400", "--seed", "4", env=env)
     port = free_port()
-    work = worker({**env, "WEATHER_METRICS_PORT": str(port)}, tmp_path / "worker.log").start()
+    progress = tmp_path / "progress.log"
+    work = worker(
+        {**env, "WEATHER_METRICS_PORT": str(port), "WEATHER_DEBUG_PROGRESS_FILE": str(progress)},
+        tmp_path / "worker.log",
+    ).start()
     try:
         for kind in ("temperatures", "stations"):
             wait_caught_up(data_dir / kind, kafka_broker, kind, 120, work)
@@ -60,3 +66,9 @@ def test_counters_equal_the_records_in_the_topics(
     # the temperatures series carries poison duplicates: valid records that are not counted
     assert samples[("weather_records_ignored_total", (("topic", "temperatures"),))] > 0
     assert samples[("weather_rebalances_total", ())] >= 1
+    # the progress log: a line per batch, every record in one, in the order they were done
+    batches = read_progress(progress)
+    for kind, offsets in ends.items():
+        assert sum(b.records for b in batches if b.topic == kind) == sum(offsets.values())
+    assert all(b.started <= b.done for b in batches)
+    assert [b.done for b in batches] == sorted(b.done for b in batches)

@@ -37,6 +37,7 @@ from weather_app.worker.app import WeatherApp
 from weather_app.worker.batches import Batch, RecordBatches, batches
 from weather_app.worker.faust_internals.changelog import batched_table
 from weather_app.worker.log_reader import LogReader
+from weather_app.worker.progress_log import ProgressLog
 from weather_app.worker.snapshots import SnapshotExporter
 from weather_app.worker.tables import PartitionedSummaries
 
@@ -99,6 +100,9 @@ class SummaryAgents:
         app.topic(DEAD_LETTERS, partitions=1, internal=True)  # created by the worker if missing
         self.dead_letters = DeadLetters(settings, WORKER)
         self.log_reader = LogReader(settings)
+        self.progress = None
+        if settings.debug_progress_file is not None:
+            self.progress = ProgressLog(settings.debug_progress_file)
         self.stations = TopicSummaries(app, settings, STATIONS, self.log_reader)
         self.temperatures = TopicSummaries(app, settings, TEMPERATURES, self.log_reader)
         self.topics = {STATIONS: self.stations, TEMPERATURES: self.temperatures}
@@ -145,6 +149,7 @@ class SummaryAgents:
             for batch in taken:
                 if batch.stale:  # a rebalance began during an await below: re-read after it
                     continue
+                started = time.monotonic()
                 await self._check_log(topic, batch)
                 if batch.stale:
                     continue
@@ -174,6 +179,10 @@ class SummaryAgents:
                 if batch.stale:
                     continue  # a rebalance began while changes or dead letters were sent
                 batch.done(applied.processed)
+                if self.progress is not None:
+                    self.progress.batch(
+                        started, topic.topic, batch.tp.partition, len(applied.processed)
+                    )
                 if applied.rewind is not None:
                     log.warning(
                         "%s[%d]: records skipped by the consumer; re-reading from %d",
@@ -278,5 +287,7 @@ class SummaryAgents:
                 topic.exporter.export(loaded)
             topic.locks.release()
         self.dead_letters.close()
+        if self.progress is not None:
+            self.progress.close()
         await self.log_reader.close()
         self.state_lock.release()
