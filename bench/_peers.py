@@ -50,6 +50,8 @@ class Result:
     #: worker rows: CPU microseconds per record by thread, RSS (bytes) at the window's ends
     cpu_us: dict[str, float] | None = None
     rss: tuple[int, int] | None = None
+    #: worker rows: (records, seconds) from the first snapshot until the files were caught up
+    files: tuple[int, float] | None = None
 
     @property
     def rate(self) -> float:

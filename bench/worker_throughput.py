@@ -10,11 +10,14 @@ What is measured, on a private embedded broker (noida-db) in a temporary folder:
   snapshots; ``_peers.py`` adds the same loop on confluent-kafka, a read ceiling and Quix;
 * faust worker, ``exactly_once`` and ``at_least_once``: the real ``faust -A weather_app worker``
   processing the same backlog from scratch (no committed offsets, no changelogs, new stores).
-  Its progress is read from its snapshot files, so the window starts at the first snapshot
-  with an offset > 0 (startup, group join and table recovery are left out; the records
-  already done at that point are subtracted) and ends when every partition's file reaches
-  the topic's end. Files are written every ``WEATHER_SNAPSHOT_INTERVAL_SEC`` (0.2 s here), so
-  both ends of the window are known to within about that interval;
+  Its rate is measured as the peers' are, from its progress log
+  (``WEATHER_DEBUG_PROGRESS_FILE``: a line per batch): from the moment it began its first
+  batch until its last batch was done (startup, group join and table recovery are left out).
+  The run ends when every partition's snapshot file reaches the topic's end; the rate at
+  which the files got there is printed too (from the first snapshot with an offset > 0, the
+  records done by then subtracted). Files are written every
+  ``WEATHER_SNAPSHOT_INTERVAL_SEC`` (0.2 s here), so that rate is known to within about that
+  interval at each end;
 * latency: with a caught-up ``exactly_once`` worker, records paced at 1000/s; for every
   100th, the time from ``send()`` until a snapshot file covers its offset. That includes the
   producer's linger, the worker's batching (up to 0.1 s), the transaction commit and the
@@ -59,6 +62,7 @@ from weather_app.kafka.reset import reset_everything
 from weather_app.kafka.topics import admin_client, delete_topics, ensure_topics, product_topics
 from weather_app.processes import ChildProcess
 from weather_app.settings import Settings
+from weather_app.worker.progress_log import read_progress
 
 REPO = Path(__file__).resolve().parent.parent
 FAUST = Path(sys.executable).parent / "faust"
@@ -251,7 +255,10 @@ def worker_throughput(
 ) -> Result:
     forget_worker_state(settings)
     ends = end_offsets(settings)
-    worker = Worker(settings, guarantee, data_dir, profile)
+    progress = data_dir.parent / f"{data_dir.name}.progress"
+    progress.unlink(missing_ok=True)
+    extra_env = {"WEATHER_DEBUG_PROGRESS_FILE": str(progress)}
+    worker = Worker(settings, guarantee, data_dir, profile, extra_env)
     try:
 
         def first_progress() -> tuple[float, int] | None:
@@ -273,14 +280,19 @@ def worker_throughput(
         worker.stop()
     if done_at_start >= sum(ends.values()):
         raise RuntimeError("backlog too small: the worker was done by its first snapshot")
-    records = sum(ends.values()) - done_at_start
+    in_files = sum(ends.values()) - done_at_start
+    processed = [batch for batch in read_progress(progress) if batch.topic == TEMPERATURES]
+    records = sum(batch.records for batch in processed)
+    if records != sum(ends.values()):
+        raise RuntimeError(f"the worker's progress log counts {records} records, not {ends}")
     return Result(
         f"faust worker {guarantee}",
         records,
-        finished - start,
+        processed[-1].done - processed[0].started,
         finished - worker.started,
-        cpu_per_record(worker.pid, cpu_before, cpu_after, records),
+        cpu_per_record(worker.pid, cpu_before, cpu_after, in_files),
         (rss_before, rss_after),
+        (in_files, finished - start),
     )
 
 
@@ -455,7 +467,13 @@ def table(
             rss = ""
             if result.rss is not None:
                 rss = f"; RSS {result.rss[0] / 2**20:.0f} -> {result.rss[1] / 2**20:.0f} MiB"
-            lines.append(f"{result.runtime}: CPU us/record in the window: {cpu}{rss}")
+            lines.append(f"{result.runtime}: CPU us/record in the files' window: {cpu}{rss}")
+        if result.files is not None:
+            records, seconds = result.files
+            lines.append(
+                f"{result.runtime}: snapshot files caught up at {records / seconds:,.0f} rec/s "
+                f"({seconds:.1f} s from the first snapshot)"
+            )
     lines.extend(runs_lines(runs or {}))
     lines.extend(cost.line() for cost in growth)
     lines.extend(replay_lines(replay))
@@ -467,8 +485,8 @@ def table(
             f"max {max(latencies):.0f} ms ({len(latencies)} samples)"
         )
     lines.append(
-        "window: from the first record (worker: its first snapshot) to caught up; "
-        "wall: from process (or client) start"
+        "window: from the first record (worker: its first batch, from its progress log) "
+        "to the last one processed; wall: from process (or client) start"
     )
     return "\n".join(lines)
 
