@@ -76,6 +76,7 @@ def test_many_new_groups_in_one_render_land_in_order_before_and_after_the_others
         rng.shuffle(names)
         for name in names:
             groups[name] = _temperature(name, step + 2, 0.25)
+        groups["May/2005"] = _temperature("May/2005", step + 5, 1.0)  # an old one, same render
         assert text.render(0, 3 + step, groups) == _expected("temperatures", 0, 3 + step, groups)
     for year in (1995, 2005, 2020):  # groups that moved: set at their new places
         groups[f"May/{year}"] = _temperature(f"May/{year}", 9, 2.0)

@@ -137,7 +137,7 @@ class SnapshotText:
             ]
             self._index.update((name, index) for index, (_, name) in enumerate(members))
             self._sections[section] = self._section(section)
-        self._order = [s for s in self._all_sections() if s in self._members]
+        self._reorder()
 
     def _add(self, section: str | None, new: list[tuple[str, str, str]]) -> None:
         """New groups (sort key, name, text) into their section, in order: appended when
@@ -147,7 +147,7 @@ class SnapshotText:
         if members is None:
             members = self._members[section] = []
             self._texts[section] = []
-            self._order = [s for s in self._all_sections() if s in self._members]
+            self._reorder()
         texts = self._texts[section]
         start = len(members)
         if members and new[0][:2] < members[-1]:
@@ -159,6 +159,10 @@ class SnapshotText:
             members += [(sort_key, name) for sort_key, name, _ in new]
             texts += [text for _, _, text in new]
         self._index.update((members[index][1], index) for index in range(start, len(members)))
+
+    def _reorder(self) -> None:
+        """The file's order of the sections that have groups."""
+        self._order = [s for s in self._all_sections() if s in self._members]
 
     def _all_sections(self) -> list[str | None]:
         return [None] if self.topic == snapshot.STATIONS else list(MONTHS)
@@ -199,8 +203,8 @@ def _json(value: Any) -> str:
 _ascii = json.encoder.encode_basestring_ascii  # json.dumps(a_str), ensure_ascii as its default
 _INDENT = "  "
 #: ``snapshot.exported_stats``' keys, in its order: a group's fragment at a section's depth is
-#: one ``str.format`` of a template made of them (the tests compare with ``snapshot.render``)
-_FRAGMENT_FIELDS = ("count", "sum", "avg", "start", "end")
+#: one ``str.format`` of a template made of them
+_FRAGMENT_FIELDS = tuple(snapshot.exported_stats({"count": 1, "sum": 0.0, "start": "", "end": ""}))
 
 
 def _fragment_template(indent: str) -> str:
