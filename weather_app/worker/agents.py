@@ -100,7 +100,7 @@ class SummaryAgents:
         app.topic(DEAD_LETTERS, partitions=1, internal=True)  # created by the worker if missing
         self.dead_letters = DeadLetters(settings, WORKER)
         self.log_reader = LogReader(settings)
-        self.progress = None
+        self.progress: ProgressLog | None = None
         if settings.debug_progress_file is not None:
             self.progress = ProgressLog(settings.debug_progress_file)
         self.stations = TopicSummaries(app, settings, STATIONS, self.log_reader)
