@@ -51,12 +51,13 @@ class WeatherApp(InternalsApp):
 
     async def on_first_start(self) -> None:
         drop_unlogged_levels()  # Faust left the root logger at DEBUG for its spinner
-        # The agent (this thread) and aiokafka's fetcher (Faust's consumer thread) share the
-        # GIL. A thread that wants it waits a switch interval before the holder is asked to
-        # let go, and an agent's batch holds it for tens of milliseconds: each fetch response
-        # and hand-over waited that long. At 1 ms instead of Python's 5 ms, a 1M-record
-        # exactly_once backlog ran at a median 205,000 rec/s against 169,000 (4 runs each,
-        # alternating; bench/worker_throughput.py).
+        # Process-wide, for the worker's process. The agent (this thread) and aiokafka's
+        # fetcher (Faust's consumer thread) share the GIL. A thread that wants it waits a
+        # switch interval before the holder is asked to let go, and an agent's batch holds it
+        # for tens of milliseconds: each fetch response and hand-over waited that long. At
+        # 1 ms instead of Python's 5 ms, a 1M-record exactly_once backlog ran at a median
+        # 205,000 rec/s against 169,000 (4 runs each, alternating; single runs range about
+        # 20 %; bench/worker_throughput.py).
         sys.setswitchinterval(SWITCH_INTERVAL_SEC)
         try:
             self.summaries.check_start()
@@ -137,11 +138,11 @@ def create_app(settings: Settings) -> WeatherApp:
         # standby reading lost records now and then (a replica that had read a changelog to
         # its end lacked a key written at its start), and these changelogs are small
         table_standby_replicas=0,
-        # a fetch hands over up to 20,000 records (one batch per partition), and up to
-        # 65,536 may wait for the agents before partitions are paused: against 5,000 and
-        # 16,384 the worker spent 0.6-1.0 us less per record on its main thread (fewer
-        # cross-thread fetch calls, batches and changelog sends), and larger values measured
-        # slower again (bench/worker_throughput.py, 1M records)
+        # a fetch hands over up to 20,000 records, and up to 65,536 may wait for the agents
+        # (which take each partition's waiting records as one batch) before partitions
+        # pause: against 5,000 and 16,384 the worker spent 0.6-1.0 us less per record on its
+        # main thread (fewer cross-thread fetch calls, batches and changelog sends), and
+        # larger values measured slower again (bench/worker_throughput.py, 1M records)
         stream_buffer_maxsize=65_536,
         broker_max_poll_records=20_000,
         # a commit (a transaction per partition under exactly_once) every 100,000 records or
