@@ -7,7 +7,6 @@ package's lazy ``app`` attribute; nothing builds an app at import time.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 from weather_app.core.topics import APP_ID, PARTITIONS, SUMMARISED
@@ -15,6 +14,7 @@ from weather_app.errors import WeatherError
 from weather_app.kafka.membership import Liveness, evict_previous_member
 from weather_app.kafka.watch import BrokerWatch
 from weather_app.settings import Settings
+from weather_app.worker import interpreter
 from weather_app.worker.batches import RecordBatches
 from weather_app.worker.faust_internals.app import InternalsApp
 from weather_app.worker.faust_internals.consumer import member_id
@@ -27,10 +27,6 @@ from weather_app.worker.stops import lost_producer_state, producer_state_lost, s
 if TYPE_CHECKING:
     from weather_app.worker.agents import SummaryAgents
     from weather_app.worker.leader_producers import LeaderProducers
-
-
-#: the worker process's GIL switch interval (see ``WeatherApp.on_first_start``)
-SWITCH_INTERVAL_SEC = 0.001
 
 
 class WeatherApp(InternalsApp):
@@ -51,14 +47,7 @@ class WeatherApp(InternalsApp):
 
     async def on_first_start(self) -> None:
         drop_unlogged_levels()  # Faust left the root logger at DEBUG for its spinner
-        # Process-wide, for the worker's process. The agent (this thread) and aiokafka's
-        # fetcher (Faust's consumer thread) share the GIL. A thread that wants it waits a
-        # switch interval before the holder is asked to let go, and an agent's batch holds it
-        # for tens of milliseconds: each fetch response and hand-over waited that long. At
-        # 1 ms instead of Python's 5 ms, a 1M-record exactly_once backlog ran at a median
-        # 205,000 rec/s against 169,000 (4 runs each, alternating; single runs range about
-        # 20 %; bench/worker_throughput.py).
-        sys.setswitchinterval(SWITCH_INTERVAL_SEC)
+        interpreter.tune_for_throughput()  # process-wide: the GIL switch interval, the GC
         try:
             self.summaries.check_start()
             if self.settings.metrics_port is not None:

@@ -95,7 +95,9 @@ _PYMALLOC_LINES = {
 def largest_containers(top: int = 8) -> list[str]:
     """The largest lists, sets, dicts, deques and bytes the garbage collector tracks (bytes
     held by them aside), each with where it is held: ``Owner.attribute`` when an object's
-    ``__dict__`` holds it. A container that grows with every record shows here."""
+    ``__dict__`` holds it. A container that grows with every record shows here, unless the
+    worker froze it at start (``worker/interpreter.py``: the collector no longer lists those);
+    tracemalloc's growth sites see every allocation."""
     sized = []
     for obj in gc.get_objects():
         if isinstance(obj, list | set | dict | collections.deque | bytearray):

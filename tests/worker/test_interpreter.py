@@ -1,0 +1,49 @@
+"""The worker's process-wide interpreter settings (restored after each test)."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from weather_app.worker import interpreter
+
+
+@pytest.fixture
+def restored() -> Iterator[None]:
+    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+    sys.setswitchinterval(interval)
+
+
+class Marker:
+    pass
+
+
+def _tracked(kind: type) -> int:
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, kind))
+
+
+def test_sets_the_switch_interval_and_the_gc_thresholds(restored: None) -> None:
+    interpreter.tune_for_throughput()
+    assert sys.getswitchinterval() == pytest.approx(interpreter.SWITCH_INTERVAL_SEC)
+    assert gc.get_threshold() == interpreter.GC_THRESHOLDS
+
+
+def test_freezes_what_lives_at_start_and_collects_what_comes_after(restored: None) -> None:
+    before = [Marker() for _ in range(3)]
+    interpreter.tune_for_throughput()
+    assert gc.get_freeze_count() > 0
+    assert _tracked(Marker) == 0  # frozen: out of every later collection
+    after = [Marker() for _ in range(2)]
+    assert _tracked(Marker) == 2
+    cycle: list[object] = [Marker()]
+    cycle.append(cycle)
+    del cycle
+    gc.collect()
+    assert _tracked(Marker) == 2  # cyclic garbage born after the freeze is still collected
+    assert len(before) + len(after) == 5
