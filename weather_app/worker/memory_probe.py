@@ -96,8 +96,9 @@ def largest_containers(top: int = 8) -> list[str]:
     """The largest lists, sets, dicts, deques and bytes the garbage collector tracks (bytes
     held by them aside), each with where it is held: ``Owner.attribute`` when an object's
     ``__dict__`` holds it. A container that grows with every record shows here, unless the
-    worker froze it at start (``worker/interpreter.py``: the collector no longer lists those);
-    tracemalloc's growth sites see every allocation."""
+    worker froze it at start (``worker/interpreter.py``): the collector lists neither frozen
+    objects nor frozen referrers, so a container held by one of the app's start-up objects
+    shows "?" as its holder. tracemalloc's growth sites see every allocation."""
     sized = []
     for obj in gc.get_objects():
         if isinstance(obj, list | set | dict | collections.deque | bytearray):
