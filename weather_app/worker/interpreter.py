@@ -35,7 +35,7 @@ def tune_for_throughput() -> None:
 
     The thresholds stay Python's. Raised to (50,000, 20, 10) they cut the fetcher thread's CPU
     from 1.0 to 0.4 us per record, but RSS over a 2,000,000-record replay grew to 389 MiB
-    (against 238) in glibc's heap, with no cyclic garbage found by the collections.
+    (against 238-256) in glibc's heap, with no cyclic garbage found by the collections.
     """
     sys.setswitchinterval(SWITCH_INTERVAL_SEC)
     gc.collect()
