@@ -7,9 +7,8 @@ the batch, and when its table writes and changelog sends were queued and its off
 peers' are (from the first batch taken to the last record processed); the snapshot files
 alone know the rate only to within a snapshot interval. A batch abandoned because a rebalance
 began (its records are read again after it) is not logged: each line is a batch whose
-offsets were acked. A line is one ``write`` to a file
-opened for appending (a few microseconds per batch of thousands of records). The file is a
-debug log, not a product file.
+offsets were acked. A line is one ``write`` to a file opened for appending (a few
+microseconds per batch of thousands of records). The file is a debug log, not a product file.
 """
 
 from __future__ import annotations
