@@ -34,6 +34,14 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError, OffsetOutOfRangeError
 
+from weather_app.core.continuity import (
+    DataLoss,
+    Place,
+    comparable,
+    place,
+    rebuilding_from,
+    refilled,
+)
 from weather_app.core.partition import PartitionSummary
 from weather_app.core.topics import PARTITIONS
 from weather_app.errors import WeatherError
@@ -260,7 +268,7 @@ class Rereads:
                 return []
             return records
         first = records[0]
-        if first.offset == expected[0] and fingerprint(first) != expected:
+        if first.offset == expected[0] and refilled(expected, fingerprint(first)):
             self.guard.refilled(tp, expected[0])
             return []
         # the record read again, and anything before the position, were counted already
@@ -334,10 +342,11 @@ class LogGuard:
         fixed = False
         for tp in self.partitions:
             summary = self.summaries[tp.partition]
-            if summary.position > ends[tp]:
+            where = place(summary.position, starts[tp], ends[tp])
+            if where is Place.BEYOND_END:
                 self._rebuild(tp, starts[tp], ends[tp])
                 fixed = True
-            elif summary.position < starts[tp]:
+            elif where is Place.BEFORE_START:
                 log.error(
                     "%s partition %d: offsets %d..%d were deleted (retention) before they were "
                     "read; going on from %d",
@@ -370,21 +379,17 @@ class LogGuard:
     def _rebuild(self, tp: TopicPartition, start: int, end: int) -> None:
         """Data loss: forget what the file counted and count the log again from its start."""
         summary = self.summaries[tp.partition]
-        path = snapshot_path(self.checkpoints.folder, tp.partition)
         log.error(
-            "data loss: %s partition %d: offsets %d..%d are gone (the log ends at %d, %s said "
-            "%d); rebuilding the partition's summary from %s",
-            self.topic,
-            tp.partition,
-            end,
-            summary.position - 1,
-            end,
-            path.name,
-            summary.position,
-            f"offsets {start}..{end - 1}" if end > start else "the empty log",
+            "%s",
+            self._loss(tp).log_ends_before(end, summary.position, rebuilding_from(start, end)),
         )
         self.losses.append((tp.partition, end, summary.position))
         self._recount(tp, start)
+
+    def _loss(self, tp: TopicPartition) -> DataLoss:
+        return DataLoss(
+            self.topic, tp.partition, snapshot_path(self.checkpoints.folder, tp.partition).name
+        )
 
     def _recount(self, tp: TopicPartition, start: int) -> None:
         self.summaries[tp.partition] = PartitionSummary(self.topic, tp.partition, position=start)
@@ -403,11 +408,11 @@ class LogGuard:
         recounted = False
         for tp in self.partitions:
             kept = self.checkpoints.fingerprints[tp.partition]
-            if kept is None or not starts[tp] <= kept[0] < ends[tp]:
+            if kept is None or not comparable(kept, starts[tp], ends[tp]):
                 continue  # nothing read yet, or the record left by retention: nothing to compare
             found = self._record_at(tp, kept[0])
-            if found is not None and fingerprint(found) == kept:
-                continue
+            if found is not None and not refilled(kept, fingerprint(found)):
+                continue  # (None: gone since the look at the log's offsets)
             self._refilled(tp, kept[0], starts[tp], ends[tp])
             recounted = True
         if recounted:
@@ -429,19 +434,7 @@ class LogGuard:
         self.checkpoints.save()
 
     def _refilled(self, tp: TopicPartition, offset: int, start: int, end: int) -> None:
-        path = snapshot_path(self.checkpoints.folder, tp.partition)
-        log.error(
-            "data loss: %s partition %d: the record at offset %d is not the one %s counted "
-            "last (the log lost records and was refilled past offset %d); rebuilding the "
-            "partition's summary from offsets %d..%d",
-            self.topic,
-            tp.partition,
-            offset,
-            path.name,
-            offset,
-            start,
-            end - 1,
-        )
+        log.error("%s", self._loss(tp).record_changed(offset, rebuilding_from(start, end)))
         self.losses.append((tp.partition, offset, self.summaries[tp.partition].position))
         self._recount(tp, start)
 

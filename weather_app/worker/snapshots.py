@@ -22,9 +22,10 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from weather_app.core.continuity import DataLoss
 from weather_app.files.atomic import describe
 from weather_app.files.snapshots import read_offset, snapshot_path, write_summary
-from weather_app.worker.tables import PartitionedSummaries, PartitionState
+from weather_app.worker.tables import TABLE, PartitionedSummaries, PartitionState
 
 log = logging.getLogger(__name__)
 
@@ -115,18 +116,8 @@ class SnapshotExporter:
     def _data_loss(self, partition: int, what: str, end: int, offset: int, then: str) -> None:
         if self.losses.get(partition) != (what, end, offset):
             self.losses[partition] = (what, end, offset)
-            log.error(
-                "data loss: %s partition %d: offsets %d..%d are gone (the log ends at %d, %s "
-                "said %d); %s",
-                self.kind,
-                partition,
-                end,
-                offset - 1,
-                end,
-                what,
-                offset,
-                then,
-            )
+            loss = DataLoss(self.kind, partition, what)
+            log.error("%s", loss.log_ends_before(end, offset, then))
 
     def _exportable(self, state: PartitionState) -> bool:
         partition, end = state.partition, self.log_end(state.partition)
@@ -143,7 +134,7 @@ class SnapshotExporter:
         if end is not None and state.position > end:
             self._data_loss(
                 partition,
-                "the worker's table",
+                TABLE,
                 end,
                 state.position,
                 "its snapshot waits until the table is rebuilt from the log",

@@ -32,6 +32,7 @@ from typing import Any
 
 from faust.types import EventT, TableT
 
+from weather_app.core.continuity import DataLoss, lost_under_a_reset, refilled
 from weather_app.core.fingerprint import Fingerprint, fingerprint
 from weather_app.core.partition import PartitionSummary, Rejected
 from weather_app.core.summary import Stats
@@ -42,6 +43,8 @@ from weather_app.worker.log_reader import LogReader
 
 OFFSET_KEY = "#offset"
 LAST_KEY = "#last"
+#: what the data-loss lines call the worker's state
+TABLE = "the worker's table"
 
 log = logging.getLogger(__name__)
 
@@ -194,17 +197,10 @@ class PartitionedSummaries:
         offset, _ = last
         found = await self.reader.record_at(self.topic, partition, offset)
         # none there: the log ends before it (``_lost_by_the_log`` sees that) or was trimmed
-        if found is None or fingerprint(found) == last:
+        if found is None or not refilled(last, fingerprint(found)):
             return False
-        log.error(
-            "data loss: %s partition %d: the record at offset %d is not the one the worker's "
-            "table counted last (the log lost records and was refilled past offset %d); "
-            "counting the partition again from offset 0",
-            self.topic,
-            partition,
-            offset,
-            offset,
-        )
+        then = "counting the partition again from offset 0"
+        log.error("%s", self._loss(partition).record_changed(offset, then))
         return True
 
     def apply(self, batch: Batch) -> Applied:
@@ -253,21 +249,16 @@ class PartitionedSummaries:
         """Forget what the table counted beyond a shorter log: count it again from offset 0
         (a record after 0 makes the agent rewind there; the consumer resets to the start)."""
         partition = state.partition
-        log.error(
-            "data loss: %s partition %d: offsets %d..%d are gone (the log ends at %d, the "
-            "worker's table said %d); rebuilding the partition's table from the log",
-            self.topic,
-            partition,
-            end,
-            state.position - 1,
-            end,
-            state.position,
-        )
+        then = "rebuilding the partition's table from the log"
+        log.error("%s", self._loss(partition).log_ends_before(end, state.position, then))
         fresh = PartitionState(PartitionSummary(self.topic, partition), anchored=True)
         fresh.summary.version = state.version + 1  # a new state: the exporter must write it
         fresh.checked = True
         self._replace(event, fresh)
         return fresh
+
+    def _loss(self, partition: int) -> DataLoss:
+        return DataLoss(self.topic, partition, TABLE)
 
     def _install(self, event: EventT, recount: PartitionState) -> PartitionState:
         """Put a partition counted again from the log in place of its table's state."""
@@ -333,11 +324,8 @@ def _collecting(table: Any) -> contextlib.AbstractContextManager[Any]:
 def _lost_by_the_log(state: PartitionState, records: Sequence[Record], end: int | None) -> bool:
     """Whether the table counted records a shorter log no longer has: its position is past
     the log end, and the consumer was reset below it (the fetch is consistent with that end)."""
-    return (
-        end is not None
-        and bool(records)
-        and state.position > end > records[-1].offset
-        and records[0].offset < state.position
+    return bool(records) and lost_under_a_reset(
+        state.position, end, records[0].offset, records[-1].offset
     )
 
 
