@@ -140,19 +140,26 @@ class PartitionedSummaries:
             self._recounts.pop(partition, None)
 
     async def check_log(self, batch: Batch) -> None:
-        """Before a partition's first batch, and before one that follows a pause in its
-        batches (a broker outage is one: the worker may ride through a broker restart that
-        lost records): is the last record its table counted still the one at that offset?
-        If not, the log lost records and was refilled past the position: the partition is
-        counted again from the start of the log up to the batch (read on the side, so the
-        batch follows on), and ``apply`` installs that count (its dead letters come with the
-        batch's). Raises :class:`WeatherError` if the log cannot be read.
+        """Before a partition's first batch, before one that follows a pause in its batches
+        (a broker outage is one: the worker may ride through a broker restart that lost
+        records) and before one that starts below the position (a reset after an out-of-range
+        fetch: a log recreated and refilled under the worker need not pause it): is the last
+        record its table counted still the one at that offset? If not, the log lost records
+        and was refilled past the position: the partition is counted again from the start of
+        the log up to the batch (read on the side, so the batch follows on), and ``apply``
+        installs that count (its dead letters come with the batch's). Raises
+        :class:`WeatherError` if the log cannot be read.
         """
         partition = batch.tp.partition
         state = self.state(partition)
         now = time.monotonic()
         paused, state.batch_at = now - state.batch_at > CONFIRM_AFTER_PAUSE_SEC, now
-        if not batch.records or (state.checked and not paused):
+        if not batch.records:
+            return
+        # a fetch below the position: the consumer was reset (an out-of-range fetch: the log
+        # lost records, and may have been refilled at once) or rewound; look again either way
+        reset = batch.records[0].offset < state.position
+        if state.checked and not paused and not reset:
             return
         if state.checked:  # a new look: the log may have changed under the position since
             state.comparison = None
