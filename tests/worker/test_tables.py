@@ -160,29 +160,25 @@ def test_a_batch_at_the_position_is_never_taken_for_a_loss():
 
 
 @pytest.mark.parametrize(
-    "offsets",
+    ("offsets", "processed", "rewind", "position"),
     [
-        [3, 4, 5, 6],  # consecutive from the position
-        [5, 6, 7],  # consecutive past it
-        [3, 3, 5],  # as long as consecutive ones, with a duplicate and a hole
-        [3, 5, 4],  # a whole range, out of order
-        [1, 2, 3, 4],  # starting before the position (a replay)
-        [4, 5, 7, 8],
+        ([3, 4, 5, 6], [3, 4, 5, 6], None, 7),  # consecutive from the position
+        ([5, 6, 7], [], 3, 3),  # consecutive past it
+        ([3, 3, 5], [3, 3], 4, 4),  # as long as consecutive ones, a duplicate and a hole
+        ([3, 5, 4], [3], 4, 4),  # a whole range, out of order
+        ([1, 2, 3, 4], [1, 2, 3, 4], None, 5),  # starting before the position (a replay)
+        ([4, 5, 7, 8], [], 3, 3),
     ],
 )
-def test_only_records_up_to_the_first_beyond_the_position_are_counted(summaries, clock, offsets):
+def test_only_records_up_to_the_first_beyond_the_position_are_counted(
+    summaries, clock, offsets, processed, rewind, position
+):
+    """After offsets 0..2 (position 3): what is counted and acked, and where to rewind."""
     summaries.apply(batch(0, *(record(0, offset, january(offset + 1)) for offset in range(3))))
     applied = summaries.apply(
         batch(0, *(record(0, offset, january(offset + 1)) for offset in offsets))
     )
-    position, accepted, rewind = 3, [], None
-    for offset in offsets:  # the rule, record by record
-        if offset > position:
-            rewind = position
-            break
-        accepted.append(offset)
-        position = max(position, offset + 1)
-    assert applied.processed == accepted
+    assert applied.processed == processed
     assert applied.rewind == rewind
     assert summaries.state(0).position == position
 
