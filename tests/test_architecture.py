@@ -6,6 +6,8 @@
 * A private Faust, aiokafka or mode name (one those packages define with a leading underscore)
   is used only inside ``weather_app/worker/faust_internals``.
 * Importing the core, the settings or the plots loads no framework at all.
+* No product module imports itself back through others (type-only and function-level imports
+  count: they are the same knot, only tied later).
 """
 
 from __future__ import annotations
@@ -143,6 +145,75 @@ def test_the_layer_check_sees_a_framework_in_the_core(tmp_path):
         "probe.py:1 imports faust",
         "probe.py:2 imports weather_app.worker",
     ]
+
+
+def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """module -> the modules of ``modules`` it imports (every import statement, wherever it
+    is). ``from package import module`` imports that module; any other name, the package."""
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        edges = set()
+        for _, module, names in imported(path, name):
+            submodules = {f"{module}.{n}" for n in names if f"{module}.{n}" in modules}
+            edges |= submodules
+            if module in modules and (not names or len(submodules) < len(names)):
+                edges.add(module)
+        graph[name] = edges - {name}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The graph's strongly connected components of more than one module (Tarjan's)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in sorted(graph[module]):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = []
+            while not component or component[-1] != module:
+                component.append(stack.pop())
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return sorted(found)
+
+
+def test_product_modules_import_no_cycle():
+    modules = {module_name(path): path for path in product_modules()}
+    assert import_cycles(import_graph(modules)) == []
+
+
+def test_the_cycle_check_sees_a_cycle_through_type_only_and_function_level_imports(tmp_path):
+    """The rule above can fail: a -> b at the top, b -> c only for type checking, c -> a
+    inside a function is one cycle; a package importing its own submodule is none."""
+    files = {
+        "a": "from pkg import b\n",
+        "b": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.c import C\n",
+        "c": "def late():\n    import pkg.a\n",
+        "d": "from pkg import e\n",
+        "e": "X = 1\n",
+    }
+    modules = {}
+    for name, source in files.items():
+        path = tmp_path / f"{name}.py"
+        path.write_text(source)
+        modules[f"pkg.{name}"] = path
+    (tmp_path / "__init__.py").write_text("from pkg import d\n")
+    modules["pkg"] = tmp_path / "__init__.py"
+    assert import_cycles(import_graph(modules)) == [["pkg.a", "pkg.b", "pkg.c"]]
 
 
 def defined_names(tree: ast.AST) -> set[str]:

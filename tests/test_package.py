@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 import weather_app
-from weather_app.worker import app as worker_app
+from weather_app.worker import build
 
 
 def test_an_attribute_error_while_building_the_app_keeps_its_cause(monkeypatch):
     def broken(settings):
         raise AttributeError("'Settings' object has no attribute 'missing'")
 
-    monkeypatch.setattr(worker_app, "create_app", broken)
+    monkeypatch.setattr(build, "create_app", broken)
     monkeypatch.delitem(vars(weather_app), "app", raising=False)
     with pytest.raises(
         RuntimeError, match=r"building the weather app failed: .*'missing'"

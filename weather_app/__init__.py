@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from weather_app.worker.app import WeatherApp
+    from weather_app.worker.build import WorkerApp
 
-    app: WeatherApp
+    app: WorkerApp
 
 __all__ = ["app"]
 
@@ -31,14 +31,14 @@ def __getattr__(name: str) -> Any:
     return built
 
 
-def _build_app() -> WeatherApp:
+def _build_app() -> WorkerApp:
     import sys
 
     from weather_app.errors import WeatherError
     from weather_app.settings import Settings
 
     try:
-        from weather_app.worker.app import create_app
+        from weather_app.worker.build import create_app
 
         built = create_app(Settings.from_env())
     except WeatherError as error:

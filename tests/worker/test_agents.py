@@ -1,154 +1,270 @@
-"""The summary agents driven by Faust's test driver (``agent.test_context()``): no broker.
+"""The summary agents fed batches as the batching consumer hands them over: no broker.
 
-The agents batch with ``take_events(2000, within=0.1)``, so a batch is applied up to 0.1 s
-after the last ``put``: the tests wait for the mirror to reach the expected position instead
-of sleeping a fixed time. Offsets are those the test driver assigns: 0, 1, 2, ... per context.
+Records are aiokafka's parsed records (what the fetch delivers), put into the topic's real
+:class:`RecordBatches` and taken from it as the agent takes them; ``SummaryAgents.summarise``
+then counts each batch into the app's real ``BatchedTable`` (on a memory store), collects and
+sends its changelog records, acks the batch on the app's real ``BatchingConsumer`` (not
+started: the commit offset is Faust's own bookkeeping) and rewinds a partition by seeking.
+The summaries keep the worker's default, ``exactly_once``: an empty table counts from offset 0.
+
+Fakes stand in for the ports that would reach a broker: the producer's
+``send_records_soon`` (the changelog records are recorded), the consumer's ``seek``, the
+dead-letter sender (``tests/kafka/test_dead_letters.py`` sends real ones), the side reader
+of the log (the records fed so far) and the group assignment's changelog topic groups.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Callable
-from types import SimpleNamespace
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
+from aiokafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 from faust.stores.memory import Store as MemoryStore
+from faust.types import TP
 
 from weather_app import app
 from weather_app.core.codec import to_json, to_protobuf
 from weather_app.core.fingerprint import fingerprint
 from weather_app.core.generators import POISON_DEGREES, StationDay, Temperature
-from weather_app.core.topics import STATIONS, TEMPERATURES
+from weather_app.core.topics import (
+    APP_ID,
+    STATION_SUMMARY_TABLE,
+    STATIONS,
+    TEMPERATURE_SUMMARY_TABLE,
+    TEMPERATURES,
+)
+from weather_app.worker.agents import SummaryAgents, TopicSummaries
+from weather_app.worker.batches import Batch, RecordBatches
+from weather_app.worker.faust_internals.consumer import BatchingConsumer
 
 JANUARY = b"January"
-agents = app.summaries
+#: the changelog topics' groups, as the group leader's assignment hands them out
+GROUPS = {f"{APP_ID}-{TEMPERATURE_SUMMARY_TABLE}-changelog": 1}
+GROUPS[f"{APP_ID}-{STATION_SUMMARY_TABLE}-changelog"] = 0
 
 
-@pytest.fixture(autouse=True)
-def isolated_agents(monkeypatch):
-    """Memory tables, empty mirrors and a dead-letter recorder instead of a Kafka producer."""
-    for summaries in (agents.temperatures.summaries, agents.stations.summaries):
-        # the app is configured with rocksdb://: give each table a fresh memory store instead
-        # (quieter than reconfiguring app.conf.store once the tables exist)
+def parsed(offsets_and_records: Iterable[tuple[int, bytes | None, bytes]]) -> list[Any]:
+    """aiokafka's parsed records at these offsets, as the fetch hands them to the agents."""
+    builder = DefaultRecordBatchBuilder(
+        magic=2,
+        compression_type=0,
+        is_transactional=0,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        batch_size=1 << 20,
+    )
+    for offset, key, value in offsets_and_records:
+        builder.append(offset, timestamp=1, key=key, value=value, headers=[])
+    return list(DefaultRecordBatch(bytes(builder.build())))
+
+
+class FakeLog:
+    """The side reader (``LogReader``) over every record fed so far."""
+
+    def __init__(self) -> None:
+        #: (topic, partition) -> offset -> record
+        self.written: dict[tuple[str, int], dict[int, Any]] = defaultdict(dict)
+
+    async def record_at(self, topic: str, partition: int, offset: int) -> Any:
+        return self.written[topic, partition].get(offset)
+
+    async def records(
+        self, topic: str, partition: int, start: int, end: int
+    ) -> AsyncIterator[list[Any]]:
+        written = self.written[topic, partition]
+        yield [written[offset] for offset in sorted(written) if start <= offset < end]
+
+
+@dataclass
+class Worker:
+    """The app's agents with what reached the fakes of its ports."""
+
+    agents: SummaryAgents
+    consumer: BatchingConsumer
+    #: (changelog topic, partition, decoded (key, value) records, transactional id)
+    changelog: list[tuple[str, int, list[tuple[Any, Any]], str | None]] = field(
+        default_factory=list
+    )
+    dead_letters: list[tuple[str, int, int, bytes | None, bytes | None, str]] = field(
+        default_factory=list
+    )
+    seeks: list[tuple[TP, int]] = field(default_factory=list)
+    log: FakeLog = field(default_factory=FakeLog)
+    #: called by each dead letter's send (a test may begin a rebalance there)
+    on_dead_letter: Callable[[], None] = lambda: None
+
+    def topic(self, name: str) -> TopicSummaries:
+        return self.agents.topics[name]
+
+    async def feed(self, name: str, partition: int, records: list[Any]) -> list[Batch]:
+        """Put one fetch's records of a partition, then let the agent take and summarise."""
+        self.put(name, partition, records)
+        return await self.take_and_summarise(name)
+
+    def put(self, name: str, partition: int, records: list[Any]) -> None:
+        for record in records:
+            self.log.written[name, partition][record.offset] = record
+        self.topic(name).batches.put(TP(name, partition), records)
+
+    async def take_and_summarise(self, name: str) -> list[Batch]:
+        topic = self.topic(name)
+        taken = await topic.batches.take()
+        for batch in taken:
+            await self.agents.summarise(topic, batch)
+        return taken
+
+    def commit_offset(self, name: str, partition: int) -> int | None:
+        """What Faust would commit for the partition from the acks so far."""
+        return self.consumer._new_offset(TP(name, partition))
+
+
+@pytest.fixture
+def worker(monkeypatch) -> Worker:
+    agents = app.summaries
+    consumer = app.consumer
+    assert isinstance(consumer, BatchingConsumer)
+    for name in ("_acked", "_acked_index", "_gap", "_read_offset", "_committed_offset"):
+        monkeypatch.setattr(
+            consumer, name, type(getattr(consumer, name))(getattr(consumer, name).default_factory)
+        )
+    monkeypatch.setattr(consumer, "_n_acked", 0)
+    worker = Worker(agents, consumer)
+    for topic in agents.topics.values():
+        summaries = topic.summaries
+        assert summaries.empty_means_start  # the worker's default guarantee: exactly_once
+        # the app is configured with rocksdb://: a fresh memory store for each test instead
         table = summaries.table
         monkeypatch.setattr(table, "_data", table._new_store_by_url("memory://"))
         monkeypatch.setattr(summaries, "partitions", {})
-        # the test driver numbers offsets across partitions (a partition's first event can be
-        # at 1), so an empty table is not anchored at 0 here as it is under exactly_once
-        monkeypatch.setattr(summaries, "empty_means_start", False)
-    sent = []
+        monkeypatch.setattr(summaries, "_recounts", {})
+        monkeypatch.setattr(summaries, "reader", worker.log)
+        monkeypatch.setattr(topic, "batches", RecordBatches(app, topic.topic, maxsize=1000))
 
-    def record(topic, partition, offset, key, value, reason):
-        sent.append((topic, partition, offset, key, value, reason))
+    async def send_records_soon(topic, partition, records, *, transactional_id=None, on_sent=None):
+        decoded = [(json.loads(k), None if v is None else json.loads(v)) for k, v in records]
+        worker.changelog.append((topic, partition, decoded, transactional_id))
 
-    async def record_async(*args):
-        record(*args)
+    async def send_async(topic, partition, offset, key, value, reason):
+        worker.dead_letters.append((topic, partition, offset, key, value, reason))
+        worker.on_dead_letter()
 
-    monkeypatch.setattr(agents.dead_letters, "send_async", record_async)
-    return sent
+    async def seek(tp, offset):
+        worker.seeks.append((tp, offset))
 
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
-
-
-def position(summaries, partition: int) -> int:
-    state = summaries.partitions.get(partition)
-    return -1 if state is None else state.position
+    monkeypatch.setattr(app.producer, "send_records_soon", send_records_soon)
+    monkeypatch.setattr(agents.dead_letters, "send_async", send_async)
+    monkeypatch.setattr(consumer, "seek", seek)
+    monkeypatch.setattr(app, "in_transaction", True)  # exactly_once, as a started worker has
+    monkeypatch.setattr(app.assignor, "group_for_topic", GROUPS.__getitem__)
+    app.flow_control.resume()  # open, as between rebalances
+    yield worker
+    app.flow_control.suspend()
 
 
 def temperature(date: str, degrees: float) -> bytes:
     return to_protobuf(Temperature(date, degrees))
 
 
-def test_temperatures_agent_counts_days_ignores_poison_and_dead_letters_garbage(isolated_agents):
-    summaries = agents.temperatures.summaries
+def changelog(table: str) -> str:
+    return f"{APP_ID}-{table}-changelog"
+
+
+def begin_rebalance() -> None:
+    """What Faust does to the agents' queues when partitions are revoked."""
+    app.flow_control.suspend()
+    app.flow_control.clear()
+
+
+def test_the_temperatures_agent_counts_days_ignores_poison_and_dead_letters_garbage(worker):
+    values = [
+        temperature("1990-01-01", 10.5),
+        temperature("1990-01-02", 20.25),
+        temperature("1990-01-02", POISON_DEGREES),  # the poison duplicate
+        b"garbage",
+        temperature("1990-01-03", -1.0),
+    ]
+    records = parsed((offset, JANUARY, value) for offset, value in enumerate(values))
+    summaries = worker.topic(TEMPERATURES).summaries
     assert isinstance(summaries.table.data, MemoryStore)
 
-    async def scenario():
-        async with agents.temperatures.agent.test_context() as agent:
-            offsets = []
-            for value in (
-                temperature("1990-01-01", 10.5),
-                temperature("1990-01-02", 20.25),
-                temperature("1990-01-02", POISON_DEGREES),  # the poison duplicate
-                b"garbage",
-                temperature("1990-01-03", -1.0),
-            ):
-                event = await agent.put(value=value, key=JANUARY, partition=2)
-                offsets.append(event.message.offset)
-            assert offsets == [0, 1, 2, 3, 4]
-            await until(lambda: position(summaries, 2) == 5)
+    asyncio.run(worker.feed(TEMPERATURES, 2, records))
 
-    asyncio.run(scenario())
-
+    january = {"count": 3, "sum": 29.75, "start": "1990-01-01", "end": "1990-01-03"}
     state = summaries.partitions[2]
-    assert state.groups == {
-        "January/1990": {"count": 3, "sum": 29.75, "start": "1990-01-01", "end": "1990-01-03"},
-    }
-    assert state.position == 5  # last offset + 1
-    assert state.replayed_to == 5
-    assert list(summaries.partitions) == [2]
-
-    assert len(isolated_agents) == 1
-    topic, partition, offset, key, value, reason = isolated_agents[0]
-    assert (topic, partition, offset, key, value) == (TEMPERATURES, 2, 3, JANUARY, b"garbage")
-    assert reason.startswith("not a protobuf Report: ")
-
+    assert (state.groups, state.position, state.replayed_to) == ({"January/1990": january}, 5, 5)
+    last = [4, fingerprint(records[4])[1]]  # the record at offset 4, to tell a refilled log
     # the table (the durable state) holds the same as the mirror, keys qualified by partition
-    table = dict(summaries.table.data.items())
-    last = fingerprint(
-        SimpleNamespace(offset=4, key=JANUARY, value=temperature("1990-01-03", -1.0))
-    )
-    assert table == {
-        "2/January/1990": state.groups["January/1990"],
+    assert dict(summaries.table.data.items()) == {
+        "2/January/1990": january,
         "2/#offset": 5,
-        "2/#last": list(last),  # the record at offset 4, to tell a refilled log from this one
+        "2/#last": last,
     }
+    # one changelog send for the batch, in write order, in partition 2's transaction
+    assert worker.changelog == [
+        (
+            changelog(TEMPERATURE_SUMMARY_TABLE),
+            2,
+            [("2/January/1990", january), ("2/#offset", 5), ("2/#last", last)],
+            f"{APP_ID}-1-2",
+        )
+    ]
+    assert worker.dead_letters == [
+        (TEMPERATURES, 2, 3, JANUARY, b"garbage", worker.dead_letters[0][5]),
+    ]
+    assert worker.dead_letters[0][5].startswith("not a protobuf Report: ")
+    assert worker.commit_offset(TEMPERATURES, 2) == 5  # every record accounted for is acked
+    assert worker.seeks == []
 
 
-def test_temperatures_agent_groups_by_month_and_year_and_refuses_a_mismatched_key(
-    isolated_agents,
-):
-    summaries = agents.temperatures.summaries
+def test_the_temperatures_agent_groups_by_month_and_year_and_refuses_a_mismatched_key(worker):
+    records = parsed(
+        [
+            (0, JANUARY, temperature("1990-01-31", 30.0)),
+            (1, b"February", temperature("1990-02-01", 31.0)),
+            (2, JANUARY, temperature("1990-02-02", 99.0)),
+            (3, None, to_json(Temperature("1991-01-01", 5.0))),
+        ]
+    )
 
-    async def scenario():
-        async with agents.temperatures.agent.test_context() as agent:
-            await agent.put(value=temperature("1990-01-31", 30.0), key=JANUARY, partition=0)
-            await agent.put(value=temperature("1990-02-01", 31.0), key=b"February", partition=0)
-            await agent.put(value=temperature("1990-02-02", 99.0), key=JANUARY, partition=0)
-            await agent.put(value=to_json(Temperature("1991-01-01", 5.0)), key=None, partition=0)
-            await until(lambda: position(summaries, 0) == 4)
+    asyncio.run(worker.feed(TEMPERATURES, 0, records))
 
-    asyncio.run(scenario())
-
-    assert summaries.partitions[0].groups == {
+    assert worker.topic(TEMPERATURES).summaries.partitions[0].groups == {
         "January/1990": {"count": 1, "sum": 30.0, "start": "1990-01-31", "end": "1990-01-31"},
         "February/1990": {"count": 1, "sum": 31.0, "start": "1990-02-01", "end": "1990-02-01"},
         "January/1991": {"count": 1, "sum": 5.0, "start": "1991-01-01", "end": "1991-01-01"},
     }
-    assert [(letter[2], letter[5]) for letter in isolated_agents] == [
+    assert [(letter[2], letter[5]) for letter in worker.dead_letters] == [
         (2, "key 'January' disagrees with date 1990-02-02"),
     ]
+    assert worker.commit_offset(TEMPERATURES, 0) == 4
 
 
-def test_partitions_are_summarised_separately(isolated_agents):
-    summaries = agents.temperatures.summaries
+def test_partitions_are_summarised_separately_each_in_its_own_transaction(worker):
+    async def scenario() -> list[Batch]:
+        worker.put(TEMPERATURES, 0, parsed([(0, JANUARY, temperature("1990-01-01", 1.0))]))
+        worker.put(
+            TEMPERATURES,
+            1,
+            parsed(
+                [
+                    (0, JANUARY, temperature("1990-01-01", 2.0)),
+                    (1, JANUARY, temperature("1990-01-02", 3.0)),
+                ]
+            ),
+        )
+        return await worker.take_and_summarise(TEMPERATURES)
 
-    async def scenario():
-        async with agents.temperatures.agent.test_context() as agent:
-            await agent.put(value=temperature("1990-01-01", 1.0), key=JANUARY, partition=0)
-            await agent.put(value=temperature("1990-01-01", 2.0), key=JANUARY, partition=1)
-            await agent.put(value=temperature("1990-01-02", 3.0), key=JANUARY, partition=1)
-            await until(lambda: position(summaries, 0) == 1 and position(summaries, 1) == 3)
+    taken = asyncio.run(scenario())
 
-    asyncio.run(scenario())
-
+    assert [(batch.tp.partition, len(batch.records)) for batch in taken] == [(0, 1), (1, 2)]
+    summaries = worker.topic(TEMPERATURES).summaries
     assert summaries.partitions[0].groups["January/1990"]["sum"] == 1.0
     assert summaries.partitions[1].groups["January/1990"] == {
         "count": 2,
@@ -157,28 +273,30 @@ def test_partitions_are_summarised_separately(isolated_agents):
         "end": "1990-01-02",
     }
     table = dict(summaries.table.data.items())
-    assert table["0/#offset"] == 1
-    assert table["1/#offset"] == 3
-    assert not isolated_agents
+    assert (table["0/#offset"], table["1/#offset"]) == (1, 2)
+    assert [(sent[1], sent[3]) for sent in worker.changelog] == [
+        (0, f"{APP_ID}-1-0"),
+        (1, f"{APP_ID}-1-1"),
+    ]
+    assert (worker.commit_offset(TEMPERATURES, 0), worker.commit_offset(TEMPERATURES, 1)) == (1, 2)
+    assert not worker.dead_letters
 
 
-def test_restored_state_is_continued_and_replayed_records_are_not_counted_twice(
-    isolated_agents,
-):
-    summaries = agents.temperatures.summaries
+def test_restored_state_is_continued_and_replayed_records_are_not_counted_twice(worker):
+    summaries = worker.topic(TEMPERATURES).summaries
     restored = {"count": 2, "sum": 3.0, "start": "1990-01-01", "end": "1990-01-02"}
     summaries.table.data["3/January/1990"] = restored
     summaries.table.data["3/#offset"] = 2
+    # a replay of offsets 0 and 1 after a crash, then one new day
+    records = parsed(
+        [
+            (0, JANUARY, temperature("1990-01-01", 1.0)),
+            (1, JANUARY, temperature("1990-01-02", 2.0)),
+            (2, JANUARY, temperature("1990-01-03", 4.0)),
+        ]
+    )
 
-    async def scenario():
-        async with agents.temperatures.agent.test_context() as agent:
-            # a replay of offsets 0 and 1 after a crash, then one new day
-            await agent.put(value=temperature("1990-01-01", 1.0), key=JANUARY, partition=3)
-            await agent.put(value=temperature("1990-01-02", 2.0), key=JANUARY, partition=3)
-            await agent.put(value=temperature("1990-01-03", 4.0), key=JANUARY, partition=3)
-            await until(lambda: position(summaries, 3) == 3)
-
-    asyncio.run(scenario())
+    asyncio.run(worker.feed(TEMPERATURES, 3, records))
 
     state = summaries.partitions[3]
     assert state.restored_position == 2
@@ -189,29 +307,112 @@ def test_restored_state_is_continued_and_replayed_records_are_not_counted_twice(
         "end": "1990-01-03",
     }
     assert summaries.table.data["3/#offset"] == 3
+    assert worker.commit_offset(TEMPERATURES, 3) == 3  # the replayed records are acked too
 
 
-def test_stations_agent_summarises_each_station(isolated_agents):
-    summaries = agents.stations.summaries
+def test_an_empty_table_rewinds_a_consumer_that_resumes_mid_log_to_offset_0(worker):
+    """Under exactly_once an empty table counted nothing: a committed offset beyond it (its
+    changes lost) is not where the count starts. The agent seeks the partition to 0, acks
+    nothing of the batch, and counts the log from there when the re-read arrives."""
+    log = parsed(
+        (offset, JANUARY, temperature(f"1990-01-{offset + 1:02d}", 1.0)) for offset in range(5)
+    )
 
-    async def scenario():
-        async with agents.stations.agent.test_context() as agent:
-            for record in (
-                StationDay("2000-01-01", "A", 30.0, False),
-                StationDay("2000-01-01", "B", 40.0, True),
-                StationDay("2000-01-02", "A", 34.0, True),
-                StationDay("2000-01-02", "A", 99.0, True),  # a producer retry of the same day
-            ):
-                await agent.put(value=to_protobuf(record), key=record.station.encode(), partition=1)
-            await agent.put(value=b'{"date": "2000-01-03", "degrees": 1}', key=b"A", partition=1)
-            await until(lambda: position(summaries, 1) == 5)
+    async def scenario() -> None:
+        await worker.feed(TEMPERATURES, 2, log[3:])
+        assert worker.seeks == [(TP(TEMPERATURES, 2), 0)]
+        assert worker.commit_offset(TEMPERATURES, 2) is None  # nothing acked
+        assert dict(worker.topic(TEMPERATURES).summaries.table.data.items()) == {}
+        await worker.feed(TEMPERATURES, 2, log)  # the re-read after the seek
 
     asyncio.run(scenario())
 
-    assert summaries.partitions[1].groups == {
+    summaries = worker.topic(TEMPERATURES).summaries
+    assert summaries.partitions[2].groups["January/1990"]["count"] == 5
+    assert worker.commit_offset(TEMPERATURES, 2) == 5
+    assert worker.seeks == [(TP(TEMPERATURES, 2), 0)]  # once
+
+
+def test_a_batch_taken_before_a_rebalance_began_is_not_processed(worker):
+    async def scenario() -> None:
+        worker.put(TEMPERATURES, 1, parsed([(0, JANUARY, temperature("1990-01-01", 1.0))]))
+        (batch,) = await worker.topic(TEMPERATURES).batches.take()
+        begin_rebalance()
+        await worker.agents.summarise(worker.topic(TEMPERATURES), batch)
+
+    asyncio.run(scenario())
+
+    summaries = worker.topic(TEMPERATURES).summaries
+    assert summaries.state(1).position == 0  # read again after the rebalance
+    assert dict(summaries.table.data.items()) == {}
+    assert worker.changelog == []
+    assert worker.commit_offset(TEMPERATURES, 1) is None
+
+
+def test_a_rebalance_that_begins_while_dead_letters_are_sent_leaves_the_batch_unacked(worker):
+    """The changes already went to the producer (the revoke aborts their transaction); the
+    offsets must not be acked, nor the partition rewound, by a worker about to lose it."""
+    worker.on_dead_letter = begin_rebalance
+    records = parsed([(0, JANUARY, b"garbage"), (1, JANUARY, temperature("1990-01-01", 1.0))])
+
+    asyncio.run(worker.feed(TEMPERATURES, 1, records))
+
+    assert [letter[2] for letter in worker.dead_letters] == [0]
+    assert len(worker.changelog) == 1
+    assert worker.commit_offset(TEMPERATURES, 1) is None
+    assert worker.seeks == []
+
+
+def test_the_stations_agent_summarises_each_station(worker):
+    days = [
+        StationDay("2000-01-01", "A", 30.0, False),
+        StationDay("2000-01-01", "B", 40.0, True),
+        StationDay("2000-01-02", "A", 34.0, True),
+        StationDay("2000-01-02", "A", 99.0, True),  # a producer retry of the same day
+    ]
+    missing = b'{"date": "2000-01-03", "degrees": 1}'
+    records = parsed(
+        [(o, day.station.encode(), to_protobuf(day)) for o, day in enumerate(days)]
+        + [(4, b"A", missing)]
+    )
+
+    asyncio.run(worker.feed(STATIONS, 1, records))
+
+    assert worker.topic(STATIONS).summaries.partitions[1].groups == {
         "A": {"count": 2, "sum": 64.0, "start": "2000-01-01", "end": "2000-01-02"},
         "B": {"count": 1, "sum": 40.0, "start": "2000-01-01", "end": "2000-01-01"},
     }
-    assert isolated_agents == [
-        (STATIONS, 1, 4, b"A", b'{"date": "2000-01-03", "degrees": 1}', "missing station"),
+    assert worker.dead_letters == [(STATIONS, 1, 4, b"A", missing, "missing station")]
+    assert [(sent[0], sent[1], sent[3]) for sent in worker.changelog] == [
+        (changelog(STATION_SUMMARY_TABLE), 1, f"{APP_ID}-0-1")
     ]
+    assert worker.commit_offset(STATIONS, 1) == 5
+
+
+def test_the_agent_takes_what_the_consumer_puts_as_it_arrives(worker):
+    """The agent as Faust runs it: its loop waits for batches and summarises each."""
+    topic = worker.topic(TEMPERATURES)
+    agent = worker.agents._agent_for(topic)
+    summaries = topic.summaries
+
+    async def scenario() -> None:
+        running = asyncio.ensure_future(agent(None))  # the stream is never read
+        try:
+            for offset in range(3):
+                day = temperature(f"1990-01-{offset + 1:02d}", 1.0)
+                worker.put(TEMPERATURES, 0, parsed([(offset, JANUARY, day)]))
+                await until(lambda end=offset + 1: summaries.state(0).position == end)
+        finally:
+            running.cancel()
+
+    asyncio.run(scenario())
+    assert summaries.state(0).groups["January/1990"]["count"] == 3
+    assert worker.commit_offset(TEMPERATURES, 0) == 3
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.01)

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from faust.exceptions import ConsumerNotStarted
 from faust.types import TP, AgentT, AppT, StreamT
@@ -34,7 +34,7 @@ from weather_app.kafka.membership import remember_member
 from weather_app.kafka.topics import admin_client
 from weather_app.settings import Settings
 from weather_app.worker.app import WeatherApp
-from weather_app.worker.batches import Batch, RecordBatches, batches
+from weather_app.worker.batches import Batch, RecordBatches
 from weather_app.worker.faust_internals.changelog import batched_table
 from weather_app.worker.log_reader import LogReader
 from weather_app.worker.progress_log import ProgressLog
@@ -42,10 +42,6 @@ from weather_app.worker.snapshots import SnapshotExporter
 from weather_app.worker.tables import PartitionedSummaries
 
 log = logging.getLogger(__name__)
-
-#: batching of the events Faust's test driver puts (a worker takes what each fetch brought)
-BATCH_SIZE = 2000
-BATCH_WAIT_SEC = 0.1
 
 TABLES = {STATIONS: STATION_SUMMARY_TABLE, TEMPERATURES: TEMPERATURE_SUMMARY_TABLE}
 
@@ -88,7 +84,7 @@ class TopicSummaries:
         consumer = self.app.consumer
         try:
             return consumer.highwater(tp) if tp in consumer.assignment() else None
-        except ConsumerNotStarted:  # Faust's test driver: no fetches, so no end known
+        except ConsumerNotStarted:  # a worker stopping before its consumer started
             return None
 
 
@@ -139,58 +135,63 @@ class SummaryAgents:
 
     def _agent_for(self, summaries: TopicSummaries) -> Callable[[StreamT], Any]:
         async def summarise(stream: StreamT) -> None:
-            await self._summarise(stream, summaries)
+            # the topic's records never reach the stream: the batching consumer diverts them
+            # to ``summaries.batches`` (Faust needs the agent to subscribe to the topic)
+            await self._summarise(summaries)
 
         summarise.__name__ = summarise.__qualname__ = f"summarise_{summaries.topic}"
         return summarise
 
-    async def _summarise(self, stream: StreamT, topic: TopicSummaries) -> None:
-        async for taken in batches(stream, topic.batches, size=BATCH_SIZE, within=BATCH_WAIT_SEC):
-            for batch in taken:
-                if batch.stale:  # a rebalance began during an await below: re-read after it
-                    continue
-                started = time.monotonic()
-                await self._check_log(topic, batch)
-                if batch.stale:
-                    continue
-                applied = topic.summaries.apply(batch)
-                # in the producer before the offsets are acked: the commit's flush covers them
-                await topic.summaries.send_changes()
-                self.app.metrics.batch(
-                    topic.topic, len(applied.processed), applied.ignored, len(applied.rejected)
-                )
-                for bad in applied.rejected:
-                    record = bad.record
-                    log.warning(
-                        "dead letter %s[%d]@%d: %s",
-                        record.topic,
-                        record.partition,
-                        record.offset,
-                        bad.reason,
-                    )
-                    await self.dead_letters.send_async(
-                        record.topic,
-                        record.partition,
-                        record.offset,
-                        record.key,
-                        record.value,
-                        bad.reason,
-                    )
-                if batch.stale:
-                    continue  # a rebalance began while changes or dead letters were sent
-                batch.done(applied.processed)
-                if self.progress is not None:
-                    self.progress.batch(
-                        started, topic.topic, batch.tp.partition, len(applied.processed)
-                    )
-                if applied.rewind is not None:
-                    log.warning(
-                        "%s[%d]: records skipped by the consumer; re-reading from %d",
-                        topic.topic,
-                        batch.tp.partition,
-                        applied.rewind,
-                    )
-                    await self.app.consumer.seek(batch.tp, applied.rewind)
+    async def _summarise(self, topic: TopicSummaries) -> NoReturn:
+        while True:
+            for batch in await topic.batches.take():
+                await self.summarise(topic, batch)
+
+    async def summarise(self, topic: TopicSummaries, batch: Batch) -> None:
+        """Count one partition's batch, send its changelog records and dead letters, ack it,
+        and rewind the partition if records beyond its position came."""
+        if batch.stale:  # a rebalance began during an await below: re-read after it
+            return
+        started = time.monotonic()
+        await self._check_log(topic, batch)
+        if batch.stale:
+            return
+        applied = topic.summaries.apply(batch)
+        # in the producer before the offsets are acked: the commit's flush covers them
+        await topic.summaries.send_changes()
+        self.app.metrics.batch(
+            topic.topic, len(applied.processed), applied.ignored, len(applied.rejected)
+        )
+        for bad in applied.rejected:
+            record = bad.record
+            log.warning(
+                "dead letter %s[%d]@%d: %s",
+                record.topic,
+                record.partition,
+                record.offset,
+                bad.reason,
+            )
+            await self.dead_letters.send_async(
+                record.topic,
+                record.partition,
+                record.offset,
+                record.key,
+                record.value,
+                bad.reason,
+            )
+        if batch.stale:
+            return  # a rebalance began while changes or dead letters were sent
+        batch.done(applied.processed)
+        if self.progress is not None:
+            self.progress.batch(started, topic.topic, batch.tp.partition, len(applied.processed))
+        if applied.rewind is not None:
+            log.warning(
+                "%s[%d]: records skipped by the consumer; re-reading from %d",
+                topic.topic,
+                batch.tp.partition,
+                applied.rewind,
+            )
+            await self.app.consumer.seek(batch.tp, applied.rewind)
 
     @contextlib.asynccontextmanager
     async def _stopping_on_error(self) -> AsyncIterator[None]:

@@ -1,15 +1,14 @@
-"""The Faust application: one place that turns :class:`Settings` into a configured worker app.
+"""The worker's Faust app: the product's consumer and producer, settings, liveness, metrics.
 
-:func:`create_app` builds the app and installs everything the worker runs on it (summary
-agents, snapshot timer, leader-run producers). ``faust -A weather_app`` calls it through the
-package's lazy ``app`` attribute; nothing builds an app at import time.
+It knows nothing of what runs on it: ``worker/build.py`` builds it from :class:`Settings` and
+installs the summary agents and leader-run producers, which take the app as their host.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from weather_app.core.topics import APP_ID, PARTITIONS, SUMMARISED
+from weather_app.core.topics import PARTITIONS, SUMMARISED
 from weather_app.errors import WeatherError
 from weather_app.kafka.membership import Liveness, evict_previous_member
 from weather_app.kafka.watch import BrokerWatch
@@ -24,19 +23,12 @@ from weather_app.worker.memory_probe import MemoryProbe
 from weather_app.worker.metrics import WorkerMetrics
 from weather_app.worker.stops import lost_producer_state, producer_state_lost, stop_now
 
-if TYPE_CHECKING:
-    from weather_app.worker.agents import SummaryAgents
-    from weather_app.worker.leader_producers import LeaderProducers
-
 
 class WeatherApp(InternalsApp):
     """The worker's app: the product's consumer and producer, settings, liveness beacon."""
 
     liveness: Liveness | None = None
     broker_watch: BrokerWatch | None = None
-    #: the summary agents and their state, once installed (see :func:`create_app`)
-    summaries: SummaryAgents
-    leader_producers: LeaderProducers | None = None
     memory_probe: MemoryProbe | None = None
 
     def __init__(self, settings: Settings, *args: Any, **kwargs: Any) -> None:
@@ -49,7 +41,7 @@ class WeatherApp(InternalsApp):
         drop_unlogged_levels()  # Faust left the root logger at DEBUG for its spinner
         interpreter.tune_for_throughput()  # process-wide: the GIL switch interval, the GC
         try:
-            self.summaries.check_start()
+            self.check_start()
             if self.settings.metrics_port is not None:
                 self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port)
         except WeatherError as error:  # one line on stderr, exit 1 (mode would add a traceback)
@@ -86,6 +78,10 @@ class WeatherApp(InternalsApp):
             stop_now(producer_state_lost(self.settings, reason))
         await super().crash(reason)
 
+    def check_start(self) -> None:
+        """What must hold before the worker writes anything (none here; the installed parts
+        add theirs): raises :class:`WeatherError` naming what is wrong."""
+
     def member_id(self) -> str | None:
         """This worker's id in the consumer group, once it has joined."""
         return member_id(self)
@@ -96,49 +92,3 @@ class WeatherApp(InternalsApp):
             self, topic, maxsize=self.conf.stream_buffer_maxsize
         )
         return batches
-
-
-def broker_url(servers: list[str]) -> str:
-    return "kafka://" + ";".join(servers)
-
-
-def create_app(settings: Settings) -> WeatherApp:
-    """The worker app for ``settings``, with its agents, timers and producers installed."""
-    from weather_app.worker.agents import SummaryAgents
-    from weather_app.worker.leader_producers import install_leader_producers
-
-    app = WeatherApp(
-        settings,
-        APP_ID,
-        broker=broker_url(settings.bootstrap_servers),
-        store="rocksdb://",
-        datadir=str(settings.worker_state_dir),
-        uncommitted_dir=settings.worker_state_dir / "uncommitted",
-        processing_guarantee=settings.processing_guarantee,
-        topic_replication_factor=settings.replication_factor,
-        key_serializer="raw",
-        value_serializer="raw",
-        web_enabled=False,
-        # a crashed worker's partitions move to the others once its session expires
-        broker_session_timeout=settings.session_timeout,
-        broker_heartbeat_interval=max(settings.session_timeout / 10, 0.5),
-        broker_rebalance_timeout=settings.session_timeout * 2,
-        # no standby replicas: a takeover restores from the changelog itself. faust 0.15.3's
-        # standby reading lost records now and then (a replica that had read a changelog to
-        # its end lacked a key written at its start), and these changelogs are small
-        table_standby_replicas=0,
-        # a fetch hands over up to 20,000 records, and up to 65,536 may wait for the agents
-        # (which take each partition's waiting records as one batch) before partitions
-        # pause: against 5,000 and 16,384 the worker spent 0.6-1.0 us less per record on its
-        # main thread (fewer cross-thread fetch calls, batches and changelog sends), and
-        # larger values measured slower again (bench/worker_throughput.py, 1M records)
-        stream_buffer_maxsize=65_536,
-        broker_max_poll_records=20_000,
-        # a commit (a transaction per partition under exactly_once) every 100,000 records or
-        # commit interval: at Faust's 10,000 a busy worker always had one in flight, and each
-        # partition's changelog sends wait while its transaction commits
-        broker_commit_every=100_000,
-    )
-    app.summaries = SummaryAgents(app, settings)
-    install_leader_producers(app, settings)
-    return app

@@ -10,32 +10,38 @@ partition's records to the topic's :class:`RecordBatches`, which the agent drain
 acks what it processed (``BatchingConsumer.ack_offsets``), so Faust's commits (and, under
 ``exactly_once``, its transactions) carry the offsets as before; tables, changelogs and
 rebalances stay Faust's.
-
-The same :func:`batches` loop also serves an agent run by Faust's test driver, which feeds
-the agent's stream rather than the consumer: the agent's code does not depend on which.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from faust.types import TP, AppT, EventT, StreamT, TopicT
+from faust.types import TP, AppT, EventT
 
 from weather_app.worker.faust_internals.consumer import BatchingConsumer, to_message
 
 
 class Record(Protocol):
     """What an agent reads of a record: aiokafka's parsed record (what the batching consumer
-    delivers), a ``ConsumerRecord`` or a Faust ``Message``. Its topic and partition are the
-    batch's ``tp``; ``faust_internals.consumer.consumer_record`` makes a whole record of it."""
+    delivers) or a ``ConsumerRecord``. Its topic and partition are the batch's ``tp``;
+    ``faust_internals.consumer.consumer_record`` makes a whole record of it."""
 
     offset: int
     key: bytes | None
     value: bytes | None
+
+
+class BatchSource(Protocol):
+    """What a batch needs of where it was taken (:class:`RecordBatches`)."""
+
+    #: bumped when a rebalance begins: batches taken before it are stale
+    generation: int
+
+    def ack(self, tp: TP, offsets: list[int]) -> None: ...
 
 
 @dataclass
@@ -47,24 +53,18 @@ class Batch:
     #: the batch's last record as a Faust event: current while the agent writes tables, so
     #: Faust routes the changelog writes to this partition (and its transaction)
     event: EventT
-    _source: RecordBatches | None = None
-    _generation: int = 0
+    source: BatchSource
+    #: the source's generation when the batch was taken
+    generation: int
 
     @property
     def stale(self) -> bool:
         """Whether a rebalance began since the batch was taken: it must not be processed."""
-        return self._source is not None and self._source.generation != self._generation
-
-    @property
-    def from_consumer(self) -> bool:
-        """Whether the batch came from the batching consumer (not Faust's test driver, whose
-        stream sends table changes and acks on its own)."""
-        return self._source is not None
+        return self.source.generation != self.generation
 
     def done(self, offsets: list[int]) -> None:
         """Ack the processed records' offsets: the next commit may include them."""
-        if self._source is not None:  # the stream acks its own events
-            self._source.ack(self.tp, offsets)
+        self.source.ack(self.tp, offsets)
 
 
 class RecordBatches:
@@ -150,31 +150,3 @@ class RecordBatches:
         for tp in self._paused:
             self.consumer.on_buffer_drop(tp)
         self._paused.clear()
-
-
-async def batches(
-    stream: StreamT, source: RecordBatches, *, size: int, within: float
-) -> AsyncIterator[list[Batch]]:
-    """The agent's input as per-partition batches.
-
-    In a worker the records come from ``source``, filled by :class:`BatchingConsumer`. Under
-    Faust's test driver (or any consumer that does not divert the topic) they come from the
-    stream, taken ``size`` events at a time or ``within`` seconds, and acked by the stream.
-    """
-    channel = stream.channel
-    if isinstance(channel, TopicT) and source.topic in channel.topics:  # not the test driver
-        while True:
-            yield await source.take()
-    else:
-        async for events in stream.take_events(size, within=within):
-            yield _by_partition(events)
-
-
-def _by_partition(events: Sequence[EventT]) -> list[Batch]:
-    records: dict[TP, list[Any]] = {}
-    last: dict[TP, EventT] = {}
-    for event in events:
-        tp = event.message.tp
-        records.setdefault(tp, []).append(event.message)
-        last[tp] = event
-    return [Batch(tp, records[tp], last[tp]) for tp in records]

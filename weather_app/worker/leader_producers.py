@@ -59,5 +59,4 @@ def install_leader_producers(app: WeatherApp, settings: Settings) -> LeaderProdu
     producers = LeaderProducers(app, settings)
     app.timer(1.0, on_leader=True, name="keep_producers_running")(producers.keep_running)
     app.on_before_shutdown.connect(producers.stop)
-    app.leader_producers = producers  # kept alive with the app
     return producers

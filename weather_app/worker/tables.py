@@ -22,15 +22,15 @@ before a partition's first batch and counts the log again from its start, read o
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from faust.types import EventT, TableT
+from faust.types import EventT
 
 from weather_app.core.continuity import DataLoss, lost_under_a_reset, refilled
 from weather_app.core.fingerprint import Fingerprint, fingerprint
@@ -47,6 +47,18 @@ LAST_KEY = "#last"
 TABLE = "the worker's table"
 
 log = logging.getLogger(__name__)
+
+
+class SummaryTable(Protocol):
+    """What the summaries need of their table (``faust_internals.changelog.BatchedTable``):
+    its keys, and changelog records collected per batch and sent when the batch is done."""
+
+    def __iter__(self) -> Iterator[str]: ...
+    def items(self) -> Iterable[tuple[str, Any]]: ...
+    def __setitem__(self, key: str, value: Any) -> None: ...
+    def __delitem__(self, key: str) -> None: ...
+    def collecting(self) -> AbstractContextManager[None]: ...
+    async def send_collected(self) -> None: ...
 
 
 @dataclass
@@ -108,7 +120,7 @@ class PartitionedSummaries:
 
     def __init__(
         self,
-        table: TableT,
+        table: SummaryTable,
         topic: str,
         log_end: Callable[[int], int | None] = lambda partition: None,
         empty_means_start: bool = False,
@@ -218,17 +230,12 @@ class PartitionedSummaries:
         record beyond the position is not counted: the partition is rewound to the position
         instead, and the rest of the batch is dropped until it is re-read.
         """
-        if not batch.from_consumer:
-            return self._apply(batch)
-        with _collecting(self.table):  # its changelog records leave in send_changes
+        with self.table.collecting():  # its changelog records leave in send_changes
             return self._apply(batch)
 
     async def send_changes(self) -> None:
-        """Send the changelog records of the batches applied since the last call (a table
-        that sends its own, like Faust's test driver's, has nothing to send here)."""
-        send = getattr(self.table, "send_collected", None)
-        if send is not None:
-            await send()
+        """Send the changelog records of the batches applied since the last call."""
+        await self.table.send_collected()
 
     def _apply(self, batch: Batch) -> Applied:
         state = self.state(batch.tp.partition)
@@ -321,11 +328,6 @@ class PartitionedSummaries:
             len(state.groups),
         )
         return state
-
-
-def _collecting(table: Any) -> contextlib.AbstractContextManager[Any]:
-    collecting = getattr(table, "collecting", None)
-    return collecting() if collecting is not None else contextlib.nullcontext()
 
 
 def _lost_by_the_log(state: PartitionState, records: Sequence[Record], end: int | None) -> bool:

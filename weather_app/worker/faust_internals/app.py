@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 from faust.types import ConsumerT, ProducerT
@@ -14,12 +14,9 @@ from weather_app.worker.faust_internals import (
     group,
     stores,
 )
-from weather_app.worker.faust_internals.consumer import BatchingConsumer
+from weather_app.worker.faust_internals.consumer import BatchingConsumer, BatchSink
 from weather_app.worker.faust_internals.producer import FlushingProducer
 from weather_app.worker.faust_internals.stores import UncommittedWrites
-
-if TYPE_CHECKING:
-    from weather_app.worker.batches import RecordBatches
 
 
 class InternalsApp(faust.App):
@@ -37,7 +34,7 @@ class InternalsApp(faust.App):
     def __init__(self, *args: Any, uncommitted_dir: Path | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: topic name -> where the consumer puts its records (see worker/batches.py)
-        self.batches: dict[str, RecordBatches] = {}
+        self.batches: dict[str, BatchSink] = {}
         #: store partitions written since their last commit (None: stores are not guarded)
         self.uncommitted: UncommittedWrites | None = None
         if uncommitted_dir is not None:

@@ -3,7 +3,7 @@
 Faust's own drain loop moves every record through its per-event machinery (message, event,
 two tasks, conductor, queue, stream step, ack), which costs ten times the summary work. This
 subclass takes the summarised topics' records out of each fetch instead and puts them into
-their topic's :class:`~weather_app.worker.batches.RecordBatches`; it then keeps Faust's own
+their topic's :class:`BatchSink` (``worker.batches.RecordBatches``); it then keeps Faust's own
 per-partition bookkeeping (read offsets, gaps, acks, commit cadence) as the drain loop would.
 
 The fetcher hands those topics' records over as aiokafka's own parsed record objects (offset,
@@ -20,7 +20,7 @@ import asyncio
 import time
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiokafka.consumer.fetcher import PartitionRecords
 from aiokafka.structs import ConsumerRecord
@@ -31,8 +31,12 @@ from faust.types.tuples import ack_lock
 from weather_app.worker.faust_internals.recovery import ConsumerThread
 from weather_app.worker.faust_internals.transactions import end_transactions_before_revoke
 
-if TYPE_CHECKING:
-    from weather_app.worker.batches import RecordBatches
+
+class BatchSink(Protocol):
+    """Where a batched topic's records go (``worker.batches.RecordBatches``, which imports
+    this module: the consumer knows it only by this method)."""
+
+    def put(self, tp: TP, records: list[Any]) -> None: ...
 
 
 #: how long a fetched changelog record may take to reach recovery's queue, at most
@@ -42,7 +46,7 @@ IN_FLIGHT_SEC = 10.0
 class BatchingConsumer(Consumer):
     """Faust's aiokafka consumer, delivering the registered topics' records in batches."""
 
-    def __init__(self, *args: Any, batches: dict[str, RecordBatches], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, batches: dict[str, BatchSink], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: topic name -> where its records go (filled as the agents are defined)
         self.batches = batches
@@ -206,7 +210,7 @@ def to_message(consumer: Consumer, tp: TP, record: Any) -> Message:
 def consumer_record(tp: Any, record: Any) -> Any:
     """The ``ConsumerRecord`` aiokafka would have built for a parsed record of ``tp``.
 
-    A record that already is one (or a Faust message, under the test driver) is returned as is.
+    Anything else (a record that already is one) is returned as is.
     """
     if isinstance(record, ConsumerRecord) or not _is_parsed(record):
         return record

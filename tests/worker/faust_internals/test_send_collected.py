@@ -1,0 +1,175 @@
+"""``BatchedTable.send_collected``: a batch's changelog records leave one send per partition.
+
+The app's real temperature table (a ``BatchedTable``) on a memory store, no broker. Fakes for
+its ports: the producer's ``send_records_soon`` (records what it is asked to send), the
+store's ``set_persisted_offset`` (records where recovery would start) and the assignor's
+changelog topic groups (what the group leader hands out at an assignment).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
+from faust.types import TP
+
+from weather_app import app
+from weather_app.core.topics import APP_ID, TEMPERATURE_SUMMARY_TABLE, TEMPERATURES
+from weather_app.worker.faust_internals.changelog import BatchedTable
+from weather_app.worker.faust_internals.consumer import to_message
+from weather_app.worker.faust_internals.events import make_current
+
+CHANGELOG = f"{APP_ID}-{TEMPERATURE_SUMMARY_TABLE}-changelog"
+GROUP = 4
+
+
+@dataclass
+class Ports:
+    table: BatchedTable
+    #: (topic, partition, records, transactional id, on_sent) per send
+    sends: list[tuple[str, int, list[tuple[bytes, bytes | None]], str | None, Any]] = field(
+        default_factory=list
+    )
+    persisted: list[tuple[TP, int]] = field(default_factory=list)
+    current: Any = None
+
+    def write(self, partition: int, key: str, value: Any) -> None:
+        """``table[key] = value`` while a record of source ``partition`` is current, as an
+        agent's batch of that partition writes (``None`` deletes the key)."""
+        self.current = event(partition)  # Faust keeps a weak reference to the current event
+        make_current(self.current)
+        if value is None:
+            del self.table[key]
+        else:
+            self.table[key] = value
+
+
+def event(partition: int) -> Any:
+    record = ConsumerRecord(TEMPERATURES, partition, 7, 0, 0, b"k", b"v", None, 1, 1, ())
+    return app.create_event(
+        b"k", b"v", [], to_message(app.consumer, TP(TEMPERATURES, partition), record)
+    )
+
+
+@pytest.fixture
+def ports(monkeypatch) -> Ports:
+    table = app.summaries.temperatures.summaries.table
+    assert isinstance(table, BatchedTable)
+    monkeypatch.setattr(table, "_data", table._new_store_by_url("memory://"))
+    monkeypatch.setattr(table, "_verified_source_topics_for_partitions", {TEMPERATURES})
+    monkeypatch.setattr(table, "_collected", None)
+    ports = Ports(table)
+
+    async def send_records_soon(topic, partition, records, *, transactional_id=None, on_sent=None):
+        ports.sends.append((topic, partition, list(records), transactional_id, on_sent))
+
+    def set_persisted_offset(tp: TP, offset: int) -> None:
+        ports.persisted.append((tp, offset))
+
+    monkeypatch.setattr(app.producer, "send_records_soon", send_records_soon)
+    monkeypatch.setattr(table.data, "set_persisted_offset", set_persisted_offset)
+    monkeypatch.setattr(app.assignor, "group_for_topic", {CHANGELOG: GROUP}.__getitem__)
+    monkeypatch.setattr(app.tables, "_pending_persisted_offsets", {})
+    monkeypatch.setattr(app, "in_transaction", True)  # exactly_once, as a started worker has
+    return ports
+
+
+def sent(partition: int, offset: int) -> asyncio.Future:
+    """The future of a changelog batch the broker took at ``offset``."""
+    future = asyncio.get_running_loop().create_future()
+    tp = TopicPartition(CHANGELOG, partition)
+    future.set_result(RecordMetadata(CHANGELOG, partition, tp, offset, 0, 0, 0))
+    return future
+
+
+def test_a_block_s_records_leave_per_partition_in_write_order_in_its_transaction(ports):
+    with ports.table.collecting():
+        ports.write(2, "2/A", {"n": 1})
+        ports.write(3, "3/B", 2)
+        ports.write(2, "2/#offset", 5)
+        ports.write(2, "2/A", None)
+
+    asyncio.run(ports.table.send_collected())
+
+    assert [send[:4] for send in ports.sends] == [
+        (
+            CHANGELOG,
+            2,
+            [(b'"2/A"', b'{"n":1}'), (b'"2/#offset"', b"5"), (b'"2/A"', None)],
+            f"{APP_ID}-{GROUP}-2",
+        ),
+        (CHANGELOG, 3, [(b'"3/B"', b"2")], f"{APP_ID}-{GROUP}-3"),
+    ]
+
+
+def test_what_was_sent_is_not_sent_again(ports):
+    with ports.table.collecting():
+        ports.write(2, "2/A", 1)
+
+    async def twice() -> None:
+        await ports.table.send_collected()
+        await ports.table.send_collected()
+
+    asyncio.run(twice())
+    assert [send[1] for send in ports.sends] == [2]
+
+
+def test_outside_a_transaction_the_records_are_sent_without_one(ports, monkeypatch):
+    monkeypatch.setattr(app, "in_transaction", False)
+    with ports.table.collecting():
+        ports.write(1, "1/A", 1)
+
+    asyncio.run(ports.table.send_collected())
+
+    assert [send[:4] for send in ports.sends] == [(CHANGELOG, 1, [(b'"1/A"', b"1")], None)]
+
+
+def test_under_exactly_once_a_sent_batch_becomes_the_persisted_offset_at_the_commit(ports):
+    """Recovery reads the changelog from the persisted offset: before the transaction that
+    carries the batch commits, the batch must not count as persisted."""
+    with ports.table.collecting():
+        ports.write(2, "2/A", 1)
+
+    async def send_then_ack() -> None:
+        await ports.table.send_collected()
+        (on_sent,) = [send[4] for send in ports.sends]
+        on_sent(sent(2, 40))
+
+    asyncio.run(send_then_ack())
+    assert ports.persisted == []
+    app.tables.on_commit_tp(TP(CHANGELOG, 2))
+    assert ports.persisted == [(TP(CHANGELOG, 2), 40)]
+
+
+def test_under_at_least_once_a_sent_batch_is_the_persisted_offset_at_once(ports, monkeypatch):
+    monkeypatch.setattr(app, "in_transaction", False)
+    with ports.table.collecting():
+        ports.write(2, "2/A", 1)
+
+    async def send_then_ack() -> None:
+        await ports.table.send_collected()
+        (on_sent,) = [send[4] for send in ports.sends]
+        on_sent(sent(2, 40))
+
+    asyncio.run(send_then_ack())
+    assert ports.persisted == [(TP(CHANGELOG, 2), 40)]
+
+
+def test_a_failed_send_persists_nothing(ports, monkeypatch):
+    monkeypatch.setattr(app, "in_transaction", False)
+    with ports.table.collecting():
+        ports.write(2, "2/A", 1)
+
+    async def send_then_fail() -> None:
+        await ports.table.send_collected()
+        (on_sent,) = [send[4] for send in ports.sends]
+        failed = asyncio.get_running_loop().create_future()
+        failed.set_exception(RuntimeError("the broker refused it"))
+        on_sent(failed)
+        failed.exception()  # retrieved: no "never retrieved" warning
+
+    asyncio.run(send_then_fail())
+    assert ports.persisted == []

@@ -1,0 +1,69 @@
+"""Wires the worker together: the app, the summary agents and the leader-run producers.
+
+The agents and the producers take the app as their host; the app knows neither. This module
+is the one place that knows all three, so none of them imports another back. ``faust -A
+weather_app`` calls :func:`create_app` through the package's lazy ``app`` attribute; nothing
+builds an app at import time.
+"""
+
+from __future__ import annotations
+
+from weather_app.core.topics import APP_ID
+from weather_app.settings import Settings
+from weather_app.worker.agents import SummaryAgents
+from weather_app.worker.app import WeatherApp
+from weather_app.worker.leader_producers import LeaderProducers, install_leader_producers
+
+
+class WorkerApp(WeatherApp):
+    """The worker app with what :func:`create_app` installs on it."""
+
+    summaries: SummaryAgents
+    #: kept alive with the app (None when the worker produces nothing)
+    leader_producers: LeaderProducers | None = None
+
+    def check_start(self) -> None:
+        self.summaries.check_start()
+
+
+def broker_url(servers: list[str]) -> str:
+    return "kafka://" + ";".join(servers)
+
+
+def create_app(settings: Settings) -> WorkerApp:
+    """The worker app for ``settings``, with its agents, timers and producers installed."""
+    app = WorkerApp(
+        settings,
+        APP_ID,
+        broker=broker_url(settings.bootstrap_servers),
+        store="rocksdb://",
+        datadir=str(settings.worker_state_dir),
+        uncommitted_dir=settings.worker_state_dir / "uncommitted",
+        processing_guarantee=settings.processing_guarantee,
+        topic_replication_factor=settings.replication_factor,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        # a crashed worker's partitions move to the others once its session expires
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=max(settings.session_timeout / 10, 0.5),
+        broker_rebalance_timeout=settings.session_timeout * 2,
+        # no standby replicas: a takeover restores from the changelog itself. faust 0.15.3's
+        # standby reading lost records now and then (a replica that had read a changelog to
+        # its end lacked a key written at its start), and these changelogs are small
+        table_standby_replicas=0,
+        # a fetch hands over up to 20,000 records, and up to 65,536 may wait for the agents
+        # (which take each partition's waiting records as one batch) before partitions
+        # pause: against 5,000 and 16,384 the worker spent 0.6-1.0 us less per record on its
+        # main thread (fewer cross-thread fetch calls, batches and changelog sends), and
+        # larger values measured slower again (bench/worker_throughput.py, 1M records)
+        stream_buffer_maxsize=65_536,
+        broker_max_poll_records=20_000,
+        # a commit (a transaction per partition under exactly_once) every 100,000 records or
+        # commit interval: at Faust's 10,000 a busy worker always had one in flight, and each
+        # partition's changelog sends wait while its transaction commits
+        broker_commit_every=100_000,
+    )
+    app.summaries = SummaryAgents(app, settings)
+    app.leader_producers = install_leader_producers(app, settings)
+    return app
