@@ -181,7 +181,7 @@ class SummaryAgents:
             )
         if batch.stale:
             return  # a rebalance began while changes or dead letters were sent
-        batch.done(applied.processed)
+        batch.done(applied.processed, recommit=applied.replaced)
         if self.progress is not None:
             self.progress.batch(started, topic.topic, batch.tp.partition, len(applied.processed))
         if applied.rewind is not None:

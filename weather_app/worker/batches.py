@@ -41,7 +41,7 @@ class BatchSource(Protocol):
     #: bumped when a rebalance begins: batches taken before it are stale
     generation: int
 
-    def ack(self, tp: TP, offsets: list[int]) -> None: ...
+    def ack(self, tp: TP, offsets: list[int], recommit: bool = False) -> None: ...
 
 
 @dataclass
@@ -62,9 +62,10 @@ class Batch:
         """Whether a rebalance began since the batch was taken: it must not be processed."""
         return self.source.generation != self.generation
 
-    def done(self, offsets: list[int]) -> None:
-        """Ack the processed records' offsets: the next commit may include them."""
-        self.source.ack(self.tp, offsets)
+    def done(self, offsets: list[int], recommit: bool = False) -> None:
+        """Ack the processed records' offsets: the next commit may include them; with
+        ``recommit`` the next commit includes the partition even if its offset did not move."""
+        self.source.ack(self.tp, offsets, recommit)
 
 
 class RecordBatches:
@@ -128,8 +129,10 @@ class RecordBatches:
             batches.append(Batch(tp, records, event, self, self.generation))
         return batches
 
-    def ack(self, tp: TP, offsets: list[int]) -> None:
+    def ack(self, tp: TP, offsets: list[int], recommit: bool = False) -> None:
         self.consumer.ack_offsets(tp, offsets)
+        if recommit:
+            self.consumer.commit_again(tp)
 
     def clear(self) -> None:
         """Drop what waits: Faust's flow control calls it when a rebalance begins.

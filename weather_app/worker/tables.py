@@ -113,6 +113,9 @@ class Applied:
     rewind: int | None = None
     #: how many processed records were valid but already counted
     ignored: int = 0
+    #: whether the partition's table was replaced (rebuilt or recounted): its changelog
+    #: writes must be committed even if no offset moved past the committed one
+    replaced: bool = False
 
 
 class PartitionedSummaries:
@@ -240,11 +243,13 @@ class PartitionedSummaries:
     def _apply(self, batch: Batch) -> Applied:
         state = self.state(batch.tp.partition)
         recounted: list[Rejected] = []
+        replaced = False
         if batch.tp.partition in self._recounts:
             recount, recounted = self._recounts.pop(batch.tp.partition)
-            state = self._install(batch.event, recount)
+            state, replaced = self._install(batch.event, recount), True
         if _lost_by_the_log(state, batch.records, self.log_end(batch.tp.partition)):
             state = self._rebuild(batch.event, state, self.log_end(batch.tp.partition) or 0)
+            replaced = True
         records, rewind = _accepted(state, batch.records)
         counted = state.summary.apply(records)
         if counted.processed:
@@ -257,7 +262,7 @@ class PartitionedSummaries:
         rejected = recounted + [
             Rejected(consumer_record(batch.tp, bad.record), bad.reason) for bad in counted.rejected
         ]
-        return Applied(rejected, counted.processed, rewind, counted.ignored)
+        return Applied(rejected, counted.processed, rewind, counted.ignored, replaced)
 
     def _rebuild(self, event: EventT, state: PartitionState, end: int) -> PartitionState:
         """Forget what the table counted beyond a shorter log: count it again from offset 0

@@ -18,7 +18,9 @@ Inventory (module: private name -> why)
   ``_execute_task`` (commit every N acks, as Faust's loop does), ``_acked`` /
   ``_acked_index`` / ``_committed_offset`` (ack processed offsets in bulk), ``_to_message``
   (a Faust message for the batch's event), ``_new_offset`` / ``_gap`` (the commit offset of
-  an unbroken run of acks without Faust's per-offset loop); aiokafka's
+  an unbroken run of acks without Faust's per-offset loop), ``_filter_committable_offsets``
+  (a partition whose table was recounted at or below its committed offset is committed
+  again, so its changelog writes' transaction ends); aiokafka's
   ``PartitionRecords.__init__``, ``_tp``, ``_key_deserializer``, ``_value_deserializer``,
   ``_consumer_record`` (hand the fetcher's own parsed records to the agents instead of a
   ``ConsumerRecord`` each); aiokafka's

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from aiokafka.consumer.fetcher import PartitionRecords
@@ -54,6 +54,8 @@ class BatchingConsumer(Consumer):
         self._due_commit: asyncio.Future | None = None
         #: called after every commit that committed offsets (the worker's metrics count them)
         self.on_committed: Callable[[], None] = lambda: None
+        #: partitions whose next commit re-commits their committed offset (see commit_again)
+        self._recommit: set[TP] = set()
         #: per partition of the other topics (changelogs): the last record offset fetched, when
         self._fetched: dict[TP, tuple[int, float]] = {}
 
@@ -177,6 +179,24 @@ class BatchingConsumer(Consumer):
             index.update(fresh)
             self._acked[tp].extend(fresh)
             self._n_acked += len(fresh)
+
+    def commit_again(self, tp: TP) -> None:
+        """The partition's table was replaced by records at or below its committed offset (a
+        recount after a loss): no offset moves, so Faust would commit nothing, and under
+        exactly_once the replacement's changelog writes would wait in an open transaction
+        until one did (a stop in between aborts them, and the restart recounts again). The
+        next commit includes the partition at its committed offset."""
+        self._recommit.add(tp)
+
+    def _filter_committable_offsets(self, tps: Iterable[TP]) -> dict[TP, int]:
+        tps = set(tps)
+        offsets = super()._filter_committable_offsets(tps)
+        for tp in self._recommit & tps:
+            committed = self._committed_offset[tp]
+            if committed is not None:
+                offsets.setdefault(tp, committed)
+            self._recommit.discard(tp)
+        return offsets
 
     def _new_offset(self, tp: TP) -> int | None:
         """Faust's commit offset for ``tp``, without its Python loop over every acked offset.
