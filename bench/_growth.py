@@ -60,7 +60,7 @@ def _records(topic: str, seed: int) -> Iterator[SimpleNamespace]:
 def snapshot_cost(topic: str, records: int, seed: int = 7) -> SnapshotCost:
     """One partition holding ``records`` records (every key of the series), then writes."""
     # the worker's exporter, as the worker runs it
-    from weather_app.worker.snapshots import SnapshotExporter
+    from weather_app.worker.snapshots import TableSnapshots
     from weather_app.worker.tables import PartitionedSummaries, PartitionState
 
     source = _records(topic, seed)
@@ -72,7 +72,7 @@ def snapshot_cost(topic: str, records: int, seed: int = 7) -> SnapshotCost:
     summaries = PartitionedSummaries(table={}, topic=topic)  # type: ignore[arg-type]
     summaries.partitions[0] = PartitionState(summary)
     with tempfile.TemporaryDirectory(prefix="bench-snapshot-") as folder:
-        exporter = SnapshotExporter(topic, Path(folder), summaries)
+        exporter = TableSnapshots(topic, Path(folder), summaries)
         exporter.export([0], force=True)  # the first render of a new partition state
         writes, renders = [], []
         for _ in range(WRITES):

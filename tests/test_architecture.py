@@ -53,6 +53,14 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "weather_app.kafka",
         "weather_app.processes",
     ),
+    # what every runtime does per partition: the file exporter, over the core and the files
+    "weather_app.pipeline": (
+        "weather_app.core",
+        "weather_app.errors",
+        "weather_app.settings",
+        "weather_app.files",
+        "weather_app.pipeline",
+    ),
     "plots": ("plots", "weather_app.core", "weather_app.settings", "weather_app.files"),
     # a runtime of its own over the snapshot files (lag: end offsets from kafka-python)
     "weather_app.dashboard": (

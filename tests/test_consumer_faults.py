@@ -80,8 +80,8 @@ def test_a_failing_disk_keeps_the_checkpoint_and_stopping_says_what_was_not_save
     assert path.read_bytes() == before  # still offset 5 with the stats of days 1..5
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert errors == [
-        f"cannot save {path} (offset 10): {os.strerror(error)}; the file stays at "
-        "offset 5, retrying after every poll"
+        f"cannot write {path} (offset 10): {os.strerror(error)}; the previous file "
+        "(offset 5) stays, retrying after every poll"
     ]
     message = str(stopped.value)
     assert "\n" not in message
@@ -118,7 +118,7 @@ def test_a_transient_failure_is_retried_after_the_next_poll(
     took = time.monotonic() - started
     assert disk.failed == 2
     levels = [(r.levelname, r.getMessage().split(" (")[0]) for r in caplog.records]
-    assert levels == [("ERROR", f"cannot save {path}"), ("WARNING", f"saved {path}")]
+    assert levels == [("ERROR", f"cannot write {path}"), ("WARNING", f"wrote {path}")]
     assert json.loads(path.read_text())["January"]["1990"]["count"] == 6
     report("consume: two saves fail (ENOSPC)", "write() raises", 0, 0, took)
 

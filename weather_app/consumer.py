@@ -25,6 +25,7 @@ longer than the connect timeout, at start or later, stops the consumer with one 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -56,11 +57,14 @@ from weather_app.files.locks import PartitionLocks
 from weather_app.files.snapshots import read_summary, snapshot_path, write_summary
 from weather_app.kafka.dead_letters import CONSUME, DeadLetters
 from weather_app.kafka.topics import broker_unreachable, lost_broker
+from weather_app.pipeline.exporter import SnapshotExporter
 from weather_app.settings import Settings
 
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_MS = 1000
+#: when a failed save is tried again
+RETRY = "after every poll"
 #: how often the positions are compared with the log's offsets
 LOG_CHECK_SEC = 5.0
 #: Larger fetches than kafka-python's defaults (500 records, 1 MiB per partition): a poll
@@ -157,6 +161,9 @@ class Checkpoints:
     def __init__(self, folder: Path, summaries: dict[int, PartitionSummary]) -> None:
         self.folder = folder
         self.summaries = summaries
+        self.files = SnapshotExporter(next(iter(summaries.values())).topic, folder, RETRY)
+        for partition in summaries:
+            self.files.floor(partition)  # each file was just loaded (or created): it is sound
         #: offset each partition's file holds (what a restart resumes from)
         self.saved = {p: s.position for p, s in summaries.items()}
         #: the last record read before the saved position, and before the current one
@@ -164,11 +171,11 @@ class Checkpoints:
             p: read_fingerprint(folder, p, s.position) for p, s in summaries.items()
         }
         self.fingerprints = dict(self.saved_fingerprints)
-        #: partitions ahead of their file -> the last save error (None: not tried yet)
-        self.pending: dict[int, OSError | None] = {}
+        #: partitions ahead of their file
+        self.pending: set[int] = set()
 
     def changed(self, partition: int) -> None:
-        self.pending.setdefault(partition, None)
+        self.pending.add(partition)
 
     def read(self, partition: int, record: Any) -> None:
         """``record`` is the last one read so far (its fingerprint goes with the position)."""
@@ -181,42 +188,27 @@ class Checkpoints:
 
     def save(self) -> None:
         for partition in sorted(self.pending):
-            summary, path = self.summaries[partition], snapshot_path(self.folder, partition)
-            try:
-                # first: an entry for the position the file holds and one for the new one
-                write_fingerprints(
-                    self.folder,
-                    partition,
-                    {
-                        self.saved[partition]: self.saved_fingerprints[partition],
-                        summary.position: self.fingerprints[partition],
-                    },
-                )
-                write_summary(path, summary)
-            except OSError as error:
-                if self.pending[partition] is None:
-                    log.error(
-                        "cannot save %s (offset %d): %s; the file stays at offset %d, "
-                        "retrying after every poll",
-                        path,
-                        summary.position,
-                        describe(error),
-                        self.saved[partition],
-                    )
-                self.pending[partition] = error
+            summary = self.summaries[partition]
+            # first: an entry for the position the file holds and one for the new one
+            fingerprints = {
+                self.saved[partition]: self.saved_fingerprints[partition],
+                summary.position: self.fingerprints[partition],
+            }
+            before = functools.partial(write_fingerprints, self.folder, partition, fingerprints)
+            if not self.files.write(summary, before):
                 continue
-            if self.pending.pop(partition) is not None:
-                log.warning("saved %s (offset %d) after failed attempts", path, summary.position)
+            self.pending.discard(partition)
             self.saved[partition] = summary.position
             self.saved_fingerprints[partition] = self.fingerprints[partition]
 
     def check_saved(self) -> None:
         """Stopping with a file behind its summary is an error (its records are read again)."""
         if self.pending:
+            errors = self.files.failing()
             unsaved = ", ".join(
                 f"{snapshot_path(self.folder, p)} (offset {self.summaries[p].position}, file "
-                f"at {self.saved[p]}: {describe(error) if error else 'not saved'})"
-                for p, error in sorted(self.pending.items())
+                f"at {self.saved[p]}: {describe(errors[p]) if p in errors else 'not saved'})"
+                for p in sorted(self.pending)
             )
             raise WeatherError(f"could not save {unsaved}; the next run reads those records again")
 

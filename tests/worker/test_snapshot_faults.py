@@ -12,7 +12,7 @@ import pytest
 
 from tests.faults import FailingWrites
 from weather_app.core import snapshot
-from weather_app.worker.snapshots import SnapshotExporter
+from weather_app.worker.snapshots import TableSnapshots
 from weather_app.worker.tables import OFFSET_KEY, PartitionedSummaries
 
 Message = namedtuple("Message", "offset key value")
@@ -30,14 +30,14 @@ def test_a_failed_write_keeps_the_file_logs_once_and_is_retried(
 ):
     table = {"0/January/1990": STATS, f"0/{OFFSET_KEY}": 5}
     summaries = PartitionedSummaries(table, "temperatures")
-    files = SnapshotExporter(snapshot.TEMPERATURES, tmp_path, summaries)
+    files = TableSnapshots(snapshot.TEMPERATURES, tmp_path, summaries)
     assert files.export([0]) == [0]
     path = tmp_path / "partition-0.json"
     before = path.read_bytes()
 
     summaries.state(0).summary.apply([record(5, 3), record(6, 4)])
     disk = FailingWrites(monkeypatch, error)
-    with caplog.at_level(logging.WARNING, logger="weather_app.worker.snapshots"):
+    with caplog.at_level(logging.WARNING, logger="weather_app.pipeline.exporter"):
         for _ in range(3):  # three intervals with the disk still failing
             assert files.export([0]) == []
         assert disk.failed == 3
@@ -62,9 +62,9 @@ def test_a_failed_write_keeps_the_file_logs_once_and_is_retried(
 
 def test_a_failed_first_write_leaves_no_file(tmp_path, monkeypatch, caplog):
     summaries = PartitionedSummaries({f"0/{OFFSET_KEY}": 3}, "temperatures")
-    files = SnapshotExporter(snapshot.TEMPERATURES, tmp_path, summaries)
+    files = TableSnapshots(snapshot.TEMPERATURES, tmp_path, summaries)
     FailingWrites(monkeypatch, errno.ENOSPC)
-    with caplog.at_level(logging.ERROR, logger="weather_app.worker.snapshots"):
+    with caplog.at_level(logging.ERROR, logger="weather_app.pipeline.exporter"):
         assert files.export([0]) == []
     assert os.listdir(tmp_path) == []
     assert "the previous file (none) stays" in caplog.records[0].getMessage()

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from weather_app.core import snapshot
-from weather_app.worker.snapshots import SnapshotExporter
+from weather_app.worker.snapshots import TableSnapshots
 from weather_app.worker.tables import OFFSET_KEY, PartitionedSummaries
 
 STATS = {"count": 2, "sum": 3.0, "start": "1990-01-01", "end": "1990-01-02"}
@@ -28,8 +28,8 @@ def restored(position: int) -> PartitionedSummaries:
     return PartitionedSummaries(table, "temperatures")
 
 
-def exporter(tmp_path, summaries, *, trusted: bool, log_end=None) -> SnapshotExporter:
-    return SnapshotExporter(
+def exporter(tmp_path, summaries, *, trusted: bool, log_end=None) -> TableSnapshots:
+    return TableSnapshots(
         snapshot.TEMPERATURES,
         tmp_path,
         summaries,

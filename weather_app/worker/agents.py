@@ -38,7 +38,7 @@ from weather_app.worker.batches import Batch, RecordBatches
 from weather_app.worker.faust_internals.changelog import batched_table
 from weather_app.worker.log_reader import LogReader
 from weather_app.worker.progress_log import ProgressLog
-from weather_app.worker.snapshots import SnapshotExporter
+from weather_app.worker.snapshots import TableSnapshots
 from weather_app.worker.tables import PartitionedSummaries
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class TopicSummaries:
             empty_means_start=exactly_once,
             reader=reader,
         )
-        self.exporter = SnapshotExporter(
+        self.exporter = TableSnapshots(
             topic,
             settings.output_dir(topic),
             self.summaries,
