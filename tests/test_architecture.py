@@ -4,7 +4,7 @@
 * Each layer imports only the layers below it: core <- files <- kafka <- runtimes <- commands;
   ``plots`` and ``spark`` take only the core, the settings and file I/O.
 * A private Faust, aiokafka or mode name (one those packages define with a leading underscore)
-  is used only inside ``weather_app/worker/faust_internals``.
+  is used only inside ``weather_app/worker/faust_driver``.
 * Importing the core, the settings or the plots loads no framework at all.
 """
 
@@ -34,7 +34,7 @@ FRAMEWORKS = {
     "rocksdict",
     "aiohttp",
 }
-INTERNALS = REPO / "weather_app" / "worker" / "faust_internals"
+DRIVER = REPO / "weather_app" / "worker" / "faust_driver"
 
 #: package prefix -> the product modules it may import (prefixes)
 ALLOWED: dict[str, tuple[str, ...]] = {
@@ -231,14 +231,14 @@ def private_uses(path: Path) -> list[str]:
     return found
 
 
-def test_private_faust_names_appear_only_in_the_internals_package():
-    outside = [path for path in product_modules() if INTERNALS not in path.parents]
+def test_private_faust_names_appear_only_in_the_faust_driver():
+    outside = [path for path in product_modules() if DRIVER not in path.parents]
     assert [use for path in outside for use in private_uses(path)] == []
 
 
-def test_the_check_sees_the_internals_private_names():
-    """The rule above can fail: the internals package itself is full of such uses."""
-    uses = [use for path in INTERNALS.rglob("*.py") for use in private_uses(path)]
+def test_the_check_sees_the_faust_drivers_private_names():
+    """The rule above can fail: the Faust driver itself is full of such uses."""
+    uses = [use for path in DRIVER.rglob("*.py") for use in private_uses(path)]
     assert any(use.endswith("uses ._read_offset") for use in uses), uses
     assert any(use.endswith("overrides BatchingConsumer._wait_next_records") for use in uses), uses
     assert any("imports a private name of faust.streams" in use for use in uses), uses

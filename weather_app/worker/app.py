@@ -16,9 +16,9 @@ from weather_app.kafka.watch import BrokerWatch
 from weather_app.settings import Settings
 from weather_app.worker import interpreter
 from weather_app.worker.batches import RecordBatches
-from weather_app.worker.faust_internals.app import InternalsApp
-from weather_app.worker.faust_internals.consumer import member_id
-from weather_app.worker.faust_internals.store_memory import store_memory
+from weather_app.worker.faust_driver.app import InternalsApp
+from weather_app.worker.faust_driver.commit.store_memory import store_memory
+from weather_app.worker.faust_driver.transport.consumer import member_id
 from weather_app.worker.log_level import drop_unlogged_levels
 from weather_app.worker.memory_probe import MemoryProbe
 from weather_app.worker.metrics import WorkerMetrics

@@ -21,7 +21,7 @@ from typing import Any
 from aiokafka import errors
 from aiokafka.consumer.fetcher import READ_COMMITTED, FetchResult
 
-from weather_app.worker.faust_internals.consumer import _parsed_record
+from weather_app.worker.faust_driver.transport.consumer import _parsed_record
 
 _aiokafka_getall = FetchResult.getall
 

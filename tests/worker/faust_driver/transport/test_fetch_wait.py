@@ -10,7 +10,7 @@ import pytest
 from aiokafka.consumer.fetcher import Fetcher
 from kafka import KafkaProducer
 
-from weather_app.worker.faust_internals import fetch_wait
+from weather_app.worker.faust_driver.transport import fetch_wait
 
 IDLE_SEC = 1.0
 

@@ -28,8 +28,8 @@ from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP, AppT, Message
 from faust.types.tuples import ack_lock
 
-from weather_app.worker.faust_internals.recovery import ConsumerThread
-from weather_app.worker.faust_internals.transactions import end_transactions_before_revoke
+from weather_app.worker.faust_driver.commit.transactions import end_transactions_before_revoke
+from weather_app.worker.faust_driver.recovery import ConsumerThread
 
 if TYPE_CHECKING:
     from weather_app.worker.batches import RecordBatches

@@ -6,7 +6,7 @@ import asyncio
 
 from aiokafka.consumer.group_coordinator import GroupCoordinator
 
-from weather_app.worker.faust_internals import group
+from weather_app.worker.faust_driver import group
 
 
 class FakeCoordinator:

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any
 import faust
 from faust.types import ConsumerT, ProducerT
 
-from weather_app.worker.faust_internals import (
+from weather_app.worker.faust_driver import group
+from weather_app.worker.faust_driver.commit import stores
+from weather_app.worker.faust_driver.commit.stores import UncommittedWrites
+from weather_app.worker.faust_driver.transport import (
     fetch,  # noqa: F401  (installs the batch fetch)
     fetch_wait,  # noqa: F401  (installs the pause after an empty fetch)
-    group,
-    stores,
 )
-from weather_app.worker.faust_internals.consumer import BatchingConsumer
-from weather_app.worker.faust_internals.producer import FlushingProducer
-from weather_app.worker.faust_internals.stores import UncommittedWrites
+from weather_app.worker.faust_driver.transport.consumer import BatchingConsumer
+from weather_app.worker.faust_driver.transport.producer import FlushingProducer
 
 if TYPE_CHECKING:
     from weather_app.worker.batches import RecordBatches
