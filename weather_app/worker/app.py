@@ -18,6 +18,7 @@ from weather_app.worker import interpreter
 from weather_app.worker.batches import RecordBatches
 from weather_app.worker.faust_driver.app import InternalsApp
 from weather_app.worker.faust_driver.commit.store_memory import store_memory
+from weather_app.worker.faust_driver.install import install
 from weather_app.worker.faust_driver.transport.consumer import member_id
 from weather_app.worker.log_level import drop_unlogged_levels
 from weather_app.worker.memory_probe import MemoryProbe
@@ -49,6 +50,8 @@ class WeatherApp(InternalsApp):
         drop_unlogged_levels()  # Faust left the root logger at DEBUG for its spinner
         interpreter.tune_for_throughput()  # process-wide: the GIL switch interval, the GC
         try:
+            # the Faust driver's patches: before the consumer fetches, or a table makes a store
+            install(self.uncommitted, broker_quirks=True)
             self.summaries.check_start()
             if self.settings.metrics_port is not None:
                 self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port)

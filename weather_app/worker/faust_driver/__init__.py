@@ -2,9 +2,16 @@
 
 The worker needs a few things that faust-streaming 0.15.3 / aiokafka 0.14 offer no public API
 for. Each is here, next to why, so that an upgrade has one package to re-read; the rest of the
-product uses public API only (``tests/test_architecture.py`` enforces it). Importing this
-package checks the installed versions and refuses to run with others: a changed private
-attribute would otherwise fail silently or, worse, lose records.
+product uses public API only (``tests/test_architecture.py`` enforces it). The modules follow
+Faust's own seams: ``transport`` (aiokafka's fetch, Faust's consumer and producer),
+``batching`` (the batch path's current event), ``commit`` (transactions, changelog sends, the
+RocksDB stores), ``recovery``, ``group`` (aiokafka's coordinator) and ``app`` (the factories).
+
+Importing the package patches nothing. :func:`~weather_app.worker.faust_driver.install.install`,
+called when the worker starts, checks the installed versions first and refuses to run with
+others (a changed private attribute would otherwise fail silently or, worse, lose records),
+then applies every patch (``patch.Patch``, listed in ``install.PATCHES``) and registers the
+guarded ``rocksdb://`` store. Commands that do not run the worker never call it.
 
 Inventory (module: private name -> why)
 
@@ -61,7 +68,7 @@ Inventory (module: private name -> why)
 * ``app`` (``InternalsApp``, the base of the worker's ``faust.App``): ``_new_consumer`` /
   ``_new_producer`` (build the two classes below), ``_on_partitions_revoked`` /
   ``_on_partitions_assigned`` (passed on to the consumer as Faust does), ``_create_directories``
-  (create the state folder's parents too); installs ``commit.stores`` and ``group``.
+  (create the state folder's parents too).
 * ``transport.producer`` (``FlushingProducer``, a subclass of Faust's aiokafka ``Producer``):
   overrides public methods only (``send_soon``, ``flush``, ``commit_transactions``, ``send``) and
   adds ``send_records`` (aiokafka's public ``create_batch``/``send_batch`` on the partition's
@@ -104,6 +111,3 @@ def _installed(distribution: str) -> str:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return "(none)"
-
-
-check_versions()

@@ -20,6 +20,9 @@ from weather_app.worker.faust_driver.commit import stores
 from weather_app.worker.faust_driver.commit.stores import GuardedStore, UncommittedWrites
 from weather_app.worker.faust_driver.transport.consumer import to_message
 
+#: the driver's patches, as a started worker has them
+pytestmark = pytest.mark.usefixtures("driver_installed")
+
 SOURCE = TP("temperatures", 2)
 
 

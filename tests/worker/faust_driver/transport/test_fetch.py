@@ -24,6 +24,9 @@ from aiokafka.structs import TopicPartition
 from weather_app.worker.faust_driver.transport import consumer as consumer_module
 from weather_app.worker.faust_driver.transport import fetch
 
+#: the driver's patches, as a started worker has them
+pytestmark = pytest.mark.usefixtures("driver_installed")
+
 DIVERTED = "temperatures"
 ABORTED_PRODUCER = 7
 

@@ -29,6 +29,7 @@ from faust.types import TP, AppT, Message
 from faust.types.tuples import ack_lock
 
 from weather_app.worker.faust_driver.commit.transactions import end_transactions_before_revoke
+from weather_app.worker.faust_driver.patch import Patch
 from weather_app.worker.faust_driver.recovery import ConsumerThread
 
 if TYPE_CHECKING:
@@ -258,7 +259,8 @@ def _parsed_records_for(self: Any, *args: Any, **kwargs: Any) -> None:
         self._consumer_record = _parsed_record  # looked up per record by _unpack_records
 
 
-PartitionRecords.__init__ = _parsed_records_for
+#: installed by ``faust_driver.install``
+PARSED_RECORDS = Patch(PartitionRecords, "__init__", _parsed_records_for)
 
 
 def member_id(app: AppT) -> str | None:
