@@ -4,10 +4,12 @@
 * Each layer imports only the layers below it: core <- files <- kafka <- runtimes <- commands;
   ``plots`` and ``spark`` take only the core, the settings and file I/O.
 * A private Faust, aiokafka or mode name (one those packages define with a leading underscore)
-  is used only inside ``weather_app/worker/faust_internals``.
+  is used only inside ``weather_app/worker/faust_driver``.
 * Importing the core, the settings or the plots loads no framework at all.
 * No product module imports itself back through others (type-only and function-level imports
   count: they are the same knot, only tied later).
+* No module changes a framework object when imported (the Faust driver installs its patches
+  explicitly, when the worker starts).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ FRAMEWORKS = {
     "rocksdict",
     "aiohttp",
 }
-INTERNALS = REPO / "weather_app" / "worker" / "faust_internals"
+DRIVER = REPO / "weather_app" / "worker" / "faust_driver"
 
 #: package prefix -> the product modules it may import (prefixes)
 ALLOWED: dict[str, tuple[str, ...]] = {
@@ -310,17 +312,72 @@ def private_uses(path: Path) -> list[str]:
     return found
 
 
-def test_private_faust_names_appear_only_in_the_internals_package():
-    outside = [path for path in product_modules() if INTERNALS not in path.parents]
+def test_private_faust_names_appear_only_in_the_faust_driver():
+    outside = [path for path in product_modules() if DRIVER not in path.parents]
     assert [use for path in outside for use in private_uses(path)] == []
 
 
-def test_the_check_sees_the_internals_private_names():
-    """The rule above can fail: the internals package itself is full of such uses."""
-    uses = [use for path in INTERNALS.rglob("*.py") for use in private_uses(path)]
+def test_the_check_sees_the_faust_drivers_private_names():
+    """The rule above can fail: the Faust driver itself is full of such uses."""
+    uses = [use for path in DRIVER.rglob("*.py") for use in private_uses(path)]
     assert any(use.endswith("uses ._read_offset") for use in uses), uses
     assert any(use.endswith("overrides BatchingConsumer._wait_next_records") for use in uses), uses
     assert any("imports a private name of faust.streams" in use for use in uses), uses
+
+
+def import_time_patches(path: Path) -> list[str]:
+    """Module-level statements that change a Faust, aiokafka or mode object (a patch at import).
+
+    Such a change reaches every command that imports the module; the Faust driver's patches
+    are applied by ``faust_driver.install`` when the worker starts, inside a function.
+    """
+    tree = ast.parse(path.read_text(), str(path))
+    bases = framework_bases(tree)
+    found = []
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+            targets = [node.target]
+        elif (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name)
+            and node.value.func.id == "setattr"
+            and node.value.args
+        ):
+            targets = [ast.Attribute(value=node.value.args[0], attr="?", ctx=ast.Store())]
+        for target in targets:
+            root = target
+            while isinstance(root, ast.Attribute | ast.Subscript):
+                root = root.value
+            if root is not target and isinstance(root, ast.Name) and root.id in bases:
+                found.append(f"{path.name}:{node.lineno} changes {root.id} at import")
+    return found
+
+
+def test_importing_the_product_patches_no_framework():
+    assert [found for path in product_modules() for found in import_time_patches(path)] == []
+
+
+def test_the_import_patch_check_sees_a_patch(tmp_path):
+    """The rule above can fail: assignments and setattr on a framework class are reported."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from aiokafka.consumer.fetcher import FetchResult\n"
+        "import faust.stores\n"
+        "FetchResult.getall = len\n"
+        "faust.stores.STORES.aliases['rocksdb'] = 'x'\n"
+        "setattr(FetchResult, 'getall', len)\n"
+        "def install():\n"
+        "    FetchResult.getall = len\n"
+    )
+    assert import_time_patches(probe) == [
+        "probe.py:3 changes FetchResult at import",
+        "probe.py:4 changes faust at import",
+        "probe.py:5 changes FetchResult at import",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -66,3 +66,17 @@ def test_invalid_values_fail_fast_naming_the_setting(env, named):
 def test_invalid_override_is_refused():
     with pytest.raises(SettingsError, match="stations_delay"):
         Settings().override(stations_delay=-0.5)
+
+
+@pytest.mark.parametrize("value", ["auto", "embedded", "none"])
+def test_broker_quirks_take_one_of_three_values(value):
+    assert Settings.from_env({"WEATHER_BROKER_QUIRKS": value}).broker_quirks == value
+
+
+def test_broker_quirks_default_to_auto_and_refuse_others_in_one_line():
+    assert Settings.from_env({}).broker_quirks == "auto"
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"WEATHER_BROKER_QUIRKS": "kafka"})
+    assert str(raised.value) == (
+        "WEATHER_BROKER_QUIRKS must be one of auto, embedded, none, got 'kafka'"
+    )

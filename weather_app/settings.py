@@ -24,6 +24,8 @@ TEMPERATURES_DELAY_SEC = 0.5  # one simulated day per half second (P7)
 
 GUARANTEES = ("exactly_once", "at_least_once")
 WORKER_PRODUCES = ("none", "stations", "temperatures", "all")
+#: the embedded broker's workarounds: detected, always on, always off (kafka/quirks.py)
+BROKER_QUIRKS = ("auto", "embedded", "none")
 
 _HOST_PORT = re.compile(r"[A-Za-z0-9._\-\[\]:]+:[0-9]{1,5}")  # ASCII digits, no trailing newline
 
@@ -46,6 +48,7 @@ class Settings:
     processing_guarantee: str = "exactly_once"
     snapshot_interval: float = 1.0
     worker_produces: str = "none"
+    broker_quirks: str = "auto"
     session_timeout: float = 10.0
     state_dir: Path | None = None
     metrics_port: int | None = None
@@ -124,6 +127,7 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "WEATHER_PROCESSING_GUARANTEE": ("processing_guarantee", str),
     "WEATHER_SNAPSHOT_INTERVAL_SEC": ("snapshot_interval", float),
     "WEATHER_WORKER_PRODUCES": ("worker_produces", str),
+    "WEATHER_BROKER_QUIRKS": ("broker_quirks", str),
     "WEATHER_SESSION_TIMEOUT_SEC": ("session_timeout", float),
     "WEATHER_STATE_DIR": ("state_dir", Path),
     "WEATHER_METRICS_PORT": ("metrics_port", int),
@@ -181,6 +185,11 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(
             f"worker_produces must be one of {', '.join(WORKER_PRODUCES)}, "
             f"got {settings.worker_produces!r}"
+        )
+    if settings.broker_quirks not in BROKER_QUIRKS:
+        raise SettingsError(
+            f"broker_quirks must be one of {', '.join(BROKER_QUIRKS)}, "
+            f"got {settings.broker_quirks!r}"
         )
     if settings.replication_factor < 1:
         raise SettingsError(f"replication_factor must be >= 1, got {settings.replication_factor!r}")

@@ -41,7 +41,7 @@ from weather_app.core.topics import (
 )
 from weather_app.worker.agents import SummaryAgents, TopicSummaries
 from weather_app.worker.batches import Batch, RecordBatches
-from weather_app.worker.faust_internals.consumer import BatchingConsumer
+from weather_app.worker.faust_driver.transport.consumer import BatchingConsumer
 
 JANUARY = b"January"
 #: the changelog topics' groups, as the group leader's assignment hands them out

@@ -18,7 +18,7 @@ from mode.utils.queues import FlowControlEvent
 
 from weather_app import app
 from weather_app.worker.batches import RecordBatches
-from weather_app.worker.faust_internals.consumer import BatchingConsumer
+from weather_app.worker.faust_driver.transport.consumer import BatchingConsumer
 
 TP0, TP1 = TP("temperatures", 0), TP("temperatures", 1)
 

@@ -35,7 +35,7 @@ from weather_app.kafka.topics import admin_client
 from weather_app.settings import Settings
 from weather_app.worker.app import WeatherApp
 from weather_app.worker.batches import Batch, RecordBatches
-from weather_app.worker.faust_internals.changelog import batched_table
+from weather_app.worker.faust_driver.commit.changelog import batched_table
 from weather_app.worker.log_reader import LogReader
 from weather_app.worker.progress_log import ProgressLog
 from weather_app.worker.snapshots import TableSnapshots

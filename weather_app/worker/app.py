@@ -11,13 +11,15 @@ from typing import Any
 from weather_app.core.topics import PARTITIONS, SUMMARISED
 from weather_app.errors import WeatherError
 from weather_app.kafka.membership import Liveness, evict_previous_member
+from weather_app.kafka.quirks import broker_quirks_on
 from weather_app.kafka.watch import BrokerWatch
 from weather_app.settings import Settings
 from weather_app.worker import interpreter
 from weather_app.worker.batches import RecordBatches
-from weather_app.worker.faust_internals.app import InternalsApp
-from weather_app.worker.faust_internals.consumer import member_id
-from weather_app.worker.faust_internals.store_memory import store_memory
+from weather_app.worker.faust_driver.app import InternalsApp
+from weather_app.worker.faust_driver.commit.store_memory import store_memory
+from weather_app.worker.faust_driver.install import install
+from weather_app.worker.faust_driver.transport.consumer import member_id
 from weather_app.worker.log_level import drop_unlogged_levels
 from weather_app.worker.memory_probe import MemoryProbe
 from weather_app.worker.metrics import WorkerMetrics
@@ -28,6 +30,8 @@ class WeatherApp(InternalsApp):
     """The worker's app: the product's consumer and producer, settings, liveness beacon."""
 
     liveness: Liveness | None = None
+    #: whether the embedded broker's workarounds are on (``WEATHER_BROKER_QUIRKS``, kafka/quirks)
+    broker_quirks = True
     broker_watch: BrokerWatch | None = None
     memory_probe: MemoryProbe | None = None
 
@@ -40,16 +44,20 @@ class WeatherApp(InternalsApp):
     async def on_first_start(self) -> None:
         drop_unlogged_levels()  # Faust left the root logger at DEBUG for its spinner
         interpreter.tune_for_throughput()  # process-wide: the GIL switch interval, the GC
+        self.broker_quirks = await broker_quirks_on(self.settings)
         try:
+            # the Faust driver's patches: before the consumer fetches, or a table makes a store
+            install(self.uncommitted, broker_quirks=self.broker_quirks)
             self.check_start()
             if self.settings.metrics_port is not None:
                 self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port)
         except WeatherError as error:  # one line on stderr, exit 1 (mode would add a traceback)
             raise SystemExit(f"error: {error}") from None
         self.consumer.on_committed = self.metrics.commits.inc  # type: ignore[attr-defined]
-        evict_previous_member(self.settings)
-        self.liveness = Liveness(self.settings, self.member_id)
-        self.liveness.start()
+        if self.broker_quirks:  # the "member eviction" workaround (kafka/quirks.py)
+            evict_previous_member(self.settings)
+            self.liveness = Liveness(self.settings, self.member_id)
+            self.liveness.start()
         self.broker_watch = BrokerWatch(
             self.settings,
             [(topic, p) for topic in SUMMARISED for p in range(PARTITIONS[topic])],

@@ -4,8 +4,8 @@ Faust moves every record through its own machinery: a message and an event objec
 tasks in the consumer's drain loop, the conductor, a channel queue, a stream step and an ack.
 That caps an agent at a few thousand records a second, however little the agent does.
 
-:class:`~weather_app.worker.faust_internals.consumer.BatchingConsumer` takes the records of
-the topics registered with it out of each fetch, before that per-record path, and hands each
+:class:`~weather_app.worker.faust_driver.transport.consumer.BatchingConsumer` takes the records
+of the topics registered with it out of each fetch, before that per-record path, and hands each
 partition's records to the topic's :class:`RecordBatches`, which the agent drains. The agent
 acks what it processed (``BatchingConsumer.ack_offsets``), so Faust's commits (and, under
 ``exactly_once``, its transactions) carry the offsets as before; tables, changelogs and
@@ -22,13 +22,13 @@ from typing import Any, Protocol
 
 from faust.types import TP, AppT, EventT
 
-from weather_app.worker.faust_internals.consumer import BatchingConsumer, to_message
+from weather_app.worker.faust_driver.transport.consumer import BatchingConsumer, to_message
 
 
 class Record(Protocol):
     """What an agent reads of a record: aiokafka's parsed record (what the batching consumer
     delivers) or a ``ConsumerRecord``. Its topic and partition are the batch's ``tp``;
-    ``faust_internals.consumer.consumer_record`` makes a whole record of it."""
+    ``faust_driver.transport.consumer.consumer_record`` makes a whole record of it."""
 
     offset: int
     key: bytes | None

@@ -37,8 +37,8 @@ from weather_app.core.fingerprint import Fingerprint, fingerprint
 from weather_app.core.partition import PartitionSummary, Rejected
 from weather_app.core.summary import Stats
 from weather_app.worker.batches import Batch, Record
-from weather_app.worker.faust_internals.consumer import consumer_record
-from weather_app.worker.faust_internals.events import make_current
+from weather_app.worker.faust_driver.batching import make_current
+from weather_app.worker.faust_driver.transport.consumer import consumer_record
 from weather_app.worker.log_reader import LogReader
 
 OFFSET_KEY = "#offset"
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 
 class SummaryTable(Protocol):
-    """What the summaries need of their table (``faust_internals.changelog.BatchedTable``):
+    """What the summaries need of their table (``faust_driver.commit.changelog.BatchedTable``):
     its keys, and changelog records collected per batch and sent when the batch is done."""
 
     def __iter__(self) -> Iterator[str]: ...

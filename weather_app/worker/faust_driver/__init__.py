@@ -2,16 +2,23 @@
 
 The worker needs a few things that faust-streaming 0.15.3 / aiokafka 0.14 offer no public API
 for. Each is here, next to why, so that an upgrade has one package to re-read; the rest of the
-product uses public API only (``tests/test_architecture.py`` enforces it). Importing this
-package checks the installed versions and refuses to run with others: a changed private
-attribute would otherwise fail silently or, worse, lose records.
+product uses public API only (``tests/test_architecture.py`` enforces it). The modules follow
+Faust's own seams: ``transport`` (aiokafka's fetch, Faust's consumer and producer),
+``batching`` (the batch path's current event), ``commit`` (transactions, changelog sends, the
+RocksDB stores), ``recovery``, ``group`` (aiokafka's coordinator) and ``app`` (the factories).
+
+Importing the package patches nothing. :func:`~weather_app.worker.faust_driver.install.install`,
+called when the worker starts, checks the installed versions first and refuses to run with
+others (a changed private attribute would otherwise fail silently or, worse, lose records),
+then applies every patch (``patch.Patch``, listed in ``install.PATCHES``) and registers the
+guarded ``rocksdb://`` store. Commands that do not run the worker never call it.
 
 Inventory (module: private name -> why)
 
-* ``events``: ``faust.streams._current_event`` -> a batch's table writes must go to the
+* ``batching``: ``faust.streams._current_event`` -> a batch's table writes must go to the
   changelog partition (and transaction) of the partition they summarise; Faust routes a write
   by the current event, which its per-event path sets and our batch path has to set itself.
-* ``consumer`` (``BatchingConsumer``, a subclass of Faust's aiokafka ``Consumer``):
+* ``transport.consumer`` (``BatchingConsumer``, a subclass of Faust's aiokafka ``Consumer``):
   ``_wait_next_records`` (the fetch, to take the summarised topics' records out of it),
   ``_read_offset`` / ``_buffered_partitions`` (what Faust's drain loop tracks per partition),
   ``_add_gap`` (register holes so commits pass them), ``_commit_every`` / ``_n_acked`` /
@@ -26,21 +33,21 @@ Inventory (module: private name -> why)
   ``ConsumerRecord`` each); aiokafka's
   ``_coordinator`` via Faust's ``_thread._ensure_consumer()`` (this member's id in the group,
   for eviction after a crash).
-* ``fetch``: aiokafka's ``FetchResult.getall`` and the ``PartitionRecords`` state it drives
-  (``_records``, ``_check_crcs``, ``_isolation_level``, ``_aborted_producers``,
+* ``transport.fetch``: aiokafka's ``FetchResult.getall`` and the ``PartitionRecords`` state it
+  drives (``_records``, ``_check_crcs``, ``_isolation_level``, ``_aborted_producers``,
   ``_consume_aborted_up_to``, ``_contains_abort_marker``, ``next_fetch_offset``) -> the
   agents' partitions are drained a record batch at a time, not through a generator per record.
-* ``fetch_wait``: aiokafka's ``Fetcher._proc_fetch_request`` -> after an empty fetch response
-  that came back at once (noida-db does not hold a fetch for ``fetch_max_wait_ms``), the next
-  request to that node waits a moment instead of spinning thousands of times a second.
-* ``changelog`` (``BatchedTable``, a subclass of ``faust.Table``): ``_sensor_on_set`` /
+* ``transport.fetch_wait``: aiokafka's ``Fetcher._proc_fetch_request`` -> after an empty fetch
+  response that came back at once (noida-db does not hold a fetch for ``fetch_max_wait_ms``),
+  the next request to that node waits a moment instead of spinning thousands of times a second.
+* ``commit.changelog`` (``BatchedTable``, a subclass of ``faust.Table``): ``_sensor_on_set`` /
   ``_sensor_on_del``, ``app.tables.persist_offset_on_commit``, the store's
   ``set_persisted_offset`` and the transactional id format of Faust's ``TransactionManager``
   -> a batch's changelog records leave as whole record batches, not one Faust send each;
   inside a batch, ``__setitem__`` / ``__delitem__`` bypass Faust's per-key store write and
   hand the batch's serialized writes to ``GuardedStore.write_batch`` (one RocksDB write).
-* ``store_memory``: Faust's ``Store._dbs`` -> the RocksDB memory figures of the memory probe.
-* ``transactions`` (``TransactionalProducer``, the base of ``FlushingProducer``): aiokafka's
+* ``commit.store_memory``: Faust's ``Store._dbs`` -> the RocksDB memory figures of the memory probe.
+* ``commit.transactions`` (``TransactionalProducer``, the base of ``FlushingProducer``): aiokafka's
   ``_txn_manager.state`` and ``_sender.sender_task`` (a producer's transaction state and
   whether its sender died), Faust's ``_transaction_producers`` / ``_trn_locks`` (made per
   instance: Faust's are class-level dicts); ``end_transactions_before_revoke`` ends every
@@ -49,7 +56,7 @@ Inventory (module: private name -> why)
   ``_new_consumer_thread``): ``_highwaters`` (a changelog's end from the broker when
   read_committed's last stable offset is not known yet; Faust took it as -1 and skipped
   recovery), ``_seek_wait`` (no seek to an offset a rebalance left unknown).
-* ``stores`` (``GuardedStore``, Faust's RocksDB ``Store``, made the ``rocksdb://`` store by
+* ``commit.stores`` (``GuardedStore``, Faust's RocksDB ``Store``, made the ``rocksdb://`` store by
   ``faust.stores.STORES.aliases``): ``_set`` / ``_del`` (mark a store partition before a write
   no commit covers yet), ``persisted_offset`` (where recovery reads from: the start, after
   wiping a partition that still holds such writes), ``_db_for_partition`` / ``_key_index``
@@ -63,10 +70,10 @@ Inventory (module: private name -> why)
 * ``app`` (``InternalsApp``, the base of the worker's ``faust.App``): ``_new_consumer`` /
   ``_new_producer`` (build the two classes below), ``_on_partitions_revoked`` /
   ``_on_partitions_assigned`` (passed on to the consumer as Faust does), ``_create_directories``
-  (create the state folder's parents too); installs ``stores`` and ``group``.
-* ``producer`` (``FlushingProducer``, a subclass of Faust's aiokafka ``Producer``): overrides
-  public methods only (``send_soon``, ``flush``, ``commit_transactions``, ``send``) and adds
-  ``send_records`` (aiokafka's public ``create_batch``/``send_batch`` on the partition's
+  (create the state folder's parents too).
+* ``transport.producer`` (``FlushingProducer``, a subclass of Faust's aiokafka ``Producer``):
+  overrides public methods only (``send_soon``, ``flush``, ``commit_transactions``, ``send``) and
+  adds ``send_records`` (aiokafka's public ``create_batch``/``send_batch`` on the partition's
   transactional producer: ``_transaction_producers``, ``_retired``, ``_ensure_producer``); its
   reason to live here is that it corrects 0.15.3 behaviour (no flush before a commit, a flush
   that gives up, failed changelog sends only logged) and must be re-checked on upgrade.
@@ -95,7 +102,7 @@ def check_versions(installed: dict[str, str] | None = None) -> None:
         version = (installed or {}).get(distribution) or _installed(distribution)
         if version not in versions:
             raise UnsupportedVersion(
-                f"{distribution} {version} is installed, but weather_app.worker.faust_internals "
+                f"{distribution} {version} is installed, but weather_app.worker.faust_driver "
                 f"was written for {' or '.join(versions)}; install that (make install) or "
                 "re-read the private names listed in that package before allowing this one"
             )
@@ -106,6 +113,3 @@ def _installed(distribution: str) -> str:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return "(none)"
-
-
-check_versions()

@@ -15,7 +15,7 @@ from faust.exceptions import ProducerSendError
 from faust.types import RecordMetadata
 from faust.types.tuples import FutureMessage
 
-from weather_app.worker.faust_internals.transactions import (
+from weather_app.worker.faust_driver.commit.transactions import (
     TransactionalProducer,
     fenced,
     sender_error,

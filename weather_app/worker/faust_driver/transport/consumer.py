@@ -28,8 +28,9 @@ from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP, AppT, Message
 from faust.types.tuples import ack_lock
 
-from weather_app.worker.faust_internals.recovery import ConsumerThread
-from weather_app.worker.faust_internals.transactions import end_transactions_before_revoke
+from weather_app.worker.faust_driver.commit.transactions import end_transactions_before_revoke
+from weather_app.worker.faust_driver.patch import Patch
+from weather_app.worker.faust_driver.recovery import ConsumerThread
 
 
 class BatchSink(Protocol):
@@ -282,7 +283,8 @@ def _parsed_records_for(self: Any, *args: Any, **kwargs: Any) -> None:
         self._consumer_record = _parsed_record  # looked up per record by _unpack_records
 
 
-PartitionRecords.__init__ = _parsed_records_for
+#: installed by ``faust_driver.install``
+PARSED_RECORDS = Patch(PartitionRecords, "__init__", _parsed_records_for)
 
 
 def member_id(app: AppT) -> str | None:

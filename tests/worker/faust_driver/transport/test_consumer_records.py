@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 from aiokafka.consumer.fetcher import PartitionRecords
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from weather_app.worker.faust_internals import consumer as consumer_module
-from weather_app.worker.faust_internals.consumer import consumer_record
+from weather_app.worker.faust_driver.transport import consumer as consumer_module
+from weather_app.worker.faust_driver.transport.consumer import consumer_record
+
+#: the driver's patches, as a started worker has them
+pytestmark = pytest.mark.usefixtures("driver_installed")
 
 
 class Diverting:

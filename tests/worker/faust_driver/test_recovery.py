@@ -14,8 +14,8 @@ from yarl import URL
 
 from weather_app.kafka.topics import admin_client
 from weather_app.settings import Settings
-from weather_app.worker.faust_internals import recovery
-from weather_app.worker.faust_internals.recovery import ConsumerThread, last_data_records
+from weather_app.worker.faust_driver import recovery
+from weather_app.worker.faust_driver.recovery import ConsumerThread, last_data_records
 
 KNOWN, UNKNOWN = TP("weather-x-changelog", 0), TP("weather-x-changelog", 1)
 

@@ -92,7 +92,7 @@ class UncommittedWrites:
             listener(table, partition)
 
 
-#: the process's tracker, set by :func:`install` (stores are created lazily by the tables)
+#: the process's tracker, set by :func:`register` (stores are created lazily by the tables)
 uncommitted: UncommittedWrites | None = None
 
 
@@ -170,9 +170,11 @@ class GuardedStore(Store):
         return len(keys)
 
 
-def install(folder: Path) -> UncommittedWrites:
-    """Make ``rocksdb://`` tables use :class:`GuardedStore`, tracking markers in ``folder``."""
+def register(tracker: UncommittedWrites) -> None:
+    """Make ``rocksdb://`` tables use :class:`GuardedStore`, tracking markers with ``tracker``.
+
+    Process-wide (Faust's store registry), so only ``faust_driver.install`` calls it.
+    """
     global uncommitted
-    uncommitted = UncommittedWrites(folder)
+    uncommitted = tracker
     STORES.aliases["rocksdb"] = f"{__name__}:GuardedStore"
-    return uncommitted

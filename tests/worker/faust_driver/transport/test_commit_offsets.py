@@ -15,7 +15,7 @@ from faust.transport.drivers.aiokafka import Consumer
 from faust.types import TP
 
 from weather_app import app
-from weather_app.worker.faust_internals.consumer import BatchingConsumer
+from weather_app.worker.faust_driver.transport.consumer import BatchingConsumer
 
 TP0 = TP("temperatures", 0)
 STATE = ("_acked", "_acked_index", "_gap", "_committed_offset")

@@ -17,7 +17,7 @@ from aiokafka.errors import IllegalOperation, ProducerFenced
 from aiokafka.producer.transaction_manager import TransactionState
 from faust.types import TP
 
-from weather_app.worker.faust_internals.transactions import (
+from weather_app.worker.faust_driver.commit.transactions import (
     TransactionalProducer,
     TransactionFailed,
     TransactionStalled,
@@ -431,7 +431,7 @@ class FencedBatchClient(FakeProducer):
 
 
 def test_a_record_batch_fenced_in_the_accumulator_retires_the_producer_not_the_agent():
-    from weather_app.worker.faust_internals.producer import FlushingProducer
+    from weather_app.worker.faust_driver.transport.producer import FlushingProducer
 
     fake = FencedBatchClient(TransactionState.IN_TRANSACTION)
 
@@ -483,7 +483,7 @@ class RetiredWhileWaitingClient(FakeProducer):
 
 
 def _send_two_batches(fake: RetiredWhileWaitingClient, retire: bool):
-    from weather_app.worker.faust_internals.producer import FlushingProducer
+    from weather_app.worker.faust_driver.transport.producer import FlushingProducer
 
     async def scenario():
         producer = FlushingProducer.__new__(FlushingProducer)
@@ -548,7 +548,7 @@ def no_faust_flush(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _queued_producer(fake: FakeProducer, crashed: list[BaseException] | None = None) -> Any:
-    from weather_app.worker.faust_internals.producer import FlushingProducer
+    from weather_app.worker.faust_driver.transport.producer import FlushingProducer
 
     producer = FlushingProducer.__new__(FlushingProducer)
     producer.__dict__.update(make_producer().__dict__)
@@ -566,7 +566,7 @@ def _queued_producer(fake: FakeProducer, crashed: list[BaseException] | None = N
 def test_queued_record_sends_return_at_once_keep_their_order_and_a_flush_waits_for_them(
     no_faust_flush: None,
 ):
-    from weather_app.worker.faust_internals.producer import FlushingProducer
+    from weather_app.worker.faust_driver.transport.producer import FlushingProducer
 
     fake = GatedClient()
 
@@ -597,7 +597,7 @@ def test_queued_record_sends_return_at_once_keep_their_order_and_a_flush_waits_f
 
 
 def test_a_partition_with_a_full_send_queue_makes_the_caller_wait():
-    from weather_app.worker.faust_internals.producer import MAX_QUEUED_SENDS
+    from weather_app.worker.faust_driver.transport.producer import MAX_QUEUED_SENDS
 
     fake = GatedClient()
 

@@ -18,9 +18,9 @@ from faust.types import TP
 
 from weather_app import app
 from weather_app.core.topics import APP_ID, TEMPERATURE_SUMMARY_TABLE, TEMPERATURES
-from weather_app.worker.faust_internals.changelog import BatchedTable
-from weather_app.worker.faust_internals.consumer import to_message
-from weather_app.worker.faust_internals.events import make_current
+from weather_app.worker.faust_driver.batching import make_current
+from weather_app.worker.faust_driver.commit.changelog import BatchedTable
+from weather_app.worker.faust_driver.transport.consumer import to_message
 
 CHANGELOG = f"{APP_ID}-{TEMPERATURE_SUMMARY_TABLE}-changelog"
 GROUP = 4

@@ -14,7 +14,7 @@ from faust.transport.drivers.aiokafka import Producer
 from faust.types.tuples import FutureMessage
 
 from weather_app import app
-from weather_app.worker.faust_internals.producer import FlushingProducer, FlushStalled
+from weather_app.worker.faust_driver.transport.producer import FlushingProducer, FlushStalled
 
 
 async def nothing(*args) -> None:

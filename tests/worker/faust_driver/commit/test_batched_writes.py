@@ -15,10 +15,13 @@ from aiokafka.structs import ConsumerRecord
 from faust.types import TP
 
 from weather_app import app
-from weather_app.worker.faust_internals import stores
-from weather_app.worker.faust_internals.consumer import to_message
-from weather_app.worker.faust_internals.events import make_current
-from weather_app.worker.faust_internals.stores import GuardedStore, UncommittedWrites
+from weather_app.worker.faust_driver.batching import make_current
+from weather_app.worker.faust_driver.commit import stores
+from weather_app.worker.faust_driver.commit.stores import GuardedStore, UncommittedWrites
+from weather_app.worker.faust_driver.transport.consumer import to_message
+
+#: the driver's patches, as a started worker has them
+pytestmark = pytest.mark.usefixtures("driver_installed")
 
 SOURCE = TP("temperatures", 2)
 

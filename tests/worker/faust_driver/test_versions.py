@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from weather_app.worker.faust_internals import UnsupportedVersion, check_versions
+from weather_app.worker.faust_driver import UnsupportedVersion, check_versions
 
 
 def test_the_installed_versions_are_the_known_ones():

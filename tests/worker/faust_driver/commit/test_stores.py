@@ -6,7 +6,7 @@ from pathlib import Path
 
 from faust.types import TP
 
-from weather_app.worker.faust_internals.stores import UncommittedWrites
+from weather_app.worker.faust_driver.commit.stores import UncommittedWrites
 
 SOURCE = TP("temperatures", 3)
 

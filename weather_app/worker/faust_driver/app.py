@@ -8,15 +8,9 @@ from typing import Any
 import faust
 from faust.types import ConsumerT, ProducerT
 
-from weather_app.worker.faust_internals import (
-    fetch,  # noqa: F401  (installs the batch fetch)
-    fetch_wait,  # noqa: F401  (installs the pause after an empty fetch)
-    group,
-    stores,
-)
-from weather_app.worker.faust_internals.consumer import BatchingConsumer, BatchSink
-from weather_app.worker.faust_internals.producer import FlushingProducer
-from weather_app.worker.faust_internals.stores import UncommittedWrites
+from weather_app.worker.faust_driver.commit.stores import UncommittedWrites
+from weather_app.worker.faust_driver.transport.consumer import BatchingConsumer, BatchSink
+from weather_app.worker.faust_driver.transport.producer import FlushingProducer
 
 
 class InternalsApp(faust.App):
@@ -25,10 +19,10 @@ class InternalsApp(faust.App):
     Faust offers no public way to choose the consumer or producer class of an app short of a
     whole transport driver; its private factory methods are the narrow place to do it.
 
-    ``uncommitted_dir`` installs the process-wide fixes a worker needs: ``rocksdb://`` stores
-    that rebuild a partition holding writes of an uncommitted transaction (``stores``, marker
-    files in that folder) and a group coordinator that survives an empty SyncGroup answer
-    (``group``).
+    ``uncommitted_dir`` is where the stores mark partitions holding writes of an uncommitted
+    transaction (``commit.stores``, one marker file each): the ``rocksdb://`` stores that
+    rebuild such a partition are registered by ``faust_driver.install`` when the worker
+    starts, with :attr:`uncommitted`; building the app changes nothing process-wide.
     """
 
     def __init__(self, *args: Any, uncommitted_dir: Path | None = None, **kwargs: Any) -> None:
@@ -38,8 +32,7 @@ class InternalsApp(faust.App):
         #: store partitions written since their last commit (None: stores are not guarded)
         self.uncommitted: UncommittedWrites | None = None
         if uncommitted_dir is not None:
-            self.uncommitted = stores.install(uncommitted_dir)
-            group.install()
+            self.uncommitted = UncommittedWrites(uncommitted_dir)
 
     def _create_directories(self) -> None:
         self.conf.datadir.mkdir(parents=True, exist_ok=True)  # Faust creates the last level only

@@ -21,8 +21,11 @@ from aiokafka.consumer.subscription_state import Assignment
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.structs import TopicPartition
 
-from weather_app.worker.faust_internals import consumer as consumer_module
-from weather_app.worker.faust_internals import fetch
+from weather_app.worker.faust_driver.transport import consumer as consumer_module
+from weather_app.worker.faust_driver.transport import fetch
+
+#: the driver's patches, as a started worker has them
+pytestmark = pytest.mark.usefixtures("driver_installed")
 
 DIVERTED = "temperatures"
 ABORTED_PRODUCER = 7

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 from faust.types import TP
 
-from weather_app.worker.faust_internals import consumer as internals
-from weather_app.worker.faust_internals.consumer import BatchingConsumer
+from weather_app.worker.faust_driver.transport import consumer as internals
+from weather_app.worker.faust_driver.transport.consumer import BatchingConsumer
 
 CHANGELOG = TP("weather-temperature-summary-changelog", 0)
 

@@ -22,6 +22,8 @@ from typing import Any
 
 from aiokafka.consumer.fetcher import Fetcher
 
+from weather_app.worker.faust_driver.patch import Patch
+
 #: the shortest time between an empty fetch request and the next one to the same node
 EMPTY_FETCH_WAIT_SEC = 0.02
 
@@ -44,4 +46,5 @@ async def _proc_fetch_request(self: Any, assignment: Any, node_id: int, request:
     return bool(added)
 
 
-Fetcher._proc_fetch_request = _proc_fetch_request
+#: installed by ``faust_driver.install`` while the embedded broker's workarounds are on
+EMPTY_FETCH_WAIT = Patch(Fetcher, "_proc_fetch_request", _proc_fetch_request, quirk="fetch wait")

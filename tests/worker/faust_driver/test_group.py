@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiokafka.consumer.group_coordinator import GroupCoordinator
 
-from weather_app.worker.faust_internals import group
+#: the driver's patches, as a started worker has them
+pytestmark = pytest.mark.usefixtures("driver_installed")
 
 
 class FakeCoordinator:
@@ -20,7 +22,6 @@ class FakeCoordinator:
 
 
 def test_an_empty_assignment_requests_a_rejoin():
-    group.install()
     coordinator = FakeCoordinator()
     result = asyncio.run(
         GroupCoordinator._on_join_complete(coordinator, 11, "member-1", "faust", b"")  # type: ignore[arg-type]

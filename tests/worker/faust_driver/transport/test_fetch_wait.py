@@ -10,7 +10,10 @@ import pytest
 from aiokafka.consumer.fetcher import Fetcher
 from kafka import KafkaProducer
 
-from weather_app.worker.faust_internals import fetch_wait
+from weather_app.worker.faust_driver.transport import fetch_wait
+
+#: the driver's patches, as a started worker has them
+pytestmark = pytest.mark.usefixtures("driver_installed")
 
 IDLE_SEC = 1.0
 

@@ -4,9 +4,10 @@ When the group's membership changes between JoinGroup and SyncGroup (a dead memb
 a peer's liveness check in the middle of a rebalance), noida-db 0.2.3 can answer a member's
 SyncGroup with empty assignment bytes. aiokafka 0.14 decodes them unconditionally in
 ``GroupCoordinator._on_join_complete``: ``ValueError`` ("unpack requires a buffer of 2
-bytes") ends its coordinator routine and crashes the worker. :func:`install` makes such an
-answer a request to rejoin instead: the revoke has run, no assignment is taken, the next round
-assigns the partitions.
+bytes") ends its coordinator routine and crashes the worker. :data:`EMPTY_ASSIGNMENT_REJOIN`
+(installed while the embedded broker's workarounds are on) makes such an answer a request to
+rejoin instead: the revoke has run, no assignment is taken, the next round assigns the
+partitions.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import logging
 from typing import Any
 
 from aiokafka.consumer.group_coordinator import GroupCoordinator
+
+from weather_app.worker.faust_driver.patch import Patch
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ async def _on_join_complete(
     )
 
 
-def install() -> None:
-    """Patch aiokafka's group coordinator (process-wide, idempotent)."""
-    GroupCoordinator._on_join_complete = _on_join_complete  # type: ignore[method-assign]
+#: installed by ``faust_driver.install`` while the embedded broker's workarounds are on
+EMPTY_ASSIGNMENT_REJOIN = Patch(
+    GroupCoordinator, "_on_join_complete", _on_join_complete, quirk="empty SyncGroup rejoin"
+)

@@ -21,7 +21,8 @@ from typing import Any
 from aiokafka import errors
 from aiokafka.consumer.fetcher import READ_COMMITTED, FetchResult
 
-from weather_app.worker.faust_internals.consumer import _parsed_record
+from weather_app.worker.faust_driver.patch import Patch
+from weather_app.worker.faust_driver.transport.consumer import _parsed_record
 
 _aiokafka_getall = FetchResult.getall
 
@@ -39,7 +40,8 @@ def _getall(self: Any, max_records: int | None = None) -> list[Any]:
     return taken
 
 
-FetchResult.getall = _getall
+#: installed by ``faust_driver.install``
+BATCH_GETALL = Patch(FetchResult, "getall", _getall)
 
 
 def _take(records: Any, limit: int | None) -> tuple[list[Any], bool]:

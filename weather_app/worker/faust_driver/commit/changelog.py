@@ -29,7 +29,7 @@ import faust
 from faust.streams import current_event
 from faust.types import TP, AppT
 
-from weather_app.worker.faust_internals.producer import FlushingProducer
+from weather_app.worker.faust_driver.transport.producer import FlushingProducer
 
 
 class BatchedTable(faust.Table):

@@ -1,0 +1,32 @@
+"""A worker with the embedded broker's workarounds off runs without them, and still counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import run_cli, wait_for, wait_offsets, worker
+
+
+@pytest.mark.parametrize(("setting", "beats"), [("auto", True), ("none", False)])
+def test_the_member_eviction_runs_only_while_the_workarounds_are_on(
+    setting, beats, env, data_dir, kafka_broker, fresh_topics, tmp_path
+):
+    """The liveness thread (member eviction) beats a file per member in ``.members``."""
+    log = tmp_path / "worker.log"
+    work = worker({**env, "WEATHER_BROKER_QUIRKS": setting}, log).start()
+    try:
+        wait_for(lambda: "workarounds are" in log.read_text(), 60, "the workarounds' verdict")
+        run_cli(
+            "send",
+            "temperatures",
+            '{"date": "1990-01-05", "degrees": 20.5}',
+            "--key",
+            "January",
+            env=env,
+        )
+        wait_offsets(data_dir / "temperatures", kafka_broker, "temperatures", 60, work)
+        members = data_dir / ".members"
+        assert (members.is_dir() and any(members.iterdir())) is beats
+    finally:
+        assert work.stop() == 0
+    assert f"the embedded broker's workarounds are {'on' if beats else 'off'}" in log.read_text()

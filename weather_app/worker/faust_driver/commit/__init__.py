@@ -1,0 +1,1 @@
+"""Committing a batch's work: transactions, changelog sends, the RocksDB stores."""
