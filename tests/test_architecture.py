@@ -67,6 +67,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "weather_app.errors",
         "weather_app.settings",
         "weather_app.files",
+        "weather_app.kafka.clients",  # the brokers' connection config
     ),
 }
 #: runtimes: anything below them, never the commands

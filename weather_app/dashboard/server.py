@@ -53,7 +53,7 @@ class Dashboard:
     ) -> None:
         self.settings = settings
         self.heartbeat = heartbeat
-        self.lag = lag if lag is not None else LagMonitor(settings.bootstrap_servers)
+        self.lag = lag if lag is not None else LagMonitor(settings)
         self.metrics = DashboardMetrics(self.all_freshness)
         self.folders = {
             kind: SnapshotFolder(
