@@ -5,6 +5,8 @@
   ``plots`` and ``spark`` take only the core, the settings and file I/O.
 * A private Faust, aiokafka or mode name (one those packages define with a leading underscore)
   is used only inside ``weather_app/worker/faust_internals``.
+* Kafka clients (kafka-python, aiokafka, confluent-kafka) are built only in
+  ``weather_app/kafka/clients.py``, but for the Spark tasks' cached consumer.
 * Importing the core, the settings or the plots loads no framework at all.
 """
 
@@ -268,3 +270,135 @@ def test_imports_are_cheap(module):
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert json.loads(result.stdout) == []
+
+
+CLIENTS_HOME = REPO / "weather_app" / "kafka" / "clients.py"
+#: (module, class) built outside the home: each Spark Python worker caches its own consumer
+CLIENT_SITES_ALLOWED = {("spark/kafka_source.py", "confluent_kafka.Consumer")}
+CLIENT_LIBRARIES = ("kafka", "aiokafka", "confluent_kafka")
+
+
+@cache
+def kafka_client_classes() -> tuple[type, ...]:
+    """Every client class of the three libraries (their subclasses count as clients too)."""
+    import aiokafka.admin
+    import confluent_kafka.admin
+    import kafka.admin
+
+    return (
+        kafka.KafkaConsumer,
+        kafka.KafkaProducer,
+        kafka.admin.KafkaAdminClient,
+        aiokafka.AIOKafkaConsumer,
+        aiokafka.AIOKafkaProducer,
+        aiokafka.AIOKafkaClient,
+        aiokafka.admin.AIOKafkaAdminClient,
+        confluent_kafka.Consumer,
+        confluent_kafka.Producer,
+        confluent_kafka.admin.AdminClient,
+    )
+
+
+@cache
+def library_object(dotted: str) -> object | None:
+    """What ``dotted`` (``kafka.admin.KafkaAdminClient``) names in the installed libraries."""
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attribute in parts[split:]:
+            found = getattr(found, attribute, None)
+        return found
+    return None
+
+
+def client_class_uses(path: Path, where: str) -> list[str]:
+    """Where the module in ``path`` builds, subclasses or hands on a Kafka client class.
+
+    Annotations may name one (a client passed in from its home). ``where`` is the module's
+    path as :data:`CLIENT_SITES_ALLOWED` names it.
+    """
+    tree = ast.parse(path.read_text(), str(path))
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".")[0]
+                    aliases[top] = top
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    annotations: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            hints = [a.annotation for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+            hints += [args.vararg and args.vararg.annotation, args.kwarg and args.kwarg.annotation]
+            hints.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            hints = [node.annotation]
+        else:
+            continue
+        annotations.update(id(inner) for hint in hints if hint for inner in ast.walk(hint))
+
+    def dotted(node: ast.expr) -> str | None:
+        if isinstance(node, ast.Name):
+            return aliases.get(node.id)
+        if isinstance(node, ast.Attribute):
+            base = dotted(node.value)
+            return None if base is None else f"{base}.{node.attr}"
+        return None
+
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Name | ast.Attribute) or id(node) in annotations:
+            continue
+        name = dotted(node)
+        if name is None or name.split(".")[0] not in CLIENT_LIBRARIES:
+            continue
+        target = library_object(name)
+        if not (isinstance(target, type) and issubclass(target, kafka_client_classes())):
+            continue
+        if (where, name) not in CLIENT_SITES_ALLOWED:
+            found.append((node.lineno, f"{where}:{node.lineno} uses {name}"))
+    return [f"{use} (build it in {CLIENTS_HOME.name})" for _, use in sorted(found)]
+
+
+def test_kafka_clients_are_built_only_in_their_home():
+    outside = [path for path in product_modules() if path != CLIENTS_HOME]
+    found = [
+        use for path in outside for use in client_class_uses(path, str(path.relative_to(REPO)))
+    ]
+    assert found == []
+
+
+def test_the_client_check_sees_clients_built_elsewhere(tmp_path):
+    """The rule above can fail: a call, a subclass, an alias or a reference handed on."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import aiokafka\n"
+        "from confluent_kafka.admin import AdminClient\n"
+        "from kafka import KafkaConsumer as Reader\n"
+        "from kafka import TopicPartition\n"
+        "\n"
+        "def reader(servers: list[str]) -> Reader:\n"
+        "    return Reader(bootstrap_servers=servers)\n"
+        "class Quiet(aiokafka.AIOKafkaProducer): ...\n"
+        "make = AdminClient\n"
+        "partition: TopicPartition = TopicPartition('t', 0)\n"
+    )
+    found = client_class_uses(probe, "probe.py")
+    assert [use.split(" (")[0] for use in found] == [
+        "probe.py:7 uses kafka.KafkaConsumer",
+        "probe.py:8 uses aiokafka.AIOKafkaProducer",
+        "probe.py:9 uses confluent_kafka.admin.AdminClient",
+    ]
+    allowed = tmp_path / "kafka_source.py"
+    allowed.write_text("from confluent_kafka import Consumer\nConsumer({})\n")
+    assert client_class_uses(allowed, "spark/kafka_source.py") == []
+    assert client_class_uses(allowed, "spark/session.py") != []
