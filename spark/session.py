@@ -20,6 +20,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from spark.kafka_source import KafkaDataSource
 from weather_app.errors import WeatherError
+from weather_app.files.layout import Layout
 from weather_app.kafka.clients import Brokers, reachability_admin
 from weather_app.settings import Settings, SettingsError
 
@@ -115,9 +116,9 @@ def job_settings() -> Settings:
         sys.exit(f"error: {error}")
 
 
-def output_dir() -> Path:
-    """Where the Spark jobs keep their outputs: ``$WEATHER_DATA_DIR/spark``."""
-    return job_settings().output_dir("spark")
+def job_layout() -> Layout:
+    """Where the Spark jobs keep their outputs (under ``$WEATHER_DATA_DIR/spark``)."""
+    return Layout(job_settings())
 
 
 def run_for(query: StreamingQuery, seconds: float | None) -> None:

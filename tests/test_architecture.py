@@ -44,7 +44,12 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "weather_app.errors": (),
     "weather_app.settings": ("weather_app.errors",),
     "weather_app.processes": (),
-    "weather_app.files": ("weather_app.core", "weather_app.errors", "weather_app.files"),
+    "weather_app.files": (
+        "weather_app.core",
+        "weather_app.errors",
+        "weather_app.settings",  # the layout of the settings' folders
+        "weather_app.files",
+    ),
     "weather_app.kafka": (
         "weather_app.core",
         "weather_app.errors",

@@ -25,7 +25,7 @@ def data_loss_lines(caplog) -> list[str]:
 
 def assert_equals_ground_truth(settings) -> tuple[int, int]:
     """(records lost, records doubled) of partition 0's file, asserted to be none."""
-    folder = settings.output_dir("temperatures")
+    folder = settings.data_dir / "temperatures"
     expected = ground_truth(settings.kafka_broker, "temperatures")[0]
     actual = json.loads((folder / "partition-0.json").read_text())
     assert same_stats(actual, expected), (actual, expected)
@@ -37,7 +37,7 @@ def assert_rebuilt(settings, caplog, line: str, start: str, count: int) -> tuple
     January 1990 summarising only what the log holds; returns (lost, doubled)."""
     assert data_loss_lines(caplog) == [line]
     lost, doubled = assert_equals_ground_truth(settings)
-    path = settings.output_dir("temperatures") / "partition-0.json"
+    path = settings.data_dir / "temperatures" / "partition-0.json"
     summary = json.loads(path.read_text())
     assert summary["January"]["1990"]["start"] == start  # only what the log holds
     assert summary["January"]["1990"]["count"] == count
@@ -51,7 +51,7 @@ def consume_while_the_log_is_replaced(
     recreated with ``days`` other records from January ``first_day``, and consume runs until
     its file reaches them. Returns the seconds from the replacement to that."""
     send_days(settings, 1, counted)
-    path = settings.output_dir("temperatures") / "partition-0.json"
+    path = settings.data_dir / "temperatures" / "partition-0.json"
     replaced_at: float | None = None
 
     def replace_then_stop() -> bool:
@@ -77,7 +77,7 @@ def test_a_file_ahead_of_the_log_is_data_loss_and_the_partition_is_rebuilt(
     settings, fresh_topics, caplog
 ):
     send_days(settings, 1, 5)
-    path = settings.output_dir("temperatures") / "partition-0.json"
+    path = settings.data_dir / "temperatures" / "partition-0.json"
     path.parent.mkdir(parents=True)
     # what a consumer wrote before the broker lost its last four acknowledged records
     stats = {"count": 9, "sum": 45.0, "avg": 5.0, "start": "1990-01-01", "end": "1990-01-09"}
@@ -127,7 +127,7 @@ def test_a_log_refilled_past_the_checkpoint_is_data_loss_and_the_partition_is_re
     settings, fresh_topics, caplog
 ):
     send_days(settings, 1, 10)
-    path = settings.output_dir("temperatures") / "partition-0.json"
+    path = settings.data_dir / "temperatures" / "partition-0.json"
     consume(
         settings,
         "temperatures",

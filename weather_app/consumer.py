@@ -44,6 +44,7 @@ from weather_app.files.fingerprints import (
     read_fingerprint,
     write_fingerprints,
 )
+from weather_app.files.layout import Layout
 from weather_app.files.locks import PartitionLocks
 from weather_app.files.snapshots import read_summary, snapshot_path, write_summary
 from weather_app.kafka.clients import side_reader, summary_consumer
@@ -93,7 +94,7 @@ def consume(
         raise WeatherError(
             f"{topic} has partitions 0..{PARTITIONS[topic] - 1}, not {', '.join(map(str, bad))}"
         )
-    folder = settings.output_dir(topic)
+    folder = Layout(settings).snapshots(topic)
     check_writable(folder, f"{topic} snapshot folder")
     locks = PartitionLocks(folder)
     locks.acquire(partitions)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from weather_app.core.topics import APP_ID, PARTITIONS, SUMMARISED
 from weather_app.errors import WeatherError
+from weather_app.files.layout import Layout
 from weather_app.kafka.membership import Liveness, evict_previous_member
 from weather_app.kafka.watch import BrokerWatch
 from weather_app.settings import Settings
@@ -112,8 +113,8 @@ def create_app(settings: Settings) -> WeatherApp:
         APP_ID,
         broker=broker_url(settings.bootstrap_servers),
         store="rocksdb://",
-        datadir=str(settings.worker_state_dir),
-        uncommitted_dir=settings.worker_state_dir / "uncommitted",
+        datadir=str(Layout(settings).state_dir),
+        uncommitted_dir=Layout(settings).uncommitted,
         processing_guarantee=settings.processing_guarantee,
         topic_replication_factor=settings.replication_factor,
         key_serializer="raw",
