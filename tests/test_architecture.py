@@ -7,6 +7,7 @@
   is used only inside ``weather_app/worker/faust_internals``.
 * Kafka clients (kafka-python, aiokafka, confluent-kafka) are built only in
   ``weather_app/kafka/clients.py``, but for the Spark tasks' cached consumer.
+* The data and state folders' names are spelled only in ``weather_app/files/layout.py``.
 * Importing the core, the settings or the plots loads no framework at all.
 """
 
@@ -407,3 +408,102 @@ def test_the_client_check_sees_clients_built_elsewhere(tmp_path):
     allowed.write_text("from confluent_kafka import Consumer\nConsumer({})\n")
     assert client_class_uses(allowed, "spark/kafka_source.py") == []
     assert client_class_uses(allowed, "spark/session.py") != []
+
+
+LAYOUT_HOME = REPO / "weather_app" / "files" / "layout.py"
+#: the snapshot file's name belongs to its format, which the spec fixes
+LAYOUT_NAMES_ALLOWED = {("weather_app/core/snapshot.py", "partition-")}
+#: names of folders and files under WEATHER_DATA_DIR / WEATHER_STATE_DIR, used in a path
+FOLDER_NAMES = {
+    "stations",
+    "temperatures",
+    "faust",
+    "uncommitted",
+    "member-id",
+    ".members",
+    "logs",
+    "broker",
+    "plots",
+    "spark",
+    "dataset",
+    "dataset-checkpoint",
+    "model",
+    ".lock",
+}
+#: how the layout's per-partition file names begin, wherever such a name is spelled
+FILE_PREFIXES = ("partition-", ".partition-", ".fingerprint-")
+#: file endings the layout names, in a path
+FILE_SUFFIXES = (".log", ".lock")
+#: calls that take a path part
+PATH_CALLS = {"Path", "joinpath", "glob", "rglob"}
+
+
+def layout_names(path: Path, where: str) -> list[str]:
+    """Where the module in ``path`` spells a name of the data folder's layout itself.
+
+    A known folder or file name counts when used in a path (``folder / "logs"``,
+    ``Path(x, "faust")``, ``folder.glob(...)``); a per-partition file name (``partition-``,
+    ``.fingerprint-``...) counts wherever it is spelled, but in prose (with spaces).
+    """
+    tree = ast.parse(path.read_text(), str(path))
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+    def in_path(node: ast.AST) -> bool:
+        if isinstance(parents.get(node), ast.JoinedStr):
+            node = parents[node]
+        parent = parents.get(node)
+        if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Div):
+            return True
+        if isinstance(parent, ast.Call) and node in parent.args:
+            func = parent.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            return name in PATH_CALLS
+        return False
+
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+            continue
+        text = node.value
+        prefix = next((p for p in FILE_PREFIXES if text.startswith(p)), None)
+        if prefix is not None and not any(c.isspace() for c in text):
+            if (where, prefix) not in LAYOUT_NAMES_ALLOWED:
+                found.append((node.lineno, f"{where}:{node.lineno} spells {text!r}"))
+        elif in_path(node) and (text in FOLDER_NAMES or text.endswith(FILE_SUFFIXES)):
+            found.append((node.lineno, f"{where}:{node.lineno} spells {text!r}"))
+    return [f"{name} (ask {LAYOUT_HOME.name} for it)" for _, name in sorted(found)]
+
+
+def test_the_data_folder_layout_is_spelled_only_in_its_home():
+    outside = [path for path in product_modules() if path != LAYOUT_HOME]
+    found = [name for path in outside for name in layout_names(path, str(path.relative_to(REPO)))]
+    assert found == []
+
+
+def test_the_layout_check_sees_names_spelled_elsewhere(tmp_path):
+    """The rule above can fail: folder names in paths, per-partition file names anywhere."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from pathlib import Path\n"
+        "def paths(data: Path, partition: int) -> list[Path]:\n"
+        "    state = data / 'faust'\n"
+        "    return [\n"
+        "        state / 'member-id',\n"
+        "        Path(data, '.members'),\n"
+        "        *data.glob('partition-*.json'),\n"
+        "        data / f'.fingerprint-{partition}.json',\n"
+        "        data / 'logs' / f'{partition}.log',\n"
+        "    ]\n"
+        "KINDS = {'stations': 1, 'plots': 2}\n"
+        "print('no partition-N.json files yet', 'logs')\n"
+    )
+    found = layout_names(probe, "probe.py")
+    assert [name.split(" (")[0] for name in found] == [
+        "probe.py:3 spells 'faust'",
+        "probe.py:5 spells 'member-id'",
+        "probe.py:6 spells '.members'",
+        "probe.py:7 spells 'partition-*.json'",
+        "probe.py:8 spells '.fingerprint-'",
+        "probe.py:9 spells '.log'",
+        "probe.py:9 spells 'logs'",
+    ]
