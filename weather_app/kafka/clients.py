@@ -1,4 +1,5 @@
-"""Every Kafka client the product builds, made here from its :class:`Settings`.
+"""Every Kafka client the product builds, made here from its :class:`Settings` (or, where
+no settings reach, from the brokers' address: :class:`Brokers`).
 
 One connection config per library, :func:`kafka_python_config`, :func:`aiokafka_config` and
 :func:`confluent_config`, says where the brokers are; it is the one place per library where
@@ -34,7 +35,11 @@ RETRIES = 10
 
 
 class KafkaConnection(Protocol):
-    """Where the brokers are: :class:`Settings`, :class:`Brokers`, or a Spark task's options."""
+    """Where the brokers are: :class:`Settings`, :class:`Brokers`, or a Spark task's options.
+
+    Connection settings added later (TLS, SASL) become fields here, and each of the three
+    must carry them (a Spark task gets them through the source's options).
+    """
 
     @property
     def kafka_broker(self) -> str: ...
