@@ -205,11 +205,12 @@ def consume_runtime(settings: Settings, ends: dict[int, int], fetch: dict | None
     """The product's plain ``consume`` runtime (kafka-python, manual assignment, files as the
     checkpoint) on every partition, in this process, until its files reach ``ends``."""
     from weather_app import consumer as runtime
+    from weather_app.files.layout import Layout
     from weather_app.files.snapshots import read_offset, snapshot_path
 
     scratch = tempfile.TemporaryDirectory(prefix="bench-consume-")  # files from offset 0
     settings = dataclasses.replace(settings, data_dir=Path(scratch.name))
-    folder = settings.output_dir(TEMPERATURES)
+    folder = Layout(settings).snapshots(TEMPERATURES)
     topic_end = {p: end for p, end in ends.items()}
 
     def caught_up() -> bool:

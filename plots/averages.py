@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from weather_app.core.records import MONTHS
+from weather_app.files.layout import snapshot_files
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,7 @@ MonthlyAverages = dict[str, dict[str, float]]
 def read_averages(folder: Path) -> MonthlyAverages:
     """Averages from every readable ``partition-N.json`` in ``folder``."""
     averages: MonthlyAverages = {}
-    for path in sorted(folder.glob("partition-*.json")):
+    for path in snapshot_files(folder):
         try:
             snapshot: dict[str, Any] = json.loads(path.read_bytes())
         except (OSError, ValueError) as error:

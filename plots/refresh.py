@@ -11,7 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from plots.averages import read_averages
+from weather_app.core.topics import TEMPERATURES
 from weather_app.files.atomic import atomic_write
+from weather_app.files.layout import Layout
 from weather_app.settings import Settings
 
 YEARLY_TRENDS = "yearly_trends.png"
@@ -42,7 +44,8 @@ def keep_refreshing(
     report: Callable[[list[Path]], None] = lambda written: None,
 ) -> None:
     """Redraw from ``settings``' folders every ``every`` seconds until ``stopping`` is set."""
-    snapshots, plots = settings.output_dir("temperatures"), settings.output_dir("plots")
+    layout = Layout(settings)
+    snapshots, plots = layout.snapshots(TEMPERATURES), layout.plots
     while True:
         report(refresh(snapshots, plots, month))
         if once or stopping.wait(every):

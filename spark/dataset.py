@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame
 
 from spark.failures import quiet_failure_logs, run_job
 from spark.reports import labelled, once_per_day, parse_reports
-from spark.session import SOURCES, output_dir, read_kafka, run_for, spark_session
+from spark.session import SOURCES, job_layout, read_kafka, run_for, spark_session
 from weather_app.core.topics import STATIONS_JSON
 
 TOPIC = STATIONS_JSON
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.every <= 0 or (args.seconds is not None and args.seconds <= 0):
         parser.error("--every and --seconds must be > 0")
-    folder = output_dir()
+    layout = job_layout()
     lost = {"failOnDataLoss": args.fail_on_data_loss}
     spark = spark_session("weather-dataset")
     quiet_failure_logs(spark)
@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             dataset(read_kafka(spark, TOPIC, source=args.source, options=lost))
             .repartition(1)
             .writeStream.format("parquet")
-            .option("path", str(folder / "dataset"))
-            .option("checkpointLocation", str(folder / "dataset-checkpoint"))
+            .option("path", str(layout.spark_dataset))
+            .option("checkpointLocation", str(layout.spark_dataset_checkpoint))
             .outputMode("append")
         )
         if args.available_now:

@@ -92,6 +92,8 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from weather_app.kafka.clients import confluent_config
+
 NAME = "weather_kafka"
 SCHEMA_DDL = (
     "key binary, value binary, topic string, partition int, offset long, "
@@ -187,12 +189,16 @@ class ConsumerSettings:
     poll_timeout_ms: int = DEFAULT_POLL_TIMEOUT_MS
     fail_on_data_loss: bool = True
 
+    @property
+    def kafka_broker(self) -> str:
+        """The brokers, for :func:`confluent_config` (a task has no :class:`Settings`)."""
+        return self.bootstrap
+
     def config(self) -> dict[str, Any]:
         """librdkafka settings: assign() only, never commit (progress lives in Spark)."""
         return {
-            "bootstrap.servers": self.bootstrap,
+            **confluent_config(self, client_id=_GROUP),
             "group.id": _GROUP,
-            "client.id": _GROUP,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "isolation.level": self.isolation_level,  # librdkafka defaults to read_committed

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from spark.failures import quiet_failure_logs, run_job
 from spark.reports import features, parse_reports
-from spark.session import SOURCES, output_dir, read_kafka, run_for, spark_session
+from spark.session import SOURCES, job_layout, read_kafka, run_for, spark_session
 from weather_app.core.topics import STATIONS_JSON
 
 TOPIC = STATIONS_JSON
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=None, help="stop after N seconds")
     parser.add_argument("--source", choices=SOURCES, default="python")
     args = parser.parse_args(argv)
-    model_dir = output_dir() / "model"
+    model_dir = job_layout().spark_model
     if not model_dir.exists():
         print(f"error: no model at {model_dir}; run python -m spark.train first", file=sys.stderr)
         return 1

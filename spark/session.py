@@ -15,12 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from spark.kafka_source import KafkaDataSource
 from weather_app.errors import WeatherError
+from weather_app.files.layout import Layout
+from weather_app.kafka.clients import Brokers, reachability_admin
 from weather_app.settings import Settings, SettingsError
 
 SOURCES = ("python", "kafka")
@@ -96,7 +97,7 @@ def require_broker(servers: str, timeout: float, *, named: bool = True) -> None:
 
     Without this a query would start and fail a metadata call 30 s later with Spark's stack.
     """
-    admin = AdminClient({"bootstrap.servers": servers, "log_level": 2})  # no per-retry lines
+    admin = reachability_admin(Brokers(servers))
     try:
         admin.list_topics(timeout=timeout)
     except KafkaException as error:
@@ -115,9 +116,9 @@ def job_settings() -> Settings:
         sys.exit(f"error: {error}")
 
 
-def output_dir() -> Path:
-    """Where the Spark jobs keep their outputs: ``$WEATHER_DATA_DIR/spark``."""
-    return job_settings().output_dir("spark")
+def job_layout() -> Layout:
+    """Where the Spark jobs keep their outputs (under ``$WEATHER_DATA_DIR/spark``)."""
+    return Layout(job_settings())
 
 
 def run_for(query: StreamingQuery, seconds: float | None) -> None:

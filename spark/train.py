@@ -19,7 +19,7 @@ from pyspark.ml.feature import VectorAssembler
 from pyspark.sql import functions as F
 
 from spark.failures import quiet_failure_logs, run_job
-from spark.session import output_dir, spark_session
+from spark.session import job_layout, spark_session
 
 FEATURES = ["month", "sub1degrees", "sub1raining", "sub2degrees", "sub2raining"]
 
@@ -37,17 +37,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 < args.test_fraction < 1:
         parser.error("--test-fraction must be between 0 and 1")
-    folder = output_dir()
-    if not (folder / "dataset").exists():
+    layout = job_layout()
+    if not layout.spark_dataset.exists():
         print(
-            f"error: no dataset at {folder / 'dataset'}; run python -m spark.dataset first",
+            f"error: no dataset at {layout.spark_dataset}; run python -m spark.dataset first",
             file=sys.stderr,
         )
         return 1
     spark = spark_session("weather-train")
     quiet_failure_logs(spark)
     try:
-        data = spark.read.parquet(str(folder / "dataset")).withColumn(
+        data = spark.read.parquet(str(layout.spark_dataset)).withColumn(
             "raining", F.col("raining").cast("double")
         )
         train, test = data.randomSplit([1 - args.test_fraction, args.test_fraction], args.seed)
@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             (F.col("prediction") == F.col("raining")).cast("int").alias("correct"), "raining"
         )
         scored.agg(F.avg("correct"), F.avg("raining")).show()
-        model.write().overwrite().save(str(folder / "model"))
-        print(f"model saved to {folder / 'model'}")
+        model.write().overwrite().save(str(layout.spark_model))
+        print(f"model saved to {layout.spark_model}")
     finally:
         spark.stop()
     return 0

@@ -5,6 +5,9 @@
   ``plots`` and ``spark`` take only the core, the settings and file I/O.
 * A private Faust, aiokafka or mode name (one those packages define with a leading underscore)
   is used only inside ``weather_app/worker/faust_driver``.
+* Kafka clients (kafka-python, aiokafka, confluent-kafka) are built only in
+  ``weather_app/kafka/clients.py``, but for the Spark tasks' cached consumer.
+* The data and state folders' names are spelled only in ``weather_app/files/layout.py``.
 * Importing the core, the settings or the plots loads no framework at all.
 * No product module imports itself back through others (type-only and function-level imports
   count: they are the same knot, only tied later).
@@ -46,7 +49,12 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "weather_app.errors": (),
     "weather_app.settings": ("weather_app.errors",),
     "weather_app.processes": (),
-    "weather_app.files": ("weather_app.core", "weather_app.errors", "weather_app.files"),
+    "weather_app.files": (
+        "weather_app.core",
+        "weather_app.errors",
+        "weather_app.settings",  # the layout of the settings' folders
+        "weather_app.files",
+    ),
     "weather_app.kafka": (
         "weather_app.core",
         "weather_app.errors",
@@ -79,6 +87,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "weather_app.errors",
         "weather_app.settings",
         "weather_app.files",
+        "weather_app.kafka.clients",  # the brokers' connection config
     ),
 }
 #: runtimes: anything below them, never the commands
@@ -403,3 +412,234 @@ def test_imports_are_cheap(module):
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert json.loads(result.stdout) == []
+
+
+CLIENTS_HOME = REPO / "weather_app" / "kafka" / "clients.py"
+#: (module, class) built outside the home: each Spark Python worker caches its own consumer
+CLIENT_SITES_ALLOWED = {("spark/kafka_source.py", "confluent_kafka.Consumer")}
+CLIENT_LIBRARIES = ("kafka", "aiokafka", "confluent_kafka")
+
+
+@cache
+def kafka_client_classes() -> tuple[type, ...]:
+    """Every client class of the three libraries (their subclasses count as clients too)."""
+    import aiokafka.admin
+    import confluent_kafka.admin
+    import kafka.admin
+
+    return (
+        kafka.KafkaConsumer,
+        kafka.KafkaProducer,
+        kafka.admin.KafkaAdminClient,
+        aiokafka.AIOKafkaConsumer,
+        aiokafka.AIOKafkaProducer,
+        aiokafka.AIOKafkaClient,
+        aiokafka.admin.AIOKafkaAdminClient,
+        confluent_kafka.Consumer,
+        confluent_kafka.Producer,
+        confluent_kafka.admin.AdminClient,
+    )
+
+
+@cache
+def library_object(dotted: str) -> object | None:
+    """What ``dotted`` (``kafka.admin.KafkaAdminClient``) names in the installed libraries."""
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            found: object = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attribute in parts[split:]:
+            found = getattr(found, attribute, None)
+        return found
+    return None
+
+
+def client_class_uses(path: Path, where: str) -> list[str]:
+    """Where the module in ``path`` builds, subclasses or hands on a Kafka client class.
+
+    Annotations may name one (a client passed in from its home). ``where`` is the module's
+    path as :data:`CLIENT_SITES_ALLOWED` names it.
+    """
+    tree = ast.parse(path.read_text(), str(path))
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".")[0]
+                    aliases[top] = top
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    annotations: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            hints = [a.annotation for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+            hints += [args.vararg and args.vararg.annotation, args.kwarg and args.kwarg.annotation]
+            hints.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            hints = [node.annotation]
+        else:
+            continue
+        annotations.update(id(inner) for hint in hints if hint for inner in ast.walk(hint))
+
+    def dotted(node: ast.expr) -> str | None:
+        if isinstance(node, ast.Name):
+            return aliases.get(node.id)
+        if isinstance(node, ast.Attribute):
+            base = dotted(node.value)
+            return None if base is None else f"{base}.{node.attr}"
+        return None
+
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Name | ast.Attribute) or id(node) in annotations:
+            continue
+        name = dotted(node)
+        if name is None or name.split(".")[0] not in CLIENT_LIBRARIES:
+            continue
+        target = library_object(name)
+        if not (isinstance(target, type) and issubclass(target, kafka_client_classes())):
+            continue
+        if (where, name) not in CLIENT_SITES_ALLOWED:
+            found.append((node.lineno, f"{where}:{node.lineno} uses {name}"))
+    return [f"{use} (build it in {CLIENTS_HOME.name})" for _, use in sorted(found)]
+
+
+def test_kafka_clients_are_built_only_in_their_home():
+    outside = [path for path in product_modules() if path != CLIENTS_HOME]
+    found = [
+        use for path in outside for use in client_class_uses(path, str(path.relative_to(REPO)))
+    ]
+    assert found == []
+
+
+def test_the_client_check_sees_clients_built_elsewhere(tmp_path):
+    """The rule above can fail: a call, a subclass, an alias or a reference handed on."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import aiokafka\n"
+        "from confluent_kafka.admin import AdminClient\n"
+        "from kafka import KafkaConsumer as Reader\n"
+        "from kafka import TopicPartition\n"
+        "\n"
+        "def reader(servers: list[str]) -> Reader:\n"
+        "    return Reader(bootstrap_servers=servers)\n"
+        "class Quiet(aiokafka.AIOKafkaProducer): ...\n"
+        "make = AdminClient\n"
+        "partition: TopicPartition = TopicPartition('t', 0)\n"
+    )
+    found = client_class_uses(probe, "probe.py")
+    assert [use.split(" (")[0] for use in found] == [
+        "probe.py:7 uses kafka.KafkaConsumer",
+        "probe.py:8 uses aiokafka.AIOKafkaProducer",
+        "probe.py:9 uses confluent_kafka.admin.AdminClient",
+    ]
+    allowed = tmp_path / "kafka_source.py"
+    allowed.write_text("from confluent_kafka import Consumer\nConsumer({})\n")
+    assert client_class_uses(allowed, "spark/kafka_source.py") == []
+    assert client_class_uses(allowed, "spark/session.py") != []
+
+
+LAYOUT_HOME = REPO / "weather_app" / "files" / "layout.py"
+#: the snapshot file's name belongs to its format, which the spec fixes
+LAYOUT_NAMES_ALLOWED = {("weather_app/core/snapshot.py", "partition-")}
+#: names of folders and files under WEATHER_DATA_DIR / WEATHER_STATE_DIR, used in a path
+FOLDER_NAMES = {
+    "stations",
+    "temperatures",
+    "faust",
+    "uncommitted",
+    "member-id",
+    ".members",
+    "logs",
+    "broker",
+    "plots",
+    "spark",
+    "dataset",
+    "dataset-checkpoint",
+    "model",
+    ".lock",
+}
+#: how the layout's per-partition file names begin, wherever such a name is spelled
+FILE_PREFIXES = ("partition-", ".partition-", ".fingerprint-")
+#: file endings the layout names, in a path
+FILE_SUFFIXES = (".log", ".lock")
+#: calls that take a path part
+PATH_CALLS = {"Path", "joinpath", "glob", "rglob"}
+
+
+def layout_names(path: Path, where: str) -> list[str]:
+    """Where the module in ``path`` spells a name of the data folder's layout itself.
+
+    A known folder or file name counts when used in a path (``folder / "logs"``,
+    ``Path(x, "faust")``, ``folder.glob(...)``); a per-partition file name (``partition-``,
+    ``.fingerprint-``...) counts wherever it is spelled, but in prose (with spaces).
+    """
+    tree = ast.parse(path.read_text(), str(path))
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+    def in_path(node: ast.AST) -> bool:
+        if isinstance(parents.get(node), ast.JoinedStr):
+            node = parents[node]
+        parent = parents.get(node)
+        if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.Div):
+            return True
+        if isinstance(parent, ast.Call) and node in parent.args:
+            func = parent.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            return name in PATH_CALLS
+        return False
+
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+            continue
+        text = node.value
+        prefix = next((p for p in FILE_PREFIXES if text.startswith(p)), None)
+        if prefix is not None and not any(c.isspace() for c in text):
+            if (where, prefix) not in LAYOUT_NAMES_ALLOWED:
+                found.append((node.lineno, f"{where}:{node.lineno} spells {text!r}"))
+        elif in_path(node) and (text in FOLDER_NAMES or text.endswith(FILE_SUFFIXES)):
+            found.append((node.lineno, f"{where}:{node.lineno} spells {text!r}"))
+    return [f"{name} (ask {LAYOUT_HOME.name} for it)" for _, name in sorted(found)]
+
+
+def test_the_data_folder_layout_is_spelled_only_in_its_home():
+    outside = [path for path in product_modules() if path != LAYOUT_HOME]
+    found = [name for path in outside for name in layout_names(path, str(path.relative_to(REPO)))]
+    assert found == []
+
+
+def test_the_layout_check_sees_names_spelled_elsewhere(tmp_path):
+    """The rule above can fail: folder names in paths, per-partition file names anywhere."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from pathlib import Path\n"
+        "def paths(data: Path, partition: int) -> list[Path]:\n"
+        "    state = data / 'faust'\n"
+        "    return [\n"
+        "        state / 'member-id',\n"
+        "        Path(data, '.members'),\n"
+        "        *data.glob('partition-*.json'),\n"
+        "        data / f'.fingerprint-{partition}.json',\n"
+        "        data / 'logs' / f'{partition}.log',\n"
+        "    ]\n"
+        "KINDS = {'stations': 1, 'plots': 2}\n"
+        "print('no partition-N.json files yet', 'logs')\n"
+    )
+    found = layout_names(probe, "probe.py")
+    assert [name.split(" (")[0] for name in found] == [
+        "probe.py:3 spells 'faust'",
+        "probe.py:5 spells 'member-id'",
+        "probe.py:6 spells '.members'",
+        "probe.py:7 spells 'partition-*.json'",
+        "probe.py:8 spells '.fingerprint-'",
+        "probe.py:9 spells '.log'",
+        "probe.py:9 spells 'logs'",
+    ]

@@ -60,7 +60,7 @@ def file_offset(path: Path) -> int:
 def test_a_failing_disk_keeps_the_checkpoint_and_stopping_says_what_was_not_saved(
     settings, fresh_topics, monkeypatch, caplog, error
 ):
-    path = settings.output_dir("temperatures") / "partition-0.json"
+    path = settings.data_dir / "temperatures" / "partition-0.json"
     send_days(settings, 1, 5)
     consume(
         settings,
@@ -102,7 +102,7 @@ def test_a_failing_disk_keeps_the_checkpoint_and_stopping_says_what_was_not_save
 def test_a_transient_failure_is_retried_after_the_next_poll(
     settings, fresh_topics, monkeypatch, caplog
 ):
-    path = settings.output_dir("temperatures") / "partition-0.json"
+    path = settings.data_dir / "temperatures" / "partition-0.json"
     send_days(settings, 1, 3)
     consume(
         settings,

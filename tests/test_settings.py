@@ -26,7 +26,7 @@ def test_environment_overrides_defaults():
         }
     )
     assert settings.bootstrap_servers == ["kafka:29092", "other:9093"]
-    assert settings.output_dir("plots") == Path("/tmp/somewhere/plots")
+    assert settings.data_dir == Path("/tmp/somewhere")
     assert (settings.seed, settings.replication_factor, settings.duplicate_rate) == (42, 3, 0.1)
 
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from weather_app.files.layout import Layout
 from weather_app.settings import _ENVIRONMENT, Settings, SettingsError
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -46,7 +47,7 @@ def test_any_environment_gives_valid_settings_or_an_error_naming_the_variable(en
     for server in built.bootstrap_servers:
         host, _, port = server.rpartition(":")
         assert host and port.isascii() and 0 < int(port) < 65536
-    assert "\x00" not in str(built.data_dir) and "\x00" not in str(built.worker_state_dir)
+    assert "\x00" not in str(built.data_dir) and "\x00" not in str(Layout(built).state_dir)
 
 
 @pytest.mark.parametrize(

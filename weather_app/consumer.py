@@ -53,8 +53,10 @@ from weather_app.files.fingerprints import (
     read_fingerprint,
     write_fingerprints,
 )
+from weather_app.files.layout import Layout
 from weather_app.files.locks import PartitionLocks
 from weather_app.files.snapshots import read_summary, snapshot_path, write_summary
+from weather_app.kafka.clients import side_reader, summary_consumer
 from weather_app.kafka.dead_letters import CONSUME, DeadLetters
 from weather_app.kafka.topics import broker_unreachable, lost_broker
 from weather_app.pipeline.exporter import SnapshotExporter
@@ -104,7 +106,7 @@ def consume(
         raise WeatherError(
             f"{topic} has partitions 0..{PARTITIONS[topic] - 1}, not {', '.join(map(str, bad))}"
         )
-    folder = settings.output_dir(topic)
+    folder = Layout(settings).snapshots(topic)
     check_writable(folder, f"{topic} snapshot folder")
     locks = PartitionLocks(folder)
     locks.acquire(partitions)
@@ -433,14 +435,7 @@ class LogGuard:
     def _record_at(self, tp: TopicPartition, offset: int) -> Any | None:
         """The record at ``offset``, or None if the log has none there (read on the side,
         so the consumer's own fetch positions stay as they are)."""
-        reader = KafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap_servers,
-            enable_auto_commit=False,
-            group_id=None,
-            max_poll_records=1,
-            auto_offset_reset="none",
-            bootstrap_timeout_ms=int(self.settings.connect_timeout * 1000),
-        )
+        reader = side_reader(self.settings)
         try:
             reader.assign([tp])
             reader.seek(tp, offset)
@@ -476,14 +471,7 @@ def _assigned_consumer(
     settings: Settings, topic: str, summaries: dict[int, PartitionSummary]
 ) -> KafkaConsumer:
     try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=settings.bootstrap_servers,
-            enable_auto_commit=False,
-            group_id=None,
-            **FETCH,
-            bootstrap_timeout_ms=int(settings.connect_timeout * 1000),
-            auto_offset_reset="none",  # out of range is data loss to report, never to skip
-        )
+        consumer = summary_consumer(settings, FETCH)
     except KafkaError as error:
         raise broker_unreachable(settings, error) from None
     partitions = {TopicPartition(topic, p): s for p, s in summaries.items()}

@@ -7,12 +7,13 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from weather_app.core.datasets import dataset_records, days_of
 from weather_app.core.pacing import paced
 from weather_app.core.records import BadRecord, decode_station, decode_temperature
 from weather_app.core.topics import DATASET_TOPICS, PARTITIONS
+from weather_app.kafka.clients import tail_reader
 from weather_app.kafka.producing import ReliableSender, new_producer, send_days
 from weather_app.settings import Settings
 
@@ -58,7 +59,7 @@ def produce(
 def newest_date(settings: Settings, dataset: str) -> str | None:
     """The newest valid date among the last record of each partition of the dataset's topic."""
     topic = DATASET_TOPICS[dataset][0]
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    consumer = tail_reader(settings)
     try:
         partitions = [TopicPartition(topic, p) for p in range(PARTITIONS[topic])]
         consumer.assign(partitions)

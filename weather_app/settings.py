@@ -102,16 +102,6 @@ class Settings:
     def bootstrap_servers(self) -> list[str]:
         return [server.strip() for server in self.kafka_broker.split(",")]
 
-    @property
-    def worker_state_dir(self) -> Path:
-        """A worker's own state (table stores, member id): ``WEATHER_STATE_DIR``, by default
-        ``$WEATHER_DATA_DIR/faust``. Workers that share the data folder need their own."""
-        return self.state_dir if self.state_dir is not None else self.data_dir / "faust"
-
-    def output_dir(self, name: str) -> Path:
-        """Folder for one kind of output (``stations``, ``temperatures``, ``plots``, ``spark``)."""
-        return self.data_dir / name
-
 
 # environment name -> (field, parser); WEATHER_DELAY_SEC is handled apart (it sets two fields)
 _ENVIRONMENT: dict[str, tuple[str, Any]] = {

@@ -30,6 +30,7 @@ from tests.support import (
     wait_for,
 )
 from tests.test_consumer_faults import send_days
+from weather_app.files.layout import Layout
 from weather_app.kafka.topics import ensure_topics, product_topics
 from weather_app.settings import Settings
 
@@ -38,15 +39,15 @@ WHERE = "data loss: temperatures partition 0: "
 
 
 def partition_0(settings: Settings) -> dict:
-    return json.loads((settings.output_dir(TOPIC) / "partition-0.json").read_text())
+    return json.loads((Layout(settings).snapshots(TOPIC) / "partition-0.json").read_text())
 
 
 def caught_up(settings: Settings, process: Process) -> None:
-    wait_caught_up(settings.output_dir(TOPIC), settings.kafka_broker, TOPIC, 90, process)
+    wait_caught_up(Layout(settings).snapshots(TOPIC), settings.kafka_broker, TOPIC, 90, process)
 
 
 def until_ground_truth(settings: Settings, process: Process, what: str) -> None:
-    folder = settings.output_dir(TOPIC)
+    folder = Layout(settings).snapshots(TOPIC)
 
     def matches() -> bool:
         assert process.running(), f"{process.name} died: {process.tail()}"
@@ -63,7 +64,7 @@ def replace_the_log(settings: Settings, first_day: int, days: int) -> None:
 
 
 def measured(settings: Settings, fault: str, injected: str, seconds: float) -> None:
-    actual = read_snapshots(settings.output_dir(TOPIC), TOPIC) or {}
+    actual = read_snapshots(Layout(settings).snapshots(TOPIC), TOPIC) or {}
     lost, doubled = lost_and_doubled(actual, ground_truth(settings.kafka_broker, TOPIC))
     assert (lost, doubled) == (0, 0)
     report(fault, injected, lost, doubled, seconds)
@@ -79,7 +80,7 @@ def test_a_file_ahead_of_the_log_at_start_is_said_once_and_rebuilt(
     runtime, settings, fresh_topics, tmp_path
 ):
     send_days(settings, 1, 5)
-    path = settings.output_dir(TOPIC) / "partition-0.json"
+    path = Layout(settings).snapshots(TOPIC) / "partition-0.json"
     path.parent.mkdir(parents=True)
     # what a runtime wrote before the broker lost its last four acknowledged records
     stats = {"count": 9, "sum": 45.0, "avg": 5.0, "start": "1990-01-01", "end": "1990-01-09"}

@@ -11,8 +11,8 @@ from pathlib import Path
 import weather_app.dashboard
 
 ALLOWED = ("aiohttp", "prometheus_client", "weather_app.core", "weather_app.dashboard")
-ALLOWED_EXACT = ("weather_app.settings", "weather_app.errors")
-LAZY = {"kafka"}  # only inside the lag thread's functions
+ALLOWED_EXACT = ("weather_app.settings", "weather_app.errors", "weather_app.files.layout")
+LAZY = {"kafka", "weather_app.kafka.clients"}  # only inside the lag thread's functions
 
 
 def imports(tree: ast.AST, top_level_only: bool) -> list[str]:

@@ -30,7 +30,7 @@ def test_lag_from_end_offsets(settings: Settings) -> None:
     produce(settings.kafka_broker, STATIONS, 2, 7)
     write_partition(settings.data_dir, TEMPERATURES, 1, temperature_groups()[1], offset=20)
     write_partition(settings.data_dir, STATIONS, 2, station_groups()[2], offset=7)
-    lag = LagMonitor(settings.bootstrap_servers, every=0.2)
+    lag = LagMonitor(settings, every=0.2)
     server = ServerThread(settings, lag=lag)
     try:
 
@@ -46,7 +46,7 @@ def test_lag_from_end_offsets(settings: Settings) -> None:
 
 
 def test_unreachable_broker_blanks_lag_quickly() -> None:
-    lag = LagMonitor(["127.0.0.1:1"], every=0.1, timeout=0.5)
+    lag = LagMonitor(Settings(kafka_broker="127.0.0.1:1"), every=0.1, timeout=0.5)
     lag.start()
     try:
         wait_for(lambda: lag.available is False, 10, "the monitor to give up on the broker")

@@ -60,7 +60,7 @@ def test_consume_that_loses_the_broker_mid_run_stops_with_one_line(tmp_path):
             WEATHER_CONNECT_TIMEOUT_SEC="3",
         )
         consumer = Process(["consume", "0"], env, tmp_path / "consume.log").start()
-        path = settings.output_dir("temperatures") / "partition-0.json"
+        path = settings.data_dir / "temperatures" / "partition-0.json"
         wait_for(lambda: path.exists() and b'"offset": 5' in path.read_bytes(), 60, "5 records")
         saved = path.read_bytes()
         broker.stop()
@@ -116,8 +116,8 @@ def test_a_worker_that_loses_the_broker_mid_run_stops_with_one_line(tmp_path):
         )
         work = Process(["worker", "--without-web", "-l", "info"], env, tmp_path / "worker.log")
         work.start()
-        folders = [settings.output_dir(kind) for kind in ("stations", "temperatures")]
-        path = settings.output_dir("temperatures") / "partition-0.json"
+        folders = [settings.data_dir / kind for kind in ("stations", "temperatures")]
+        path = settings.data_dir / "temperatures" / "partition-0.json"
         wait_for(
             lambda: (
                 all(read_snapshots(folder, folder.name) for folder in folders)

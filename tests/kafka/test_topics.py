@@ -78,7 +78,7 @@ def _create_when_gone(admin, topic):
 def test_a_reset_removes_the_snapshot_files_and_their_fingerprints(settings):
     from weather_app.kafka.reset import reset_everything
 
-    folder = settings.output_dir("temperatures")
+    folder = settings.data_dir / "temperatures"
     folder.mkdir(parents=True)
     for name in ("partition-0.json", ".fingerprint-0.json", "notes.txt"):
         (folder / name).write_text("{}")

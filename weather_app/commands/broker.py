@@ -8,6 +8,7 @@ from faust.cli import option
 
 from weather_app.commands.runner import command, wait_for_stop_signal
 from weather_app.errors import WeatherError
+from weather_app.files.layout import Layout
 from weather_app.kafka.embedded import EmbeddedBroker
 from weather_app.settings import Settings
 
@@ -42,5 +43,5 @@ def embedded_broker(
         port = int(settings.bootstrap_servers[0].rsplit(":", 1)[1])
     if not 0 < port < 65536:
         raise WeatherError(f"--port must be 1..65535, got {port}")
-    folder = Path(data_dir) if data_dir else settings.data_dir / "broker"
+    folder = Path(data_dir) if data_dir else Layout(settings).broker
     return EmbeddedBroker(port, folder, host=host)

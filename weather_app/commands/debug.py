@@ -18,6 +18,7 @@ from weather_app.commands.runner import command
 from weather_app.core.records import BadRecord, decode_station, decode_temperature
 from weather_app.core.topics import STATIONS, TEMPERATURES
 from weather_app.errors import WeatherError
+from weather_app.kafka.clients import debug_consumer
 from weather_app.kafka.topics import broker_unreachable
 from weather_app.settings import Settings
 
@@ -50,13 +51,7 @@ async def debug(settings: Settings, topic: str) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
     try:
-        consumer = KafkaConsumer(
-            topic,
-            bootstrap_servers=settings.bootstrap_servers,
-            group_id=GROUP,
-            auto_offset_reset="latest",
-            bootstrap_timeout_ms=int(settings.connect_timeout * 1000),
-        )
+        consumer = debug_consumer(settings, topic, GROUP)
     except KafkaError as error:
         raise broker_unreachable(settings, error) from None
     announced = False

@@ -16,7 +16,9 @@ from faust.cli import option
 
 from weather_app.commands.broker import embedded_broker
 from weather_app.commands.runner import command, wait_for_stop_signal
+from weather_app.core.topics import STATIONS, TEMPERATURES
 from weather_app.errors import WeatherError
+from weather_app.files.layout import Layout
 from weather_app.kafka.embedded import port_is_free
 from weather_app.kafka.reset import reset_everything
 from weather_app.kafka.topics import product_topics
@@ -49,30 +51,30 @@ async def demo(settings: Settings, port: int | None, dashboard_port: int) -> Non
             "WEATHER_DATA_DIR": str(settings.data_dir),
         }
         faust = str(Path(sys.executable).with_name("faust"))
-        logs = settings.data_dir / "logs"
+        layout = Layout(settings)
         children = [
             ChildProcess(
                 "worker",
                 [faust, "-A", "weather_app", "worker", "--without-web", "-l", "info"],
                 env,
-                logs / "worker.log",
+                layout.log_file("worker"),
             ).start(),
             ChildProcess(
                 "plots",
                 [faust, "-A", "weather_app", "plot", "--every", "30"],
                 env,
-                logs / "plots.log",
+                layout.log_file("plots"),
             ).start(),
             ChildProcess(
                 "dashboard",
                 [faust, "-A", "weather_app", "dashboard", "--port", str(dashboard_port)],
                 env,
-                logs / "dashboard.log",
+                layout.log_file("dashboard"),
             ).start(),
         ]
         print(
-            f"Worker and producers running (logs in {logs}); snapshots in "
-            f"{settings.output_dir('stations')} and {settings.output_dir('temperatures')}",
+            f"Worker and producers running (logs in {layout.logs}); snapshots in "
+            f"{layout.snapshots(STATIONS)} and {layout.snapshots(TEMPERATURES)}",
             flush=True,
         )
         print(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,8 +24,18 @@ class CorruptSnapshot(ValueError):
     """A snapshot file that cannot be trusted as a checkpoint."""
 
 
+_FILE_NAME = re.compile(r"partition-(0|[1-9][0-9]{0,5})\.json")
+
+
 def file_name(partition: int) -> str:
+    """The snapshot file's name (where it lives: ``weather_app/files/layout.py``)."""
     return f"partition-{partition}.json"
+
+
+def partition_number(name: str) -> int | None:
+    """N for a file named ``partition-N.json``, else None."""
+    match = _FILE_NAME.fullmatch(name)
+    return int(match.group(1)) if match else None
 
 
 def exported_stats(stats: Stats) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from weather_app.core.topics import SUMMARISED
+from weather_app.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +27,13 @@ class LagMonitor:
 
     def __init__(
         self,
-        bootstrap_servers: list[str],
+        settings: Settings,
         topics: tuple[str, ...] | None = None,
         every: float = 2.0,
         timeout: float = 1.5,
         max_age: float = 10.0,
     ) -> None:
-        self.bootstrap_servers, self.topics = bootstrap_servers, topics
+        self.settings, self.topics = settings, topics
         self.every, self.timeout, self.max_age = every, timeout, max_age
         self._offsets: EndOffsets = {}
         self._fetched_at: float | None = None
@@ -90,16 +91,9 @@ class LagMonitor:
         _close(consumer)
 
     def _consumer(self) -> Any:
-        from kafka import KafkaConsumer
+        from weather_app.kafka.clients import lag_consumer
 
-        timeout_ms = int(self.timeout * 1000)
-        return KafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
-            enable_auto_commit=False,
-            bootstrap_timeout_ms=timeout_ms,
-            request_timeout_ms=max(timeout_ms, 1000) + 500,
-            client_id="weather-dashboard",
-        )
+        return lag_consumer(self.settings, self.timeout)
 
 
 def fetch_end_offsets(consumer: Any, topics: tuple[str, ...], timeout: float) -> EndOffsets:

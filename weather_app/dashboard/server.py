@@ -22,6 +22,7 @@ from weather_app.dashboard.freshness import Freshness, freshness, health
 from weather_app.dashboard.lag import LagMonitor
 from weather_app.dashboard.metrics import CONTENT_TYPE, DashboardMetrics
 from weather_app.dashboard.snapshots import DATASETS, SnapshotFolder
+from weather_app.files.layout import Layout
 from weather_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,19 +54,19 @@ class Dashboard:
     ) -> None:
         self.settings = settings
         self.heartbeat = heartbeat
-        self.lag = lag if lag is not None else LagMonitor(settings.bootstrap_servers)
+        self.lag = lag if lag is not None else LagMonitor(settings)
         self.metrics = DashboardMetrics(self.all_freshness)
         self.folders = {
             kind: SnapshotFolder(
                 kind,
-                settings.output_dir(kind),
+                Layout(settings).snapshots(kind),
                 on_read=lambda kind: self.metrics.files_read.labels(kind).inc(),
             )
             for kind in DATASETS
         }
         for kind in DATASETS:
             self.metrics.files_read.labels(kind)  # exported as 0 before the first read
-        self.plots_dir = settings.output_dir(PLOTS)
+        self.plots_dir = Layout(settings).plots
         self.hub = ChangeHub(self._fingerprints, every=poll_every)
         self.static = assets.static_assets()
         self.page = assets.page(specs.page_config())

@@ -12,18 +12,20 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from weather_app.core import snapshot
+from weather_app.core.snapshot import partition_number
+from weather_app.files.layout import snapshot_file
+
+__all__ = ["DATASETS", "Partition", "SnapshotFolder", "partition_number"]
 
 log = logging.getLogger(__name__)
 
 DATASETS = (snapshot.STATIONS, snapshot.TEMPERATURES)
-_FILE = re.compile(r"partition-(0|[1-9][0-9]{0,5})\.json")
 
 #: (inode, mtime in ns, size): changes with every atomic replace
 Signature = tuple[int, int, int]
@@ -40,12 +42,6 @@ class Partition:
     mtime: float  # seconds since the epoch
     signature: Signature
     content: dict[str, Any]
-
-
-def partition_number(name: str) -> int | None:
-    """N for a file named ``partition-N.json``, else None."""
-    match = _FILE.fullmatch(name)
-    return int(match.group(1)) if match else None
 
 
 class SnapshotFolder:
@@ -101,7 +97,7 @@ class SnapshotFolder:
         return {number: reason for number, (_, reason) in sorted(self._bad.items())}
 
     def _read(self, number: int) -> None:
-        path = self.folder / snapshot.file_name(number)
+        path = snapshot_file(self.folder, number)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:

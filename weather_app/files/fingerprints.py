@@ -20,19 +20,16 @@ from typing import Any
 
 from weather_app.core.fingerprint import Fingerprint, fingerprint
 from weather_app.files.atomic import atomic_write
+from weather_app.files.layout import fingerprint_file
 
 __all__ = ["Fingerprint", "fingerprint", "read_fingerprint", "write_fingerprints"]
-
-
-def fingerprint_path(folder: Path, partition: int) -> Path:
-    return folder / f".fingerprint-{partition}.json"
 
 
 def read_fingerprint(folder: Path, partition: int, position: int) -> Fingerprint | None:
     """The fingerprint kept for ``position``; None when there is none (or it is unreadable:
     the check is then skipped, as for a checkpoint written before fingerprints existed)."""
     try:
-        entries = json.loads(fingerprint_path(folder, partition).read_bytes())["at"]
+        entries = json.loads(fingerprint_file(folder, partition).read_bytes())["at"]
         offset, crc = entries[str(position)]
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -47,4 +44,4 @@ def write_fingerprints(
     """Keep the fingerprint of each position in ``entries`` (None: nothing read before it)."""
     kept: dict[str, Any] = {str(p): list(f) for p, f in entries.items() if f is not None}
     data = json.dumps({"partition": partition, "at": kept}, sort_keys=True).encode()
-    atomic_write(fingerprint_path(folder, partition), data)
+    atomic_write(fingerprint_file(folder, partition), data)

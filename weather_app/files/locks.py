@@ -14,6 +14,7 @@ from pathlib import Path
 
 from weather_app.errors import WeatherError
 from weather_app.files.atomic import describe
+from weather_app.files.layout import folder_lock_file, partition_lock_file
 
 
 def _try_lock(path: Path) -> int | None:
@@ -35,7 +36,7 @@ class FolderLock:
     """One process per folder, for as long as it runs."""
 
     def __init__(self, folder: Path, refusal: str) -> None:
-        self.path = folder / ".lock"
+        self.path = folder_lock_file(folder)
         #: what the second process is told (the lock's path is added)
         self.refusal = refusal
         self._fd: int | None = None
@@ -54,7 +55,7 @@ class FolderLock:
 
 class PartitionLock:
     def __init__(self, folder: Path, partition: int) -> None:
-        self.path = folder / f".partition-{partition}.lock"
+        self.path = partition_lock_file(folder, partition)
         self.partition = partition
         self._fd: int | None = None
 

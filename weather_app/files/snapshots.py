@@ -8,10 +8,9 @@ from weather_app.core import snapshot
 from weather_app.core.partition import PartitionSummary
 from weather_app.errors import WeatherError
 from weather_app.files.atomic import atomic_write
+from weather_app.files.layout import snapshot_file as snapshot_path
 
-
-def snapshot_path(folder: Path, partition: int) -> Path:
-    return folder / snapshot.file_name(partition)
+__all__ = ["read_offset", "read_summary", "snapshot_path", "write_summary"]
 
 
 def read_summary(topic: str, path: Path, partition: int) -> PartitionSummary:

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from kafka import KafkaProducer
 
 from weather_app.core.topics import DEAD_LETTERS
-from weather_app.kafka.producing import RETRIES
+from weather_app.kafka.clients import dead_letter_producer
 from weather_app.settings import Settings
 
 PARTITIONS = 1
@@ -84,13 +84,7 @@ class DeadLetters:
     @property
     def producer(self) -> KafkaProducer:
         if self._producer is None:
-            self._producer = KafkaProducer(
-                bootstrap_servers=self.settings.bootstrap_servers,
-                client_id="weather-dead-letters",
-                acks="all",
-                retries=RETRIES,
-                enable_idempotence=True,
-            )
+            self._producer = dead_letter_producer(self.settings)
         return self._producer
 
     def close(self) -> None:

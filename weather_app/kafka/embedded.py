@@ -18,10 +18,10 @@ from importlib import resources
 from pathlib import Path
 from types import TracebackType
 
-from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
 from weather_app.errors import WeatherError
+from weather_app.kafka.clients import readiness_admin
 from weather_app.processes import die_with_parent
 
 LOG_NAME = "noida-db.log"
@@ -168,7 +168,7 @@ class EmbeddedBroker:
         try:
             with socket.create_connection((self.host, self.port), timeout=1):
                 pass
-            admin = KafkaAdminClient(bootstrap_servers=self.address, bootstrap_timeout_ms=2000)
+            admin = readiness_admin(self.address)
         except (OSError, KafkaError):
             return False
         try:

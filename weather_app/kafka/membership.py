@@ -23,6 +23,7 @@ from kafka.errors import KafkaError
 from weather_app.core.topics import APP_ID
 from weather_app.errors import WeatherError
 from weather_app.files.atomic import atomic_write
+from weather_app.files.layout import Layout
 from weather_app.kafka.topics import admin_client
 from weather_app.settings import Settings
 
@@ -44,7 +45,7 @@ logging.getLogger(GROUPS_LOGGER).addFilter(ForeignMetadataWarnings())
 
 
 def member_file(settings: Settings) -> Path:
-    return settings.worker_state_dir / "member-id"
+    return Layout(settings).member_id
 
 
 def remember_member(settings: Settings, member_id: str) -> None:
@@ -70,7 +71,7 @@ def evict_previous_member(settings: Settings) -> None:
 
 def members_dir(settings: Settings) -> Path:
     """Liveness files of the workers sharing ``WEATHER_DATA_DIR`` (one per member id)."""
-    return settings.data_dir / ".members"
+    return Layout(settings).members
 
 
 def heartbeat(settings: Settings, member_id: str) -> None:

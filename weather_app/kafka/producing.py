@@ -34,40 +34,14 @@ from weather_app.core.generators import StationDay, Temperature
 from weather_app.core.records import month_name
 from weather_app.core.topics import STATIONS, STATIONS_JSON, TEMPERATURES
 from weather_app.errors import WeatherError
+from weather_app.kafka.clients import RETRIES, reliable_producer
 from weather_app.kafka.topics import broker_unreachable, lost_broker
 from weather_app.settings import Settings
-
-RETRIES = 10
-
-
-class Producer(KafkaProducer):
-    """kafka-python's producer, quiet when garbage-collected after being abandoned.
-
-    Its ``__del__`` closes it with a 1 s flush, which raises (a traceback on stderr at exit)
-    when sends to a lost broker are still in flight; those were given up on already.
-    """
-
-    def __del__(self) -> None:
-        with contextlib.suppress(KafkaError):
-            super().__del__()
 
 
 def new_producer(settings: Settings) -> KafkaProducer:
     try:
-        return Producer(
-            bootstrap_servers=settings.bootstrap_servers,
-            client_id="weather-producer",
-            acks="all",
-            retries=RETRIES,
-            # one request in flight per connection: kafka-python mutes a partition while its
-            # batch is out, so a retried batch can never be overtaken (see the module doc)
-            enable_idempotence=False,
-            max_in_flight_requests_per_connection=1,
-            linger_ms=5,
-            retry_backoff_ms=200,
-            bootstrap_timeout_ms=int(settings.connect_timeout * 1000),
-            max_block_ms=int(settings.connect_timeout * 1000),  # send() waiting on metadata
-        )
+        return reliable_producer(settings)
     except KafkaError as error:
         raise broker_unreachable(settings, error) from None
 

@@ -28,10 +28,10 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.metadata import MetadataRequest
 
+from weather_app.kafka.clients import cluster_probe
 from weather_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,11 +109,7 @@ async def broker_quirks_on(settings: Settings) -> bool:
 async def cluster_id(settings: Settings) -> str | None:
     """The cluster id the broker reports (one Metadata request, no topics)."""
     timeout = settings.connect_timeout
-    client = AIOKafkaClient(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id="weather-broker-check",
-        request_timeout_ms=int(timeout * 1000),
-    )
+    client = cluster_probe(settings)
     try:
         await asyncio.wait_for(client.bootstrap(), timeout)
         response = await asyncio.wait_for(

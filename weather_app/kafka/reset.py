@@ -13,13 +13,11 @@ from collections.abc import Callable
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
-from weather_app.core.topics import APP_ID, CHANGELOGS, STATIONS, TEMPERATURES
+from weather_app.core.topics import APP_ID, CHANGELOGS, SUMMARISED
 from weather_app.errors import WeatherError
+from weather_app.files.layout import Layout, fingerprint_files, snapshot_files
 from weather_app.kafka.topics import TopicSpec, admin_client, delete_topics, ensure_topics
 from weather_app.settings import Settings
-
-#: source topic -> folder of its snapshot files under WEATHER_DATA_DIR
-SNAPSHOT_FOLDERS = {STATIONS: "stations", TEMPERATURES: "temperatures"}
 
 
 def reset_everything(
@@ -33,15 +31,16 @@ def reset_everything(
         gone = delete_topics(admin, changelogs, settings.connect_timeout)
         for name in gone:
             report(f"deleted {name}")
-    stores = settings.worker_state_dir
+    layout = Layout(settings)
+    stores = layout.state_dir
     if stores.exists() and any(name in CHANGELOGS for name in names):
         shutil.rmtree(stores)
         report(f"removed local table stores {stores}")
     for name in names:
-        if name in SNAPSHOT_FOLDERS:
-            folder = settings.output_dir(SNAPSHOT_FOLDERS[name])
-            removed = sorted(folder.glob("partition-*.json")) if folder.exists() else []
-            for path in [*removed, *folder.glob(".fingerprint-*.json")]:  # consume's side files
+        if name in SUMMARISED:
+            folder = layout.snapshots(name)
+            removed = snapshot_files(folder)
+            for path in [*removed, *fingerprint_files(folder)]:  # consume's side files
                 path.unlink()
             if removed:
                 report(f"removed {len(removed)} snapshot files from {folder}")

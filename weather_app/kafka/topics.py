@@ -18,6 +18,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPart
 
 from weather_app.core.topics import PARTITIONS
 from weather_app.errors import WeatherError
+from weather_app.kafka.clients import topic_admin
 from weather_app.settings import Settings
 
 
@@ -39,14 +40,8 @@ def product_topics(settings: Settings, names: Iterable[str] | None = None) -> li
 @contextmanager
 def admin_client(settings: Settings) -> Iterator[KafkaAdminClient]:
     """A connected admin client, or a :class:`WeatherError` naming the unreachable broker."""
-    timeout_ms = int(settings.connect_timeout * 1000)
     try:
-        admin = KafkaAdminClient(
-            bootstrap_servers=settings.bootstrap_servers,
-            client_id="weather-admin",
-            bootstrap_timeout_ms=timeout_ms,
-            request_timeout_ms=max(timeout_ms, 30_000),
-        )
+        admin = topic_admin(settings)
     except KafkaError as error:
         raise broker_unreachable(settings, error) from None
     try:

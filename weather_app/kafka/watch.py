@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from weather_app.kafka.clients import broker_watch_consumer
 from weather_app.kafka.topics import lost_broker
 from weather_app.settings import Settings
 
@@ -103,13 +104,7 @@ class BrokerWatch:
         timeout_ms = int(min(self.settings.connect_timeout, LOOK_TIMEOUT_SEC) * 1000)
         try:
             if self._consumer is None:
-                self._consumer = KafkaConsumer(
-                    bootstrap_servers=self.settings.bootstrap_servers,
-                    client_id="weather-broker-watch",
-                    group_id=None,
-                    enable_auto_commit=False,
-                    bootstrap_timeout_ms=timeout_ms,
-                )
+                self._consumer = broker_watch_consumer(self.settings, timeout_ms)
             self._consumer.end_offsets(self.partitions, timeout_ms=timeout_ms)
         except KafkaError:  # KafkaTimeoutError above all; NoBrokersAvailable at creation
             return False

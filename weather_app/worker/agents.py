@@ -28,6 +28,7 @@ from weather_app.core.topics import (
 )
 from weather_app.errors import WeatherError
 from weather_app.files.atomic import check_writable
+from weather_app.files.layout import Layout
 from weather_app.files.locks import FolderLock, PartitionLocks
 from weather_app.kafka.dead_letters import WORKER, DeadLetters
 from weather_app.kafka.membership import remember_member
@@ -64,7 +65,7 @@ class TopicSummaries:
         )
         self.exporter = TableSnapshots(
             topic,
-            settings.output_dir(topic),
+            Layout(settings).snapshots(topic),
             self.summaries,
             trust_restored_state=exactly_once,
             log_end=self.log_end,
@@ -102,7 +103,7 @@ class SummaryAgents:
         self.stations = TopicSummaries(app, settings, STATIONS, self.log_reader)
         self.temperatures = TopicSummaries(app, settings, TEMPERATURES, self.log_reader)
         self.topics = {STATIONS: self.stations, TEMPERATURES: self.temperatures}
-        state = settings.worker_state_dir
+        state = Layout(settings).state_dir
         self.state_lock = FolderLock(
             state,
             f"the state folder {state} is used by another running worker; "

@@ -9,6 +9,7 @@ builds an app at import time.
 from __future__ import annotations
 
 from weather_app.core.topics import APP_ID
+from weather_app.files.layout import Layout
 from weather_app.settings import Settings
 from weather_app.worker.agents import SummaryAgents
 from weather_app.worker.app import WeatherApp
@@ -37,8 +38,8 @@ def create_app(settings: Settings) -> WorkerApp:
         APP_ID,
         broker=broker_url(settings.bootstrap_servers),
         store="rocksdb://",
-        datadir=str(settings.worker_state_dir),
-        uncommitted_dir=settings.worker_state_dir / "uncommitted",
+        datadir=str(Layout(settings).state_dir),
+        uncommitted_dir=Layout(settings).uncommitted,
         processing_guarantee=settings.processing_guarantee,
         topic_replication_factor=settings.replication_factor,
         key_serializer="raw",

@@ -17,6 +17,7 @@ import aiokafka
 from aiokafka.errors import KafkaError, OffsetOutOfRangeError
 
 from weather_app.errors import WeatherError
+from weather_app.kafka.clients import table_check_reader
 from weather_app.settings import Settings
 
 #: how long one fetch waits for records before the reader looks at its deadline again
@@ -79,12 +80,7 @@ class LogReader:
 
     async def _assigned(self, tp: aiokafka.TopicPartition) -> aiokafka.AIOKafkaConsumer:
         if self._consumer is None:
-            consumer = aiokafka.AIOKafkaConsumer(
-                bootstrap_servers=self.settings.bootstrap_servers,
-                enable_auto_commit=False,
-                isolation_level="read_committed",
-                auto_offset_reset="none",  # below the log start: nothing to compare, say so
-            )
+            consumer = table_check_reader(self.settings)
             try:
                 async with asyncio.timeout(self.settings.connect_timeout):
                     await consumer.start()

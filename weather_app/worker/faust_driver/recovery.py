@@ -42,6 +42,8 @@ from faust.transport.drivers.aiokafka import (
 )
 from faust.types import TP
 
+from weather_app.kafka.clients import Brokers, changelog_tail_probe
+
 log = logging.getLogger(__name__)
 
 #: how long the tail probe may take before recovery falls back to Faust's end
@@ -102,9 +104,7 @@ async def last_data_records(servers: list[str], ends: Mapping[TP, int]) -> dict[
     found: dict[TP, int] = {}
     if not undecided:
         return found
-    probe = aiokafka.AIOKafkaConsumer(
-        bootstrap_servers=servers, enable_auto_commit=False, isolation_level="read_committed"
-    )
+    probe = changelog_tail_probe(Brokers(",".join(servers)))
     try:
         await probe.start()
         async with asyncio.timeout(PROBE_TIMEOUT_SEC):

@@ -1,0 +1,219 @@
+"""The product's Kafka clients: each one reaches the settings' broker with its site's options.
+
+kafka-python clients are built against the session's broker and read back from their
+``config``; aiokafka and librdkafka keep theirs out of reach, so their classes are replaced by
+a recorder of the arguments, and one client of each is also used against the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import aiokafka
+import confluent_kafka.admin
+import pytest
+
+from weather_app.core.topics import TEMPERATURES
+from weather_app.kafka import clients
+from weather_app.kafka.clients import Brokers
+from weather_app.settings import Settings
+
+
+@pytest.fixture
+def slow_settings(kafka_broker: str, tmp_path: Any) -> Settings:
+    """A connect timeout that shows in the options (40 s: above the admin's 30 s floor)."""
+    return Settings(kafka_broker=kafka_broker, data_dir=tmp_path, connect_timeout=40)
+
+
+def test_the_connection_configs_name_the_brokers_and_the_client_id_only_when_given():
+    settings = Settings(kafka_broker="a:1, b:2")
+    assert clients.kafka_python_config(settings) == {"bootstrap_servers": ["a:1", "b:2"]}
+    assert clients.kafka_python_config(settings, "x") == {
+        "bootstrap_servers": ["a:1", "b:2"],
+        "client_id": "x",
+    }
+    assert clients.aiokafka_config(settings) == {"bootstrap_servers": ["a:1", "b:2"]}
+    assert clients.confluent_config(settings) == {"bootstrap.servers": "a:1, b:2"}
+    assert clients.confluent_config(Brokers("c:3"), "y") == {
+        "bootstrap.servers": "c:3",
+        "client.id": "y",
+    }
+
+
+KAFKA_PYTHON_CLIENTS: dict[str, tuple[Callable[[Settings], Any], dict[str, Any]]] = {
+    "topic admin": (
+        clients.topic_admin,
+        {
+            "client_id": "weather-admin",
+            "bootstrap_timeout_ms": 40_000,
+            "request_timeout_ms": 40_000,
+        },
+    ),
+    "reliable producer": (
+        clients.reliable_producer,
+        {
+            "client_id": "weather-producer",
+            "acks": -1,  # kafka-python's number for "all"
+            "retries": 10,
+            "enable_idempotence": False,
+            "max_in_flight_requests_per_connection": 1,
+            "linger_ms": 5,
+            "retry_backoff_ms": 200,
+            "bootstrap_timeout_ms": 40_000,
+            "max_block_ms": 40_000,
+        },
+    ),
+    "dead-letter producer": (
+        clients.dead_letter_producer,
+        {
+            "client_id": "weather-dead-letters",
+            "acks": -1,
+            "retries": 10,
+            "enable_idempotence": True,
+        },
+    ),
+    "summary consumer": (
+        lambda settings: clients.summary_consumer(settings, {"max_poll_records": 7}),
+        {
+            "enable_auto_commit": False,
+            "group_id": None,
+            "max_poll_records": 7,
+            "bootstrap_timeout_ms": 40_000,
+            "auto_offset_reset": "none",
+        },
+    ),
+    "side reader": (
+        clients.side_reader,
+        {
+            "enable_auto_commit": False,
+            "group_id": None,
+            "max_poll_records": 1,
+            "auto_offset_reset": "none",
+            "bootstrap_timeout_ms": 40_000,
+        },
+    ),
+    "tail reader": (clients.tail_reader, {"enable_auto_commit": False}),
+    "broker watch": (
+        lambda settings: clients.broker_watch_consumer(settings, 1500),
+        {
+            "client_id": "weather-broker-watch",
+            "group_id": None,
+            "enable_auto_commit": False,
+            "bootstrap_timeout_ms": 1500,
+        },
+    ),
+    "dashboard lag": (
+        lambda settings: clients.lag_consumer(settings, 1.5),
+        {
+            "client_id": "weather-dashboard",
+            "enable_auto_commit": False,
+            "bootstrap_timeout_ms": 1500,
+            "request_timeout_ms": 2000,
+        },
+    ),
+    "debug consumer": (
+        lambda settings: clients.debug_consumer(settings, TEMPERATURES, "debug"),
+        {"group_id": "debug", "auto_offset_reset": "latest", "bootstrap_timeout_ms": 40_000},
+    ),
+}
+
+
+@pytest.fixture
+def built() -> Iterator[list[Any]]:
+    """Clients a test built, closed after it."""
+    made: list[Any] = []
+    yield made
+    for client in made:
+        client.close()
+
+
+@pytest.mark.parametrize("name", KAFKA_PYTHON_CLIENTS)
+def test_each_kafka_python_client_has_the_broker_and_its_options(
+    name: str, slow_settings: Settings, built: list[Any]
+) -> None:
+    build, options = KAFKA_PYTHON_CLIENTS[name]
+    client = build(slow_settings)
+    built.append(client)
+    assert client.config["bootstrap_servers"] == [slow_settings.kafka_broker]
+    assert {key: client.config[key] for key in options} == options
+
+
+def test_the_debug_consumer_subscribes_to_its_topic(settings: Settings, built: list[Any]):
+    consumer = clients.debug_consumer(settings, TEMPERATURES, "debug")
+    built.append(consumer)
+    assert consumer.subscription() == {TEMPERATURES}
+
+
+def test_the_readiness_probe_reaches_the_embedded_broker(kafka_broker: str, built: list[Any]):
+    admin = clients.readiness_admin(kafka_broker)
+    built.append(admin)
+    assert admin.config["bootstrap_servers"] == [kafka_broker]
+    assert admin.config["bootstrap_timeout_ms"] == 2000
+    assert isinstance(admin.list_topics(), list)
+
+
+class Recorder:
+    """Stands for a client class: keeps what it was built with."""
+
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        type(self).calls.append((args, kwargs))
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    recorder = type("Recording", (Recorder,), {"calls": calls})
+    monkeypatch.setattr(aiokafka, "AIOKafkaConsumer", recorder)
+    monkeypatch.setattr(confluent_kafka.admin, "AdminClient", recorder)
+    return calls
+
+
+def test_the_aiokafka_clients_have_the_broker_and_their_options(recorded):
+    clients.table_check_reader(Settings(kafka_broker="a:1,b:2"))
+    clients.changelog_tail_probe(Brokers("c:3"))
+    assert recorded == [
+        (
+            (),
+            {
+                "bootstrap_servers": ["a:1", "b:2"],
+                "enable_auto_commit": False,
+                "isolation_level": "read_committed",
+                "auto_offset_reset": "none",
+            },
+        ),
+        (
+            (),
+            {
+                "bootstrap_servers": ["c:3"],
+                "enable_auto_commit": False,
+                "isolation_level": "read_committed",
+            },
+        ),
+    ]
+
+
+def test_the_spark_reachability_check_has_the_broker_and_quiet_logs(recorded):
+    clients.reachability_admin(Brokers("a:1,b:2"))
+    assert recorded == [(({"bootstrap.servers": "a:1,b:2", "log_level": 2},), {})]
+
+
+def test_the_aiokafka_reader_reaches_the_broker(settings: Settings):
+    async def topics() -> set[str]:
+        consumer = clients.table_check_reader(settings)
+        await consumer.start()  # raises when no broker answers
+        try:
+            return await consumer.topics()
+        finally:
+            await consumer.stop()
+
+    assert isinstance(asyncio.run(topics()), set)
+
+
+def test_the_confluent_admin_reaches_the_broker(settings: Settings):
+    admin = clients.reachability_admin(settings)
+    port = int(settings.kafka_broker.rsplit(":", 1)[1])
+    assert [broker.port for broker in admin.list_topics(timeout=10).brokers.values()] == [port]

@@ -1,0 +1,277 @@
+"""Every Kafka client the product builds, made here from its :class:`Settings` (or, where
+no settings reach, from the brokers' address: :class:`Brokers`).
+
+One connection config per library, :func:`kafka_python_config`, :func:`aiokafka_config` and
+:func:`confluent_config`, says where the brokers are; it is the one place per library where
+connection settings (TLS, SASL) are added for every client of that library. Each factory
+below is one client of the product, named after its use, with that site's options.
+
+Each factory imports its library when called: a command loads only the client libraries it
+uses (the dashboard none until its lag thread asks; the Spark source only confluent-kafka,
+an optional extra).
+
+Not built here: the Faust worker's own consumers and producers (Faust builds them from the
+app's config, ``weather_app/worker/app.py``) and the Spark tasks' consumer, cached per Python
+worker in ``spark/kafka_source.py`` but configured by :func:`confluent_config`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from weather_app.settings import Settings
+
+if TYPE_CHECKING:
+    import aiokafka
+    import aiokafka.client
+    import confluent_kafka.admin
+    import kafka
+
+#: retries of the product's kafka-python producers
+RETRIES = 10
+
+
+class KafkaConnection(Protocol):
+    """Where the brokers are: :class:`Settings`, :class:`Brokers`, or a Spark task's options.
+
+    Connection settings added later (TLS, SASL) become fields here, and each of the three
+    must carry them (a Spark task gets them through the source's options).
+    """
+
+    @property
+    def kafka_broker(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Brokers:
+    """Brokers known by address only (the embedded broker, Faust's transport, a Spark read)."""
+
+    kafka_broker: str
+
+
+def _server_list(connection: KafkaConnection) -> list[str]:
+    """``host:port`` strings, as :attr:`Settings.bootstrap_servers` gives them."""
+    return [server.strip() for server in connection.kafka_broker.split(",")]
+
+
+def kafka_python_config(
+    connection: KafkaConnection, client_id: str | None = None
+) -> dict[str, Any]:
+    """kafka-python's connection options; no ``client_id``: the library's default."""
+    config: dict[str, Any] = {"bootstrap_servers": _server_list(connection)}
+    if client_id is not None:
+        config["client_id"] = client_id
+    return config
+
+
+def aiokafka_config(connection: KafkaConnection) -> dict[str, Any]:
+    """aiokafka's connection options (the library's default ``client_id``)."""
+    return {"bootstrap_servers": _server_list(connection)}
+
+
+def confluent_config(connection: KafkaConnection, client_id: str | None = None) -> dict[str, Any]:
+    """librdkafka's connection settings; no ``client.id``: the library's default."""
+    config: dict[str, Any] = {"bootstrap.servers": connection.kafka_broker}
+    if client_id is not None:
+        config["client.id"] = client_id
+    return config
+
+
+# -- kafka-python ------------------------------------------------------------------------------
+
+
+def _timeout_ms(settings: Settings) -> int:
+    return int(settings.connect_timeout * 1000)
+
+
+def topic_admin(settings: Settings) -> kafka.KafkaAdminClient:
+    """Admin work on topics and the group (``kafka/topics.py``, membership, reset)."""
+    from kafka import KafkaAdminClient
+
+    timeout_ms = _timeout_ms(settings)
+    return KafkaAdminClient(
+        **kafka_python_config(settings, "weather-admin"),
+        bootstrap_timeout_ms=timeout_ms,
+        request_timeout_ms=max(timeout_ms, 30_000),
+    )
+
+
+def readiness_admin(address: str) -> kafka.KafkaAdminClient:
+    """The embedded broker's readiness probe: the broker this process started, plaintext."""
+    from kafka import KafkaAdminClient
+
+    return KafkaAdminClient(**kafka_python_config(Brokers(address)), bootstrap_timeout_ms=2000)
+
+
+@functools.cache
+def _quiet_producer_class() -> type[kafka.KafkaProducer]:
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    class QuietProducer(KafkaProducer):
+        """kafka-python's producer, quiet when garbage-collected after being abandoned.
+
+        Its ``__del__`` closes it with a 1 s flush, which raises (a traceback on stderr at
+        exit) when sends to a lost broker are still in flight; those were given up on already.
+        """
+
+        def __del__(self) -> None:
+            with contextlib.suppress(KafkaError):
+                super().__del__()
+
+    return QuietProducer
+
+
+def reliable_producer(settings: Settings) -> kafka.KafkaProducer:
+    """The ``produce`` runtime's producer (``kafka/producing.py`` says why these options)."""
+    timeout_ms = _timeout_ms(settings)
+    return _quiet_producer_class()(
+        **kafka_python_config(settings, "weather-producer"),
+        acks="all",
+        retries=RETRIES,
+        # one request in flight per connection: kafka-python mutes a partition while its
+        # batch is out, so a retried batch can never be overtaken
+        enable_idempotence=False,
+        max_in_flight_requests_per_connection=1,
+        linger_ms=5,
+        retry_backoff_ms=200,
+        bootstrap_timeout_ms=timeout_ms,
+        max_block_ms=timeout_ms,  # send() waiting on metadata
+    )
+
+
+def dead_letter_producer(settings: Settings) -> kafka.KafkaProducer:
+    """The dead-letter topic's idempotent producer (both runtimes)."""
+    from kafka import KafkaProducer
+
+    return KafkaProducer(
+        **kafka_python_config(settings, "weather-dead-letters"),
+        acks="all",
+        retries=RETRIES,
+        enable_idempotence=True,
+    )
+
+
+def summary_consumer(settings: Settings, fetch: Mapping[str, Any]) -> kafka.KafkaConsumer:
+    """``consume``'s reader of its assigned partitions, with ``fetch``'s tuning."""
+    from kafka import KafkaConsumer
+
+    return KafkaConsumer(
+        **kafka_python_config(settings),
+        enable_auto_commit=False,
+        group_id=None,
+        **fetch,
+        bootstrap_timeout_ms=_timeout_ms(settings),
+        auto_offset_reset="none",  # out of range is data loss to report, never to skip
+    )
+
+
+def side_reader(settings: Settings) -> kafka.KafkaConsumer:
+    """Reads one record at an offset beside ``consume``'s consumer (its positions stay)."""
+    from kafka import KafkaConsumer
+
+    return KafkaConsumer(
+        **kafka_python_config(settings),
+        enable_auto_commit=False,
+        group_id=None,
+        max_poll_records=1,
+        auto_offset_reset="none",
+        bootstrap_timeout_ms=_timeout_ms(settings),
+    )
+
+
+def tail_reader(settings: Settings) -> kafka.KafkaConsumer:
+    """Reads the last records of a topic (``produce --resume`` finds its newest date)."""
+    from kafka import KafkaConsumer
+
+    return KafkaConsumer(**kafka_python_config(settings), enable_auto_commit=False)
+
+
+def broker_watch_consumer(settings: Settings, timeout_ms: int) -> kafka.KafkaConsumer:
+    """Asks the broker for end offsets to tell whether it is within reach."""
+    from kafka import KafkaConsumer
+
+    return KafkaConsumer(
+        **kafka_python_config(settings, "weather-broker-watch"),
+        group_id=None,
+        enable_auto_commit=False,
+        bootstrap_timeout_ms=timeout_ms,
+    )
+
+
+def lag_consumer(settings: Settings, timeout: float) -> kafka.KafkaConsumer:
+    """The dashboard's end-offset reader, with short timeouts (``timeout`` seconds)."""
+    from kafka import KafkaConsumer
+
+    timeout_ms = int(timeout * 1000)
+    return KafkaConsumer(
+        **kafka_python_config(settings, "weather-dashboard"),
+        enable_auto_commit=False,
+        bootstrap_timeout_ms=timeout_ms,
+        request_timeout_ms=max(timeout_ms, 1000) + 500,
+    )
+
+
+def debug_consumer(settings: Settings, topic: str, group: str) -> kafka.KafkaConsumer:
+    """The ``debug`` command's group member, from the topic's newest records on."""
+    from kafka import KafkaConsumer
+
+    return KafkaConsumer(
+        topic,
+        **kafka_python_config(settings),
+        group_id=group,
+        auto_offset_reset="latest",
+        bootstrap_timeout_ms=_timeout_ms(settings),
+    )
+
+
+# -- aiokafka ----------------------------------------------------------------------------------
+
+
+def table_check_reader(settings: Settings) -> aiokafka.AIOKafkaConsumer:
+    """The worker's reader of source records to check its tables against the log."""
+    from aiokafka import AIOKafkaConsumer
+
+    return AIOKafkaConsumer(
+        **aiokafka_config(settings),
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="none",  # below the log start: nothing to compare, say so
+    )
+
+
+def changelog_tail_probe(brokers: Brokers) -> aiokafka.AIOKafkaConsumer:
+    """Reads changelog tails back during a recovery, at the brokers of Faust's transport (the
+    Faust adapter knows no :class:`Settings`)."""
+    from aiokafka import AIOKafkaConsumer
+
+    return AIOKafkaConsumer(
+        **aiokafka_config(brokers),
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+
+
+def cluster_probe(settings: Settings) -> aiokafka.client.AIOKafkaClient:
+    """A bare client for one Metadata request: which broker this is (``kafka/quirks.py``)."""
+    from aiokafka.client import AIOKafkaClient
+
+    return AIOKafkaClient(
+        **aiokafka_config(settings),
+        client_id="weather-broker-check",
+        request_timeout_ms=_timeout_ms(settings),
+    )
+
+
+# -- confluent-kafka ---------------------------------------------------------------------------
+
+
+def reachability_admin(connection: KafkaConnection) -> confluent_kafka.admin.AdminClient:
+    """A Spark job's check that a broker answers before its query starts."""
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient({**confluent_config(connection), "log_level": 2})  # no per-retry lines
