@@ -157,9 +157,11 @@ def mutated_snapshots(draw: st.DrawFn, kind: str) -> bytes:
         stats[what] = draw(st.sampled_from(WRONG_VALUES[what]))
     elif what == "date":
         stats[draw(st.sampled_from(["start", "end"]))] = draw(st.sampled_from(WRONG_VALUES["date"]))
-    elif what == "order":  # start after end
-        start = dt.date.fromisoformat(stats["end"]) + dt.timedelta(days=1)
-        assume(start <= dt.date.max and stats["end"][:8] == start.isoformat()[:8])
+    elif what == "order":  # start the day after end, in the same month
+        end = dt.date.fromisoformat(stats["end"])
+        assume(end < dt.date.max)
+        start = end + dt.timedelta(days=1)
+        assume(start.month == end.month)
         stats["start"] = start.isoformat()
     elif what == "field":
         del stats[draw(st.sampled_from(["count", "sum", "start", "end"]))]
