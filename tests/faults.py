@@ -74,7 +74,19 @@ def lost_and_doubled(
     return lost, doubled
 
 
-def report(fault: str, injected: str, lost: int, doubled: int, seconds: float) -> None:
+def report(
+    fault: str, injected: str, lost: int | None, doubled: int | None, seconds: float | None
+) -> None:
     """One line of the "Faults survived" table, printed by the test that measured it
-    (``pytest -s``, or the captured output of a failing test)."""
-    print(f"FAULT | {fault} | {injected} | {lost} | {doubled} | {seconds:.1f}", flush=True)
+    (``pytest -s``, or the captured output of a failing test).
+
+    Every figure is what the test measured: ``lost``/``doubled`` from :func:`lost_and_doubled`
+    (or another count against ground truth), ``seconds`` from the test's clock. A figure the
+    test cannot measure is None and prints as "-", never as 0.
+    """
+    figures = [
+        "-" if lost is None else str(lost),
+        "-" if doubled is None else str(doubled),
+        "-" if seconds is None else f"{seconds:.1f}",
+    ]
+    print(f"FAULT | {fault} | {injected} | {' | '.join(figures)}", flush=True)

@@ -14,12 +14,13 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka import KafkaProducer
 
-from tests.faults import FailingWrites, report
-from tests.support import run_cli
+from tests.faults import FailingWrites, lost_and_doubled, report
+from tests.support import ground_truth, run_cli
 from weather_app.consumer import consume
 from weather_app.core.report_pb2 import Report
 from weather_app.errors import WeatherError
@@ -50,6 +51,12 @@ def until(condition: Callable[[], bool], timeout: float = 60) -> Callable[[], bo
         return False
 
     return should_stop
+
+
+def lost_and_doubled_in_partition_0(settings: Settings, summary: dict[str, Any]) -> tuple[int, int]:
+    """Records the temperatures partition 0 file misses and counts twice, against the topic."""
+    truth = ground_truth(settings.kafka_broker, "temperatures")[0]
+    return lost_and_doubled({0: summary}, {0: truth})
 
 
 def file_offset(path: Path) -> int:
@@ -93,10 +100,14 @@ def test_a_failing_disk_keeps_the_checkpoint_and_stopping_says_what_was_not_save
     consume(settings, "temperatures", [0], should_stop=until(lambda: file_offset(path) == 10))
     took = time.monotonic() - healed
     summary = json.loads(path.read_text())
+    lost, doubled = lost_and_doubled_in_partition_0(settings, summary)
+    name = errno.errorcode[error]
+    report(
+        f"consume: every save fails ({name}), then a rerun", "write() raises", lost, doubled, took
+    )
     assert summary["January"]["1990"]["count"] == 10
     assert summary["January"]["1990"]["sum"] == sum(range(1, 11))
-    name = errno.errorcode[error]
-    report(f"consume: every save fails ({name}), then a rerun", "write() raises", 0, 0, took)
+    assert (lost, doubled) == (0, 0)
 
 
 def test_a_transient_failure_is_retried_after_the_next_poll(
@@ -119,8 +130,11 @@ def test_a_transient_failure_is_retried_after_the_next_poll(
     assert disk.failed == 2
     levels = [(r.levelname, r.getMessage().split(" (")[0]) for r in caplog.records]
     assert levels == [("ERROR", f"cannot write {path}"), ("WARNING", f"wrote {path}")]
-    assert json.loads(path.read_text())["January"]["1990"]["count"] == 6
-    report("consume: two saves fail (ENOSPC)", "write() raises", 0, 0, took)
+    summary = json.loads(path.read_text())
+    lost, doubled = lost_and_doubled_in_partition_0(settings, summary)
+    report("consume: two saves fail (ENOSPC)", "write() raises", lost, doubled, took)
+    assert summary["January"]["1990"]["count"] == 6
+    assert (lost, doubled) == (0, 0)
 
 
 def test_a_snapshot_folder_that_cannot_be_written_is_one_line_naming_it(env, data_dir):

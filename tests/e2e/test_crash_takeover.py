@@ -16,15 +16,20 @@ older than the session timeout (noida-db never expires members). What must hold:
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import random
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.faults import lost_and_doubled, report
 from tests.support import (
+    PARTITIONS,
     Process,
     command_env,
     diff_report,
@@ -51,31 +56,59 @@ KINDS = ("temperatures", "stations")
 
 
 class StallMonitor(threading.Thread):
-    """Longest time any partition file's offset stood still while the producer ran."""
+    """Longest time any partition file's offset stood still while the producer ran.
+
+    A watcher that dies would understate the stall, so its exception is kept and raised by
+    :meth:`check` and :meth:`stop`, and :meth:`stop` fails unless it watched every partition.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         super().__init__(daemon=True)
         self.data_dir = data_dir
         self.last: dict[tuple[str, int], tuple[float, int]] = {}
         self.longest: dict[tuple[str, int], float] = {}
+        self.error: BaseException | None = None
         self._stopping = threading.Event()
 
     def run(self) -> None:
-        while not self._stopping.wait(0.05):
-            now = time.monotonic()
-            for kind in KINDS:
-                for partition, offset in offsets(self.data_dir, kind).items():
-                    key = (kind, partition)
-                    since, seen = self.last.get(key, (now, -1))
-                    if offset != seen:
-                        self.last[key] = (now, offset)
-                    self.longest[key] = max(self.longest.get(key, 0.0), now - since)
+        try:
+            while not self._stopping.wait(0.05):
+                self._look()
+        except BaseException as error:  # raised in the test by check() and stop()
+            self.error = error
+
+    def _look(self) -> None:
+        now = time.monotonic()
+        for kind in KINDS:
+            for partition, offset in offsets(self.data_dir, kind).items():
+                key = (kind, partition)
+                since, seen = self.last.get(key, (now, -1))
+                if offset != seen:
+                    self.last[key] = (now, offset)
+                self.longest[key] = max(self.longest.get(key, 0.0), now - since)
+
+    def check(self) -> None:
+        """Fail the test if the watcher died or is not running."""
+        if self.error is not None:
+            raise AssertionError(f"the stall monitor died: {self.error!r}") from self.error
+        assert self.is_alive(), "the stall monitor is not running"
 
     def stop(self) -> float:
         """Stop watching; the longest standstill of any partition, in seconds."""
+        self.check()
+        self.halt()
+        assert not self.is_alive(), "the stall monitor did not stop within 10 s"
+        if self.error is not None:
+            raise AssertionError(f"the stall monitor died: {self.error!r}") from self.error
+        watched = {(kind, p) for kind in KINDS for p in range(PARTITIONS[kind])}
+        assert self.longest.keys() == watched, f"the stall monitor watched {sorted(self.longest)}"
+        return max(self.longest.values())
+
+    def halt(self) -> None:
+        """Stop watching without checking anything (the cleanup after a failure)."""
         self._stopping.set()
-        self.join(10)
-        return max(self.longest.values(), default=0.0)
+        if self.ident is not None:
+            self.join(10)
 
 
 def offsets(data_dir: Path, kind: str) -> dict[int, int]:
@@ -179,10 +212,29 @@ def assert_exact(data_dir: Path, kafka_broker: str) -> None:
         )
 
 
+#: set to a seed a failing run printed, to replay its data and kill moments
+CHAOS_SEED = "WEATHER_CHAOS_SEED"
+
+
 def seeded() -> tuple[random.Random, int]:
-    """A random generator and its seed (printed by the test, to replay a failing run)."""
-    seed = random.randrange(1_000_000)
+    """A random generator and its seed: ``WEATHER_CHAOS_SEED``'s, or a fresh one. The seed is
+    printed at once, so the captured output of a failing run shows it."""
+    given = os.environ.get(CHAOS_SEED, "").strip()
+    if given and not given.isdigit():
+        pytest.fail(f"{CHAOS_SEED} must be a non-negative integer, got {given!r}", pytrace=False)
+    seed = int(given) if given else random.randrange(1_000_000)
+    print(f"chaos seed {seed} (replay: {CHAOS_SEED}={seed})", flush=True)
     return random.Random(seed), seed
+
+
+@contextlib.contextmanager
+def replayable(seed: int) -> Iterator[None]:
+    """Any failure inside says the seed that replays it."""
+    try:
+        yield
+    except BaseException as error:
+        error.add_note(f"chaos seed {seed}: replay with {CHAOS_SEED}={seed}")
+        raise
 
 
 def wait_every_partition_moves(data_dir: Path, what: str) -> None:
@@ -191,7 +243,7 @@ def wait_every_partition_moves(data_dir: Path, what: str) -> None:
 
 
 def stop_everything(group: Group, producer: Process, monitor: StallMonitor) -> None:
-    monitor.stop()
+    monitor.halt()
     if producer.running():
         producer.kill()
     group.stop_all()
@@ -218,32 +270,35 @@ def test_random_sigkills_of_three_workers_lose_nothing_and_double_nothing(
     producer = producing(base, tmp_path / "producer.log", seed)
     monitor = StallMonitor(data_dir)
     killed: list[str] = []
-    try:
-        group.wait_ready(*names)
-        wait_for(lambda: all(offsets(data_dir, k) for k in KINDS), 60, "first snapshots")
-        monitor.start()
-        for kill in range(5):
-            time.sleep(rng.uniform(1.0, 8.0))  # a random moment to crash in (seeded, reported)
-            victim = rng.choice(names)
-            before = {kind: offsets(data_dir, kind) for kind in KINDS}
-            group.kill(victim)
-            killed.append(victim)
-            assert producer.running(), producer.tail()
-            # mostly restarted at once; once left dead past the session timeout (peers evict it)
-            if kill == 2:
-                wait_for(lambda b=before: advanced(data_dir, b), MAX_STALL_SEC, "a takeover")
-            group.start(victim)
-            unkilled = [n for n in names if n != victim]
-            assert all(group.workers[n].running() for n in unkilled), group.tails()
-        group.wait_ready(*names)
-        wait_every_partition_moves(data_dir, "every partition to move")
-        stall = monitor.stop()
-        lost, doubled = finish(group, producer, data_dir, kafka_broker)
-    finally:
-        stop_everything(group, producer, monitor)
-    print(f"seed {seed}: killed {killed}, longest partition stall {stall:.1f} s")
-    report("random SIGKILLs of 3 workers", "5 SIGKILLs, restarted", lost, doubled, stall)
-    assert_survived(group, data_dir, kafka_broker, seed, stall)
+    with replayable(seed):
+        try:
+            group.wait_ready(*names)
+            wait_for(lambda: all(offsets(data_dir, k) for k in KINDS), 60, "first snapshots")
+            monitor.start()
+            for kill in range(5):
+                time.sleep(rng.uniform(1.0, 8.0))  # a random moment to crash in (seeded)
+                victim = rng.choice(names)
+                before = {kind: offsets(data_dir, kind) for kind in KINDS}
+                group.kill(victim)
+                killed.append(victim)
+                assert producer.running(), producer.tail()
+                # mostly restarted at once; once left dead past the session timeout (peers
+                # evict it)
+                if kill == 2:
+                    wait_for(lambda b=before: advanced(data_dir, b), MAX_STALL_SEC, "a takeover")
+                group.start(victim)
+                unkilled = [n for n in names if n != victim]
+                assert all(group.workers[n].running() for n in unkilled), group.tails()
+                monitor.check()
+            group.wait_ready(*names)
+            wait_every_partition_moves(data_dir, "every partition to move")
+            stall = monitor.stop()
+            lost, doubled = finish(group, producer, data_dir, kafka_broker)
+        finally:
+            stop_everything(group, producer, monitor)
+        print(f"seed {seed}: killed {killed}, longest partition stall {stall:.1f} s")
+        report("random SIGKILLs of 3 workers", "5 SIGKILLs, restarted", lost, doubled, stall)
+        assert_survived(group, data_dir, kafka_broker, seed, stall)
 
 
 @pytest.mark.timeout(240)
@@ -256,35 +311,39 @@ def test_a_worker_joins_a_busy_group_and_another_is_killed_during_the_rebalance(
     group.start("b")
     producer = producing(base, tmp_path / "producer.log", seed)
     monitor = StallMonitor(data_dir)
-    try:
-        group.wait_ready("a", "b")
-        wait_for(lambda: all(offsets(data_dir, k) for k in KINDS), 60, "first snapshots")
-        monitor.start()
-        time.sleep(rng.uniform(1.0, 4.0))  # the group is busy with the producer's records
-        revokes = group.workers["a"].log.read_text().count("Revoking previously assigned")
-        group.start("c")  # joins a busy group: a rebalance of everyone begins
-        wait_for(
-            lambda: (
-                group.workers["a"].log.read_text().count("Revoking previously assigned") > revokes
-            ),
-            60,
-            "the rebalance for the joining worker",
+    with replayable(seed):
+        try:
+            group.wait_ready("a", "b")
+            wait_for(lambda: all(offsets(data_dir, k) for k in KINDS), 60, "first snapshots")
+            monitor.start()
+            time.sleep(rng.uniform(1.0, 4.0))  # the group is busy with the producer's records
+            revokes = group.workers["a"].log.read_text().count("Revoking previously assigned")
+            group.start("c")  # joins a busy group: a rebalance of everyone begins
+            wait_for(
+                lambda: (
+                    group.workers["a"].log.read_text().count("Revoking previously assigned")
+                    > revokes
+                ),
+                60,
+                "the rebalance for the joining worker",
+            )
+            time.sleep(rng.uniform(0.0, 1.0))  # a random moment inside that rebalance
+            group.kill("b")
+            assert producer.running(), producer.tail()
+            group.wait_ready("a", "c")
+            wait_every_partition_moves(data_dir, "the takeover of b")
+            group.start("b")
+            group.wait_ready("a", "b", "c")
+            wait_every_partition_moves(data_dir, "every partition to move")
+            stall = monitor.stop()
+            lost, doubled = finish(group, producer, data_dir, kafka_broker)
+        finally:
+            stop_everything(group, producer, monitor)
+        print(f"seed {seed}: longest partition stall {stall:.1f} s")
+        report(
+            "busy join + SIGKILL in the rebalance", "join, SIGKILL, restart", lost, doubled, stall
         )
-        time.sleep(rng.uniform(0.0, 1.0))  # a random moment inside that rebalance
-        group.kill("b")
-        assert producer.running(), producer.tail()
-        group.wait_ready("a", "c")
-        wait_every_partition_moves(data_dir, "the takeover of b")
-        group.start("b")
-        group.wait_ready("a", "b", "c")
-        wait_every_partition_moves(data_dir, "every partition to move")
-        stall = monitor.stop()
-        lost, doubled = finish(group, producer, data_dir, kafka_broker)
-    finally:
-        stop_everything(group, producer, monitor)
-    print(f"seed {seed}: longest partition stall {stall:.1f} s")
-    report("busy join + SIGKILL in the rebalance", "join, SIGKILL, restart", lost, doubled, stall)
-    assert_survived(group, data_dir, kafka_broker, seed, stall)
+        assert_survived(group, data_dir, kafka_broker, seed, stall)
 
 
 @pytest.mark.timeout(240)
@@ -307,6 +366,7 @@ def test_a_store_killed_between_a_table_write_and_its_commit_is_rebuilt(
         for _attempt in range(20):
             wait_for(lambda: any(markers.glob("*")), 60, "a table write not committed yet")
             group.kill("a")  # right after a write: its commit is at most 2.8 s away
+            killed = time.monotonic()
             if any(markers.glob("*")):
                 break
             group.start("a")
@@ -320,6 +380,7 @@ def test_a_store_killed_between_a_table_write_and_its_commit_is_rebuilt(
             before = {kind: offsets(data_dir, kind) for kind in KINDS}
             wait_for(lambda b=before: advanced(data_dir, b), 60, "progress after the restart")
             if restart == 0:
+                recovery = time.monotonic() - killed  # to every partition moving again
                 rebuilt = "rebuilding it from the changelog"
                 log = group.workers["a"].log.read_text()
                 for name in dirty:
@@ -332,6 +393,59 @@ def test_a_store_killed_between_a_table_write_and_its_commit_is_rebuilt(
         if producer.running():
             producer.kill()
         group.stop_all()
-    report("store ahead of its changelog", "SIGKILL after an uncommitted write", lost, doubled, 0)
+    report(
+        "store ahead of its changelog",
+        "SIGKILL after an uncommitted write",
+        lost,
+        doubled,
+        recovery,
+    )
     assert_exact(data_dir, kafka_broker)
     assert group.problems() == []
+
+
+def write_partition_files(data_dir: Path) -> None:
+    """Every partition file of both kinds, at offset 0."""
+    for kind in KINDS:
+        (data_dir / kind).mkdir(parents=True, exist_ok=True)
+        for partition in range(PARTITIONS[kind]):
+            text = json.dumps({"partition": partition, "offset": 0})
+            (data_dir / kind / f"partition-{partition}.json").write_text(text)
+
+
+def test_a_stall_monitor_measures_how_long_every_partition_stood_still(tmp_path):
+    write_partition_files(tmp_path)
+    monitor = StallMonitor(tmp_path)
+    monitor.start()
+    try:
+        wait_for(
+            lambda: len(monitor.longest) == 10 and min(monitor.longest.values()) >= 0.5,
+            10,
+            "every partition seen standing still for 0.5 s",
+        )
+        monitor.check()
+        assert 0.5 <= monitor.stop() < 10
+    finally:
+        monitor.halt()
+
+
+def test_a_stall_monitor_whose_thread_dies_fails_the_test(tmp_path):
+    write_partition_files(tmp_path)
+    (tmp_path / "temperatures" / "partition-0.json").write_text("[]")  # JSON, but not a snapshot
+    monitor = StallMonitor(tmp_path)
+    monitor.start()
+    try:
+        wait_for(lambda: not monitor.is_alive(), 10, "the monitor's thread to end")
+        with pytest.raises(AssertionError, match=r"the stall monitor died: TypeError"):
+            monitor.check()
+        with pytest.raises(AssertionError, match=r"the stall monitor died: TypeError"):
+            monitor.stop()
+    finally:
+        monitor.halt()
+
+
+def test_a_stall_monitor_never_started_fails_the_test_and_halts_quietly(tmp_path):
+    monitor = StallMonitor(tmp_path)
+    with pytest.raises(AssertionError, match="not running"):
+        monitor.stop()
+    monitor.halt()  # the cleanup after a failure before start() must not raise

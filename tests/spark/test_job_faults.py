@@ -7,9 +7,14 @@ uses the embedded one.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +53,38 @@ def spark_job(env: dict[str, str], name: str, *args: str) -> subprocess.Popen[st
 def finished(job: subprocess.Popen[str], timeout: float = 240) -> tuple[int, str, str]:
     out, err = job.communicate(timeout=timeout)
     return job.returncode, out, err
+
+
+def end_job(job: subprocess.Popen[str]) -> None:
+    """SIGKILL a job still running, with its JVM (the job leads its own session)."""
+    if job.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(job.pid, signal.SIGKILL)
+        job.communicate(timeout=30)
+
+
+def first_line_starting(job: subprocess.Popen[str], prefix: str, timeout: float) -> str:
+    """The first stdout line of ``job`` that starts with ``prefix``; fails the test at the
+    deadline or when the job's output ends first. The reader stops at that line, so the rest
+    of the output is left to :func:`finished`."""
+    assert job.stdout is not None
+    stdout = job.stdout
+    found: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for line in stdout:
+            if line.startswith(prefix):
+                found.put(line)
+                return
+        found.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        line = found.get(timeout=timeout)
+    except queue.Empty:
+        raise AssertionError(f"no line starting {prefix!r} within {timeout} s") from None
+    assert line is not None, f"the job's output ended without a line starting {prefix!r}"
+    return line
 
 
 def one_error_line(err: str) -> str:
@@ -108,7 +145,7 @@ def test_a_job_without_a_broker_fails_in_one_line(tmp_path: Path) -> None:
         f"error: cannot reach the Kafka broker at {address} (KAFKA_BROKER) within "
         "WEATHER_CONNECT_TIMEOUT_SEC (2 s)"
     ), line
-    report("spark.stats: no broker at start", "`KAFKA_BROKER` on a free port", 0, 0, took)
+    report("spark.stats: no broker at start", "`KAFKA_BROKER` on a free port", None, None, took)
 
 
 def test_a_job_that_loses_the_broker_fails_in_one_line(
@@ -119,19 +156,20 @@ def test_a_job_that_loses_the_broker_fails_in_one_line(
     reset_everything(settings, product_topics(settings), report=lambda _: None)
     produce_stations(env, 5)
     job = spark_job(env, "stats", "--seconds", "240", "--every", "1")
-    assert job.stdout is not None
-    for line in job.stdout:  # the first trigger's table: the query is running
-        if line.startswith("|station"):
-            break
-    broker.stop()
-    lost_at = time.monotonic()
-    code, _, err = finished(job, 120)
-    took = time.monotonic() - lost_at
+    try:
+        first_line_starting(job, "|station", 180)  # the first trigger's table: it is running
+        broker.stop()
+        lost_at = time.monotonic()
+        code, _, err = finished(job, 120)
+        took = time.monotonic() - lost_at
+    finally:
+        end_job(job)
+    # the job prints tables, not files to compare with ground truth: loss is not measured
+    report("spark.stats: broker lost mid-query", "broker stopped", None, None, took)
     assert code == 1, err
     line = one_error_line(err)
     assert broker.address in line and "stations-json" in line, line
     assert took < 90, took
-    report("spark.stats: broker lost mid-query", "broker stopped", 0, 0, took)
 
 
 def test_a_checkpoint_past_the_log_end_fails_or_is_skipped_with_a_warning(
@@ -174,4 +212,7 @@ def test_a_checkpoint_past_the_log_end_fails_or_is_skipped_with_a_warning(
     assert code == 0, err
     assert "failOnDataLoss=false: skipping ahead" in err, err
     assert checkpointed(data_dir / "spark" / "dataset-checkpoint") == after  # the new log read
-    report("spark.dataset: checkpoint past the log end", "topic recreated shorter", 0, 0, took)
+    # rows are asserted unchanged by the failing run, not compared with ground truth: "-"
+    report(
+        "spark.dataset: checkpoint past the log end", "topic recreated shorter", None, None, took
+    )
