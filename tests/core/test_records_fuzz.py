@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from tests.fuzzing import Reach
 from weather_app.core.partition import PartitionSummary
 from weather_app.core.records import (
+    MAX_DEGREES,
     MONTHS,
     RESERVED_STATIONS,
     BadRecord,
@@ -34,7 +35,6 @@ from weather_app.core.records import (
     is_date,
 )
 from weather_app.core.report_pb2 import Report
-from weather_app.core.snapshot import CorruptSnapshot
 from weather_app.core.summary import FIELDS
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -120,9 +120,8 @@ valid_stations = st.one_of(
     st.sampled_from("AB"),
     st.text(min_size=1, max_size=10).filter(lambda s: s not in RESERVED_STATIONS),
 )
-#: finite, and small enough that a batch's sum stays finite: a group whose sum overflows is
-#: a known defect (test_regression_a_sum_that_overflows_...), kept out of the properties
-valid_degrees = st.floats(min_value=-1e300, max_value=1e300)
+#: what a record may carry (beyond MAX_DEGREES it is rejected, so no group's sum overflows)
+valid_degrees = st.floats(min_value=-MAX_DEGREES, max_value=MAX_DEGREES)
 
 
 @st.composite
@@ -197,8 +196,8 @@ def test_a_station_value_decodes_to_a_countable_record_or_a_reason():
     )
     @example(
         (
-            Report(date="2000-02-29", station="Ä", degrees=1e308, raining=True).SerializeToString(),
-            ("2000-02-29", "Ä", 1e308, True),
+            Report(date="2000-02-29", station="Ä", degrees=1e9, raining=True).SerializeToString(),
+            ("2000-02-29", "Ä", 1e9, True),
         )
     )
     def check(case: tuple[bytes | None, Fields | None]) -> None:
@@ -326,15 +325,17 @@ def test_regression_json_numbers_python_cannot_hold_are_rejected_with_a_reason()
         decode_temperature(b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=CorruptSnapshot,
-    reason="known defect: two accepted records near the float limit overflow their group's sum "
-    "to inf, and the snapshot written then cannot be read back",
-)
-def test_regression_a_sum_that_overflows_still_renders_a_snapshot_that_reads_back():
+def test_regression_degrees_whose_sum_could_overflow_are_rejected_and_the_snapshot_reads_back():
+    """Two records near the float limit once summed to inf, and that snapshot could not be
+    read back (CorruptSnapshot): such degrees are dead letters now, the bound itself counts."""
     summary = PartitionSummary("temperatures", 1)
-    huge = [Report(date=f"1990-01-0{day}", degrees=1.7e308).SerializeToString() for day in (1, 2)]
-    summary.apply([Message(offset, None, value) for offset, value in enumerate(huge)])
+    days = [(1, 1.7e308), (2, -1.7e308), (3, MAX_DEGREES), (4, MAX_DEGREES)]
+    values = [Report(date=f"1990-01-0{d}", degrees=v).SerializeToString() for d, v in days]
+    json_value = b'{"date": "1990-01-05", "degrees": 1e10}'
+    applied = summary.apply(
+        [Message(offset, None, value) for offset, value in enumerate([*values, json_value])]
+    )
+    assert [bad.reason.split(":")[0] for bad in applied.rejected] == ["degrees out of range"] * 3
+    assert summary.groups["January/1990"]["sum"] == 2 * MAX_DEGREES
     restored = PartitionSummary.from_snapshot("temperatures", summary.render(), 1)
     assert (restored.position, restored.groups) == (summary.position, summary.groups)

@@ -82,7 +82,7 @@ def temperature_fields(key: bytes | None, value: bytes | None) -> tuple[str, str
             pass  # decode_temperature gives the reason
         else:
             date, degrees = report.date, report.degrees
-    if date is not None and _isfinite(degrees):
+    if date is not None and -MAX_DEGREES <= degrees <= MAX_DEGREES:  # (NaN is not)
         month = _MONTHS_SEEN.get(date[:8])
         if month is None or date[8:] not in month[2]:  # a day string has two characters
             month = _month_of(date)
@@ -109,7 +109,7 @@ def station_fields(value: bytes | None) -> tuple[str, str, float]:
                 station
                 and station not in RESERVED_STATIONS
                 and _month_of(date) is not None
-                and math.isfinite(degrees)
+                and -MAX_DEGREES <= degrees <= MAX_DEGREES
             ):
                 return station, date, degrees
     record = decode_station(value)
@@ -124,7 +124,9 @@ _DATE_TAG, _DEGREES_TAG = b"\n\n", 0x19
 _MONTHS_SEEN: dict[str, tuple[bytes, str, frozenset[str]]] = {}
 _MONTHS_SEEN_MAX = 10_000  # a cache: cleared when full, so memory stays bounded
 _DAYS = {last: frozenset(f"{day:02d}" for day in range(1, last + 1)) for last in (28, 29, 30, 31)}
-_isfinite = math.isfinite
+#: the largest degrees a record may carry (either sign): no weather comes near it, and a
+#: group's sum of any number of such values stays finite (an inf sum could not be written)
+MAX_DEGREES = 1e9
 
 
 def _month_of(date: str) -> tuple[bytes, str, frozenset[str]] | None:
@@ -227,4 +229,6 @@ def _degrees(fields: dict[str, Any]) -> float:
         raise BadRecord("degrees out of range: an integer beyond the float range") from None
     if not math.isfinite(value):
         raise BadRecord(f"degrees must be finite, got {degrees!r}")
+    if abs(value) > MAX_DEGREES:
+        raise BadRecord(f"degrees out of range: {degrees!r} is beyond ±{MAX_DEGREES:g}")
     return value
