@@ -88,8 +88,13 @@ def worker(env: dict[str, str], log: Path) -> Process:
     return Process(["worker", "--without-web", "-l", "info"], env, log)
 
 
-def read_partition(bootstrap: str, topic: str, partition: int) -> list[Any]:
-    """Every record of one partition, in offset order."""
+def read_partition(bootstrap: str, topic: str, partition: int, timeout: float = 60) -> list[Any]:
+    """Every record of one partition, in offset order.
+
+    The log end is read again after every empty poll: a log that shrank meanwhile (a broker
+    losing writes, which the data-loss tests cause) ends the read at its new end, and a read
+    that makes no progress fails at ``timeout`` instead of polling forever.
+    """
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         tp = TopicPartition(topic, partition)
@@ -97,10 +102,18 @@ def read_partition(bootstrap: str, topic: str, partition: int) -> list[Any]:
         end = consumer.end_offsets([tp])[tp]
         consumer.seek(tp, 0)
         records: list[Any] = []
+        deadline = time.monotonic() + timeout
         while consumer.position(tp) < end:
-            for batch in consumer.poll(timeout_ms=1000).values():
-                records.extend(batch)
-        return records
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out after {timeout}s reading {topic}-{partition}: at offset "
+                    f"{consumer.position(tp)}, log end {end}"
+                )
+            fetched = consumer.poll(timeout_ms=1000).get(tp, [])
+            records.extend(fetched)
+            if not fetched:
+                end = min(end, consumer.end_offsets([tp])[tp])
+        return [record for record in records if record.offset < end]
     finally:
         consumer.close()
 
