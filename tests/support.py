@@ -8,7 +8,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,22 @@ class Process(ChildProcess):
             raise AssertionError(f"{self.name} ignored SIGTERM; log: {self.tail()}") from None
         assert code is not None, f"{self.name} was never started"
         return code
+
+
+@contextmanager
+def stopped_after(process: Process) -> Iterator[Process]:
+    """Stop ``process`` (SIGTERM) when the block ends; it must exit 0 after a block that passed.
+
+    After a block that failed it is stopped without an assertion, so the block's own failure
+    is the one reported (an ``assert proc.stop() == 0`` in ``finally`` would replace it).
+    """
+    try:
+        yield process
+    except BaseException:
+        process.stop(must_exit=False)
+        raise
+    code = process.stop()
+    assert code == 0, f"{process.name} exited {code}: {process.tail()}"
 
 
 def worker(env: dict[str, str], log: Path) -> Process:
