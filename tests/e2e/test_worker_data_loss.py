@@ -19,6 +19,7 @@ from tests.support import (
     ground_truth,
     matches_ground_truth,
     read_snapshots,
+    stopped_after,
     wait_caught_up,
     wait_for,
     worker,
@@ -41,19 +42,17 @@ def test_a_snapshot_file_ahead_of_the_log_is_data_loss_and_is_rewritten(
     path.write_text(json.dumps({"partition": 0, "offset": 9, "January": {"1990": stats}}))
     started = time.monotonic()
     work = worker(env, tmp_path / "worker.log").start()
-    try:
+    with stopped_after(work):
         wait_caught_up(data_dir / "temperatures", settings.kafka_broker, "temperatures", 90, work)
         took = time.monotonic() - started
         lines = data_loss_lines(work.log.read_text())
-        assert any(
+        said = (
             "data loss: temperatures partition 0: offsets 5..8 are gone (the log ends at 5, "
-            "partition-0.json said 9)" in line
-            for line in lines
-        ), lines
+            "partition-0.json said 9)"
+        )
+        assert len(lines) == 1 and said in lines[0], lines  # said once
         assert json.loads(path.read_text())["January"]["1990"]["count"] == 5
         measure("worker: snapshot file ahead of the log", settings, data_dir, took)
-    finally:
-        assert work.stop() == 0
 
 
 def test_a_table_ahead_of_a_shorter_log_is_data_loss_and_is_rebuilt(
@@ -61,20 +60,17 @@ def test_a_table_ahead_of_a_shorter_log_is_data_loss_and_is_rebuilt(
 ):
     folder = data_dir / "temperatures"
     work, took = count_then_lose_the_log(env, settings, tmp_path, first_day=20, days=4)
-    try:
+    with stopped_after(work):
         lines = data_loss_lines(work.log.read_text())
-        assert any(
-            "data loss: temperatures partition 0: offsets 4..9 are gone (the log ends at 4, "
-            "the worker's table said 10)" in line
-            for line in lines
-        ), lines
+        gone = "data loss: temperatures partition 0: offsets 4..9 are gone (the log ends at 4, "
+        # the table and the file it wrote both said 10: each is reported, once
+        said = [gone + "the worker's table said 10)", gone + "partition-0.json said 10)"]
+        assert len(lines) == 2 and [sum(s in line for line in lines) for s in said] == [1, 1], lines
         summary = json.loads((folder / "partition-0.json").read_text())
         assert summary["January"]["1990"]["start"] == "1990-01-20", diff_report(
             folder, settings.kafka_broker, "temperatures"
         )
         measure("worker: table and committed offsets ahead of the log", settings, data_dir, took)
-    finally:
-        assert work.stop() == 0
 
 
 @pytest.mark.parametrize(
@@ -90,7 +86,7 @@ def test_a_log_refilled_past_the_tables_position_is_data_loss_and_is_rebuilt(
     folder = data_dir / "temperatures"
     # other records (January 15...) where offsets 0..9 were
     work, took = count_then_lose_the_log(env, settings, tmp_path, first_day=15, days=refill)
-    try:
+    with stopped_after(work):
         lines = data_loss_lines(work.log.read_text())
         said = (
             "data loss: temperatures partition 0: the record at offset 9 is not the one the "
@@ -108,8 +104,6 @@ def test_a_log_refilled_past_the_tables_position_is_data_loss_and_is_rebuilt(
             f"topic recreated and refilled with {refill} other records (the table's position "
             "was 10)",
         )
-    finally:
-        assert work.stop() == 0
 
 
 def count_then_lose_the_log(
@@ -122,10 +116,8 @@ def count_then_lose_the_log(
     folder = settings.data_dir / "temperatures"
     send_days(settings, 1, 10)
     first = worker(env, tmp_path / "first.log").start()
-    try:
+    with stopped_after(first):
         wait_caught_up(folder, settings.kafka_broker, "temperatures", 90, first)
-    finally:
-        assert first.stop() == 0
     ensure_topics(
         settings, product_topics(settings, ["temperatures"]), reset=True, report=lambda _: None
     )
