@@ -140,17 +140,21 @@ Skipped = Mapping[int, Collection[int]]
 
 
 def ground_truth(
-    bootstrap: str, kind: str, skip: Skipped | None = None
+    bootstrap: str, kind: str, skip: Skipped | None = None, upto: Mapping[int, int] | None = None
 ) -> dict[int, dict[str, Any]]:
     """Expected snapshot per partition, computed straight from the topic.
 
     Written independently of the product's core: a record counts when its date is later than
     every earlier record of its group in that partition. Records at ``skip``'s offsets (known
-    garbage) are not counted, but the offset still covers them.
+    garbage) are not counted, but the offset still covers them. With ``upto`` (partition ->
+    offset), only the records before that offset: what a checkpoint at it must hold.
     """
     expected = {}
     for partition in range(PARTITIONS[kind]):
         records = read_partition(bootstrap, kind, partition)
+        if upto is not None:
+            assert upto[partition] <= len(records), (partition, upto[partition], len(records))
+            records = records[: upto[partition]]
         skipped = (skip or {}).get(partition, ())
         groups: dict[Any, dict[str, Any]] = {}
         for record in records:
