@@ -8,7 +8,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +85,33 @@ class Process(ChildProcess):
         return code
 
 
+@contextmanager
+def stopped_after(process: Process) -> Iterator[Process]:
+    """Stop ``process`` (SIGTERM) when the block ends; it must exit 0 after a block that passed.
+
+    After a block that failed it is stopped without an assertion, so the block's own failure
+    is the one reported (an ``assert proc.stop() == 0`` in ``finally`` would replace it).
+    """
+    try:
+        yield process
+    except BaseException:
+        process.stop(must_exit=False)
+        raise
+    code = process.stop()
+    assert code == 0, f"{process.name} exited {code}: {process.tail()}"
+
+
 def worker(env: dict[str, str], log: Path) -> Process:
     return Process(["worker", "--without-web", "-l", "info"], env, log)
 
 
-def read_partition(bootstrap: str, topic: str, partition: int) -> list[Any]:
-    """Every record of one partition, in offset order."""
+def read_partition(bootstrap: str, topic: str, partition: int, timeout: float = 60) -> list[Any]:
+    """Every record of one partition, in offset order.
+
+    The log end is read again after every empty poll: a log that shrank meanwhile (a broker
+    losing writes, which the data-loss tests cause) ends the read at its new end, and a read
+    that makes no progress fails at ``timeout`` instead of polling forever.
+    """
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         tp = TopicPartition(topic, partition)
@@ -97,10 +119,18 @@ def read_partition(bootstrap: str, topic: str, partition: int) -> list[Any]:
         end = consumer.end_offsets([tp])[tp]
         consumer.seek(tp, 0)
         records: list[Any] = []
+        deadline = time.monotonic() + timeout
         while consumer.position(tp) < end:
-            for batch in consumer.poll(timeout_ms=1000).values():
-                records.extend(batch)
-        return records
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out after {timeout}s reading {topic}-{partition}: at offset "
+                    f"{consumer.position(tp)}, log end {end}"
+                )
+            fetched = consumer.poll(timeout_ms=1000).get(tp, [])
+            records.extend(fetched)
+            if not fetched:
+                end = min(end, consumer.end_offsets([tp])[tp])
+        return [record for record in records if record.offset < end]
     finally:
         consumer.close()
 
@@ -110,17 +140,21 @@ Skipped = Mapping[int, Collection[int]]
 
 
 def ground_truth(
-    bootstrap: str, kind: str, skip: Skipped | None = None
+    bootstrap: str, kind: str, skip: Skipped | None = None, upto: Mapping[int, int] | None = None
 ) -> dict[int, dict[str, Any]]:
     """Expected snapshot per partition, computed straight from the topic.
 
     Written independently of the product's core: a record counts when its date is later than
     every earlier record of its group in that partition. Records at ``skip``'s offsets (known
-    garbage) are not counted, but the offset still covers them.
+    garbage) are not counted, but the offset still covers them. With ``upto`` (partition ->
+    offset), only the records before that offset: what a checkpoint at it must hold.
     """
     expected = {}
     for partition in range(PARTITIONS[kind]):
         records = read_partition(bootstrap, kind, partition)
+        if upto is not None:
+            assert upto[partition] <= len(records), (partition, upto[partition], len(records))
+            records = records[: upto[partition]]
         skipped = (skip or {}).get(partition, ())
         groups: dict[Any, dict[str, Any]] = {}
         for record in records:

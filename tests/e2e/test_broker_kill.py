@@ -12,6 +12,7 @@ always uses the embedded one.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 
@@ -94,7 +95,10 @@ def test_a_runtime_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path, ru
             os.kill(producer.popen.pid, signal.SIGSTOP)
         broker.kill()
         killed = time.monotonic()
+        # what the files said with the broker down (a file can only move on from here)
+        saved = {p: s["offset"] for p, s in (read_snapshots(folder, "temperatures") or {}).items()}
         broker.start()
+        kept: dict[int, int] = {}
         if held:
             kept = end_offsets(broker.address, "temperatures")
 
@@ -138,6 +142,10 @@ def test_a_runtime_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path, ru
             if "data loss: " in line
         ]
         print(f"restarts: {runs}; data loss reported: {loss_lines or 'none'}")
+        reported = reported_partitions(loss_lines)
+        if held:  # a file beyond the log the broker kept is data loss, and must be said
+            beyond = {p for p in kept if saved.get(p, 0) > kept[p]}
+            assert beyond <= reported, (saved, kept, loss_lines)
         for process in processes:  # whatever stopped with an error said so in one line
             if process.name == summarise[0]:
                 text = process.log.read_text()
@@ -154,3 +162,29 @@ def test_a_runtime_recovers_from_a_sigkilled_broker_to_ground_truth(tmp_path, ru
             if process.running():
                 process.stop(must_exit=False)
         broker.stop()
+
+
+LOST_OFFSETS = re.compile(
+    r"data loss: temperatures partition ([0-3]): offsets (\d+)\.\.(\d+) are gone "
+    r"\(the log ends at (\d+), (?:partition-\1\.json|the worker's table) said (\d+)\)"
+)
+REFILLED = re.compile(
+    r"data loss: temperatures partition ([0-3]): the record at offset \d+ is not the one "
+    r"(?:partition-\1\.json|the worker's table) counted last"
+)
+
+
+def reported_partitions(lines: list[str]) -> set[int]:
+    """The partitions the data-loss lines name; each line must be one of the two the runtimes
+    write, its offsets consistent (the gone range runs from the log end to what was said)."""
+    partitions = set()
+    for line in lines:
+        if lost := LOST_OFFSETS.search(line):
+            first, last, end, said = (int(lost[i]) for i in range(2, 6))
+            assert first == end and last == said - 1 and end < said, line
+            partitions.add(int(lost[1]))
+        else:
+            refilled = REFILLED.search(line)
+            assert refilled, f"not a data-loss line the runtimes write: {line}"
+            partitions.add(int(refilled[1]))
+    return partitions

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 from tests.support import (
+    PARTITIONS,
     Process,
     end_offsets,
+    ground_truth,
     matches_ground_truth,
     read_snapshots,
     run_cli,
+    same_stats,
+    stopped_after,
     wait_caught_up,
     wait_for,
     worker,
@@ -60,20 +67,28 @@ def test_two_rounds_with_a_crash_between_equal_ground_truth(
     producer.start()
     a2 = consume(env, tmp_path, "a2", "0", "1").start()
     b2 = consume(env, tmp_path, "b2", "2", "3").start()
-    wait_for(
-        lambda: (
-            read_snapshots(data_dir / "temperatures", "temperatures")[0]["offset"]
-            > end_offsets(kafka_broker, "temperatures")[0] // 2
-            > 0
-        ),
-        60,
-        "round 2 progress",
-    )
-    a2.kill()
-    a2 = consume(env, tmp_path, "a3", "0", "1").start()
-    assert producer.wait(180) == 0, producer.tail()
-    wait_caught_up(data_dir / "temperatures", kafka_broker, "temperatures", 120, a2)
-    assert a2.stop() == 0 and b2.stop() == 0  # SIGTERM: finish the batch, save, exit 0
+    started = [producer, a2, b2]
+    try:
+        wait_for(
+            lambda: (
+                read_snapshots(data_dir / "temperatures", "temperatures")[0]["offset"]
+                > end_offsets(kafka_broker, "temperatures")[0] // 2
+                > 0
+            ),
+            60,
+            "round 2 progress",
+        )
+        a2.kill()
+        a2 = consume(env, tmp_path, "a3", "0", "1").start()
+        started.append(a2)
+        assert producer.wait(180) == 0, producer.tail()
+        wait_caught_up(data_dir / "temperatures", kafka_broker, "temperatures", 120, a2)
+    except BaseException:
+        for process in started:
+            process.stop(must_exit=False)
+        raise
+    # caught up, so the SIGTERM finds nothing left to save (test_sigterm_mid_stream... does)
+    assert [a2.stop(), b2.stop()] == [0, 0], [a2.tail(), b2.tail()]
     assert matches_ground_truth(data_dir / "temperatures", kafka_broker, "temperatures")
     january = [
         s["January"]["1990"]
@@ -85,7 +100,7 @@ def test_two_rounds_with_a_crash_between_equal_ground_truth(
 
 def test_a_second_writer_of_a_partition_is_refused(env, data_dir, fresh_topics, tmp_path):
     holder = consume(env, tmp_path, "holder", "1", "2").start()
-    try:
+    with stopped_after(holder):
         wait_for(
             lambda: (data_dir / "temperatures" / "partition-2.json").exists(),
             60,
@@ -100,8 +115,6 @@ def test_a_second_writer_of_a_partition_is_refused(env, data_dir, fresh_topics, 
         work = worker(env, tmp_path / "worker.log").start()
         assert work.wait(90) != 0
         assert "already written by another process" in work.log.read_text()
-    finally:
-        assert holder.stop() == 0
 
 
 def test_consume_and_the_faust_worker_write_identical_files(
@@ -111,11 +124,9 @@ def test_consume_and_the_faust_worker_write_identical_files(
     faust_env = {**env, "WEATHER_DATA_DIR": str(tmp_path / "faust")}
     plain_env = {**env, "WEATHER_DATA_DIR": str(tmp_path / "plain")}
     work = worker(faust_env, tmp_path / "worker.log").start()
-    try:
+    with stopped_after(work):
         for kind in ("temperatures", "stations"):
             wait_caught_up(tmp_path / "faust" / kind, kafka_broker, kind, 120, work)
-    finally:
-        assert work.stop() == 0
     run_cli("consume", "0", "1", "2", "3", "--iterations", "5", env=plain_env)
     run_cli(
         "consume",
@@ -138,12 +149,67 @@ def test_consume_and_the_faust_worker_write_identical_files(
             assert (tmp_path / "plain" / kind / name).read_bytes() == faust_file, (kind, name)
 
 
-def test_sigterm_saves_and_exits_zero(env, data_dir, kafka_broker, fresh_topics, tmp_path):
+def test_sigterm_mid_backlog_saves_what_was_processed_and_exits_zero(
+    env, data_dir, kafka_broker, fresh_topics, tmp_path
+):
+    """SIGTERM while the consumer works through a backlog (its files behind the log): it
+    finishes its batch, saves, exits 0; each file holds exactly the records before its own
+    offset, and a restart goes on from there to ground truth."""
+    folder = data_dir / "stations"
+    partitions = [str(p) for p in range(PARTITIONS["stations"])]
+    # 40,500 records: two full polls of 20,000 (consumer.FETCH), so the SIGTERM sent right
+    # after the first poll's save lands while the second, as large, is being applied
     run_cli(
-        "produce", "--dataset", "stations", "--delay", "0", "--days", "300", "--seed", "1", env=env
+        "produce", "--dataset", "stations", "--delay", "0", "--days", "2700", "--seed", "1", env=env
     )
-    process = consume(
-        env, tmp_path, "c", "0", "1", "2", "3", "4", "5", "--topic", "stations"
+    producer = Process(  # and 12 s more, of later days (a record skipped would be missed)
+        [
+            "produce",
+            "--dataset",
+            "stations",
+            "--delay",
+            "0.004",
+            "--days",
+            "3000",
+            "--seed",
+            "1",
+            "--resume",
+        ],
+        env,
+        tmp_path / "producer.log",
     ).start()
-    wait_caught_up(data_dir / "stations", kafka_broker, "stations", 60, process)
-    assert process.stop() == 0
+    first = consume(env, tmp_path, "first", *partitions, "--topic", "stations").start()
+    started = [producer, first]
+    try:
+        wait_for(lambda: saved_offsets(folder) >= 20_000, 60, "the first poll saved", poll=0.005)
+        # not a condition to wait for but a moment to pick: past the loop's stop check, inside
+        # the second poll's fetch and apply (about 0.3 s for 16,000 records), so the SIGTERM
+        # finds a batch in hand (sent at once it mostly found the first poll's save ending)
+        time.sleep(0.05)
+        stopped = first.stop()
+        assert stopped == 0, first.tail()
+        files = read_snapshots(folder, "stations")
+        assert files is not None
+        saved = {p: snapshot["offset"] for p, snapshot in files.items()}
+        assert producer.running(), producer.tail()  # the log went on: the files were behind
+        truth = ground_truth(kafka_broker, "stations", upto=saved)
+        for partition, snapshot in files.items():
+            assert same_stats(snapshot, truth[partition]), (partition, snapshot, truth[partition])
+        assert producer.wait(60) == 0, producer.tail()
+        behind = {p: end - saved[p] for p, end in end_offsets(kafka_broker, "stations").items()}
+        assert all(gap > 0 for gap in behind.values()), behind
+        restarted = consume(env, tmp_path, "restarted", *partitions, "--topic", "stations")
+        started.append(restarted.start())
+        wait_caught_up(folder, kafka_broker, "stations", 60, restarted)
+    except BaseException:
+        for process in started:
+            process.stop(must_exit=False)
+        raise
+    assert restarted.stop() == 0, restarted.tail()
+    assert matches_ground_truth(folder, kafka_broker, "stations")
+
+
+def saved_offsets(folder: Path) -> int:
+    """The records the partition files of ``folder`` say they hold, over all partitions."""
+    files = read_snapshots(folder, "stations")
+    return sum(snapshot["offset"] for snapshot in files.values()) if files else 0

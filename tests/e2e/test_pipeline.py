@@ -22,37 +22,72 @@ from tests.support import (
 
 
 class SnapshotWatcher(threading.Thread):
-    """Parses every snapshot file in a tight loop; records broken reads and offsets going back."""
+    """Parses every snapshot file in a tight loop; records broken reads and offsets going back.
 
-    def __init__(self, folder: Path) -> None:
+    Whatever else goes wrong in the thread is kept in ``failure`` and raised by :meth:`check`,
+    so a watcher that died cannot pass for one that saw nothing wrong.
+    """
+
+    def __init__(self, folder: Path, deadline: float = 600) -> None:
         super().__init__(daemon=True)
         self.folder = folder
+        self.deadline = deadline
         self.reads = 0
         self.broken: list[str] = []
         self.backwards: list[str] = []
+        self.failure: BaseException | None = None
         self._last: dict[Path, int] = {}
         self._stopping = threading.Event()
 
     def run(self) -> None:
-        while not self._stopping.is_set():
-            for path in sorted(self.folder.glob("*/partition-*.json")):
-                try:
-                    data = path.read_bytes()
-                except FileNotFoundError:
-                    continue
-                try:
-                    offset = json.loads(data)["offset"]
-                except (ValueError, KeyError) as error:
-                    self.broken.append(f"{path}: {error}: {data[:80]!r}")
-                    continue
-                self.reads += 1
-                if offset < self._last.get(path, 0):
-                    self.backwards.append(f"{path}: {self._last[path]} -> {offset}")
-                self._last[path] = offset
+        try:
+            ends = time.monotonic() + self.deadline
+            while not self._stopping.is_set():
+                if time.monotonic() > ends:
+                    raise TimeoutError(f"the watcher was never stopped ({self.deadline}s)")
+                for path in sorted(self.folder.glob("*/partition-*.json")):
+                    self._read(path)
+        except BaseException as error:  # handed to the test by check()
+            self.failure = error
+
+    def _read(self, path: Path) -> None:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return
+        try:
+            snapshot = json.loads(data)
+        except ValueError as error:
+            self.broken.append(f"{path}: {error}: {data[:80]!r}")
+            return
+        offset = snapshot.get("offset") if isinstance(snapshot, dict) else None
+        if not isinstance(offset, int):
+            self.broken.append(f"{path}: no integer offset: {data[:80]!r}")
+            return
+        self.reads += 1
+        if offset < self._last.get(path, 0):
+            self.backwards.append(f"{path}: {self._last[path]} -> {offset}")
+        self._last[path] = offset
+
+    def check_alive(self) -> None:
+        """Fail now if the thread died: a dead watcher sees no broken file."""
+        if self.failure is not None:
+            raise AssertionError("the snapshot watcher failed") from self.failure
+        assert self.is_alive(), "the snapshot watcher stopped by itself"
 
     def stop(self) -> None:
+        """End the thread (no assertion: called in ``finally``, see :meth:`check`)."""
         self._stopping.set()
         self.join(10)
+
+    def check(self, min_reads: int = 100) -> None:
+        """After :meth:`stop`: the thread ended cleanly, read enough, and saw nothing wrong."""
+        assert not self.is_alive(), "the snapshot watcher did not stop"
+        if self.failure is not None:
+            raise AssertionError("the snapshot watcher failed") from self.failure
+        assert self.broken == []
+        assert self.backwards == []
+        assert self.reads > min_reads, self.reads
 
 
 def test_summaries_equal_ground_truth_and_readers_never_see_broken_json(
@@ -67,6 +102,7 @@ def test_summaries_equal_ground_truth_and_readers_never_see_broken_json(
     try:
         wait_caught_up(data_dir / "temperatures", kafka_broker, "temperatures", 120, work)
         wait_caught_up(data_dir / "stations", kafka_broker, "stations", 120, work)
+        watcher.check_alive()
         # a deleted snapshot is recreated from the table state
         victim = data_dir / "stations" / "partition-1.json"
         before = victim.read_bytes()
@@ -77,9 +113,7 @@ def test_summaries_equal_ground_truth_and_readers_never_see_broken_json(
         stopped = work.stop(must_exit=False)
         watcher.stop()
     assert stopped == 0, work.tail()
-    assert watcher.broken == []
-    assert watcher.backwards == []
-    assert watcher.reads > 100
+    watcher.check()
 
 
 @pytest.mark.parametrize("guarantee", ["exactly_once", "at_least_once"])
@@ -116,14 +150,14 @@ def test_sigkilled_workers_neither_lose_nor_double_count(
         assert producer.stop() == 0, producer.tail()
         wait_caught_up(data_dir / "temperatures", kafka_broker, "temperatures", 180, work)
         wait_caught_up(data_dir / "stations", kafka_broker, "stations", 180, work)
+        watcher.check_alive()
     finally:
         if producer.running():
             producer.kill()
         stopped = work.stop(must_exit=False)
         watcher.stop()
     assert stopped == 0, work.tail()
-    assert watcher.broken == []
-    assert watcher.backwards == []
+    watcher.check()
 
 
 def test_reset_then_new_data_counts_only_the_new_data(

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.support import Process, command_env, read_snapshots, wait_caught_up, wait_for, worker
+from tests.support import (
+    Process,
+    command_env,
+    read_snapshots,
+    stopped_after,
+    wait_caught_up,
+    wait_for,
+    worker,
+)
 from weather_app.kafka.reset import reset_everything
 from weather_app.kafka.topics import product_topics
 
@@ -37,23 +45,23 @@ def test_a_surviving_worker_takes_over_and_snapshots_stay_exact(
     )
     first.start()
     second.start()
-    try:
-        wait_for(lambda: owned(first.log) and owned(second.log), 90, "both workers")
-        producer.start()
-        wait_for(
-            lambda: (
-                (read_snapshots(data_dir / "temperatures", "temperatures") or {})
-                and "Elected group leader" in first.log.read_text() + second.log.read_text()
-            ),
-            60,
-            "the first snapshots",
-        )
-        assert second.stop() == 0
-        assert producer.wait(180) == 0, producer.tail()
-        wait_caught_up(data_dir / "temperatures", kafka_broker, "temperatures", 180, first)
-        wait_caught_up(data_dir / "stations", kafka_broker, "stations", 180, first)
-    finally:
-        for process in (producer, second):
-            if process.running():
-                process.kill()
-        assert first.stop() == 0, first.tail()
+    with stopped_after(first):
+        try:
+            wait_for(lambda: owned(first.log) and owned(second.log), 90, "both workers")
+            producer.start()
+            wait_for(
+                lambda: (
+                    (read_snapshots(data_dir / "temperatures", "temperatures") or {})
+                    and "Elected group leader" in first.log.read_text() + second.log.read_text()
+                ),
+                60,
+                "the first snapshots",
+            )
+            assert second.stop() == 0, second.tail()
+            assert producer.wait(180) == 0, producer.tail()
+            wait_caught_up(data_dir / "temperatures", kafka_broker, "temperatures", 180, first)
+            wait_caught_up(data_dir / "stations", kafka_broker, "stations", 180, first)
+        finally:  # these two before the survivor, which stopped_after stops
+            for process in (producer, second):
+                if process.running():
+                    process.kill()

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from tests.support import read_snapshots, wait_for, worker
+from tests.support import read_snapshots, stopped_after, wait_for, worker
 
 
 def error_lines(log: str) -> list[str]:
@@ -16,7 +16,7 @@ def error_lines(log: str) -> list[str]:
 def test_a_second_worker_on_the_same_state_folder_is_refused(env, data_dir, fresh_topics, tmp_path):
     state = tmp_path / "shared-state"
     first = worker({**env, "WEATHER_STATE_DIR": str(state)}, tmp_path / "first.log").start()
-    try:
+    with stopped_after(first):
         wait_for(
             lambda: read_snapshots(data_dir / "temperatures", "temperatures"),
             90,
@@ -33,8 +33,6 @@ def test_a_second_worker_on_the_same_state_folder_is_refused(env, data_dir, fres
         ], log
         assert "Traceback" not in log
         assert first.running()
-    finally:
-        assert first.stop() == 0
 
 
 def test_a_worker_whose_data_folder_cannot_be_written_stops_with_one_line(env, tmp_path):

@@ -7,7 +7,15 @@ import math
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from tests.support import read_partition, read_snapshots, run_cli, wait_for, wait_offsets, worker
+from tests.support import (
+    read_partition,
+    read_snapshots,
+    run_cli,
+    stopped_after,
+    wait_for,
+    wait_offsets,
+    worker,
+)
 from weather_app.core.codec import to_protobuf
 from weather_app.core.generators import Temperature
 from weather_app.core.topics import DEAD_LETTERS
@@ -30,7 +38,7 @@ def dead_letter_count(bootstrap: str) -> int:
 
 def test_faust_send_reaches_the_agent(env, data_dir, kafka_broker, fresh_topics, tmp_path):
     work = worker(env, tmp_path / "worker.log").start()
-    try:
+    with stopped_after(work):
         run_cli(
             "send",
             "temperatures",
@@ -48,8 +56,6 @@ def test_faust_send_reaches_the_agent(env, data_dir, kafka_broker, fresh_topics,
             env=env,
         )
         wait_offsets(data_dir / "temperatures", kafka_broker, "temperatures", 60, work)
-    finally:
-        assert work.stop() == 0
     january = [
         s["January"]
         for s in read_snapshots(data_dir / "temperatures", "temperatures").values()
@@ -87,11 +93,9 @@ def test_bad_records_go_to_the_dead_letter_topic_and_offsets_advance(
     )
     producer.flush()
     work = worker(env, tmp_path / "worker.log").start()
-    try:
+    with stopped_after(work):
         wait_offsets(data_dir / "temperatures", kafka_broker, "temperatures", 60, work)
         wait_for(lambda: dead_letter_count(kafka_broker) >= already + len(bad), 30, "dead letters")
-    finally:
-        assert work.stop() == 0
     snapshot = read_snapshots(data_dir / "temperatures", "temperatures")[1]
     assert snapshot["offset"] == 6
     assert snapshot["January"]["1990"]["count"] == 2

@@ -5,7 +5,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import IO
 
 from kafka import KafkaAdminClient
 
@@ -34,6 +36,17 @@ def start_broker_command(port: int, data_dir: Path) -> subprocess.Popen[str]:
     )
 
 
+def first_line(stream: IO[str], timeout: float, what: str) -> str:
+    """The stream's first line, read in a thread: a process that never prints fails the test at
+    ``timeout`` instead of blocking it (the caller's ``finally`` kills the process)."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert lines, f"timed out after {timeout}s waiting for {what}"
+    return lines[0]
+
+
 def noida_processes(data_dir: Path) -> list[str]:
     found = []
     for pid in os.listdir("/proc"):
@@ -51,7 +64,7 @@ def test_broker_command_starts_answers_and_stops(tmp_path):
     port = free_port()
     process = start_broker_command(port, tmp_path / "broker")
     try:
-        ready = process.stdout.readline()
+        ready = first_line(process.stdout, 60, "the broker's ready line")
         assert ready.startswith(f"Kafka broker ready at 127.0.0.1:{port}"), (
             ready + process.stderr.read()
         )
@@ -133,10 +146,12 @@ def test_no_broker_outlives_a_killed_parent(tmp_path):
         "print('up', flush=True); time.sleep(600)\n"
     )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    assert parent.stdout.readline().strip() == "up"
-    assert noida_processes(tmp_path / "orphan")
-    parent.kill()
-    parent.wait()
+    try:
+        assert first_line(parent.stdout, 60, "the parent's broker").strip() == "up"
+        assert noida_processes(tmp_path / "orphan")
+    finally:
+        parent.kill()
+        parent.wait()
     from weather_app.kafka.topics import _wait_until
 
     _wait_until(lambda: not noida_processes(tmp_path / "orphan"), 20, "noida-db outlived parent")

@@ -584,8 +584,12 @@ def test_queued_record_sends_return_at_once_keep_their_order_and_a_flush_waits_f
         await asyncio.sleep(0.05)
         assert not flushing.done() and fake.sent == []
         fake.gate.set()
-        while len(fake.acks) < 3:
-            await asyncio.sleep(0.01)
+
+        async def three_handed_over() -> None:
+            while len(fake.acks) < 3:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(three_handed_over(), 5)
         assert not flushing.done()  # the batches are handed over, not acknowledged yet
         for ack in fake.acks:
             ack.set_result(SimpleNamespace(topic="changelog", partition=3, offset=0))
