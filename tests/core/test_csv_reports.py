@@ -6,6 +6,8 @@ import csv
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from weather_app.core.csv_reports import (
     BAD_DATE,
@@ -256,3 +258,29 @@ def test_a_file_or_options_that_cannot_be_used(text, options, message):
 def test_malformed_column_options(given, message):
     with pytest.raises(CsvProblem, match=message):
         parse_columns(given)
+
+
+cells = st.one_of(
+    st.sampled_from(["2012-01-01", "2012/02/29", "2013-02-29", "NA", "", "1.5", "yes", "A"]),
+    st.text(max_size=8),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(cells, min_size=1, max_size=5), max_size=20),
+    st.booleans(),
+    st.sampled_from(["stations", "temperatures"]),
+)
+def test_any_rows_give_reports_and_rejects_that_add_up_or_one_problem(rows, rollup, dataset):
+    out = io.StringIO()
+    csv.writer(out).writerows([["date", "station", "degrees", "raining"], *rows])
+    try:
+        reports = read_reports(lines(out.getvalue()), CsvOptions(dataset, rollup=rollup))
+    except CsvProblem:
+        return
+    assert reports.rows == reports.readings + len(reports.rejects)
+    assert rollup or len(reports.reports) == reports.readings
+    keys = [(r.date, getattr(r, "station", "")) for r in reports.reports]
+    assert keys == sorted(set(keys))  # date order, one report per station and date
+    assert all(r.date == parse_date(r.date) for r in reports.reports)
