@@ -4,10 +4,13 @@ For each station count, on a private embedded broker (noida-db) of its own:
 
 * backlog: ``--records`` generated station records (``all_stations(count)``, the worker's
   input: the ``stations`` topic only), sent with confluent-kafka and flushed;
-* worker: the real ``faust -A weather_app worker`` (exactly_once) summarises it from scratch;
+* worker: the real ``faust -A weather_app worker`` (exactly_once, snapshots every
+  ``--snapshot-interval`` seconds, 1 by default as in the product) summarises it from scratch;
   its rate is the progress log's (``WEATHER_DEBUG_PROGRESS_FILE``), from the start of its
   first ``stations`` batch to the end of its last, as ``worker_throughput.py`` measures it;
   its RSS when every snapshot file has reached the topic's end;
+* changelog: the records the worker wrote to the stations table's changelog, per input record
+  (one per group a batch changed, in the batch's transaction);
 * snapshot write: the worker's own ``SnapshotExporter`` (render + atomic write + fsyncs) on a
   partition holding a sixth of the stations (what key hashing gives a partition), written
   ``WRITES`` times, each after one more simulated day of those stations: p50 and p99;
@@ -42,7 +45,7 @@ from worker_throughput import Worker, read_offset
 
 from weather_app.core.generators import all_stations, station_names
 from weather_app.core.partition import PartitionSummary
-from weather_app.core.topics import PARTITIONS, STATIONS
+from weather_app.core.topics import CHANGELOGS, PARTITIONS, STATIONS
 from weather_app.dashboard import start as start_dashboard
 from weather_app.kafka.embedded import EmbeddedBroker, free_port
 from weather_app.kafka.producing import messages
@@ -62,6 +65,7 @@ class Row:
     records: int
     rate: float  # records/s
     rss: int  # bytes
+    changelog: int  # records the worker wrote to the stations table's changelog
     write_p50_ms: float
     write_p99_ms: float
     write_groups: int
@@ -71,7 +75,8 @@ class Row:
     def line(self, base_rate: float) -> str:
         return (
             f"| {self.stations:>6,} | {self.records:>9,} | {self.rate:>9,.0f} "
-            f"| {self.rate / base_rate:>5.2f}x | {self.rss / 2**20:>6.0f} MiB "
+            f"| {self.rate / base_rate:>5.2f}x | {self.changelog / self.records:>5.3f} "
+            f"| {self.rss / 2**20:>6.0f} MiB "
             f"| {self.write_groups:>6,} | {self.write_p50_ms:>7.2f} | {self.write_p99_ms:>7.2f} "
             f"| {self.api_p99_ms:>7.1f} | {self.api_bytes / 1024:>8,.0f} KiB |"
         )
@@ -80,6 +85,15 @@ class Row:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS[STATIONS])]
+        return {tp.partition: end for tp, end in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
 
 
 def fill(settings: Settings, count: int, records: int) -> dict[int, int]:
@@ -107,12 +121,7 @@ def fill(settings: Settings, count: int, records: int) -> dict[int, int]:
         producer.poll(0)
     if producer.flush(120):
         raise RuntimeError("records not delivered")
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
-    try:
-        tps = [TopicPartition(STATIONS, p) for p in range(PARTITIONS[STATIONS])]
-        ends = {tp.partition: end for tp, end in consumer.end_offsets(tps).items()}
-    finally:
-        consumer.close()
+    ends = end_offsets(settings, STATIONS)
     if sum(ends.values()) != records:
         raise RuntimeError(f"sent {records} records but the topic holds {sum(ends.values())}")
     return ends
@@ -128,14 +137,19 @@ class StationsWorker(Worker):
         return {p: read_offset(folder / f"partition-{p}.json") for p in range(PARTITIONS[STATIONS])}
 
 
-def worker_run(settings: Settings, ends: dict[int, int], folder: Path) -> tuple[float, int]:
+def worker_run(
+    settings: Settings, ends: dict[int, int], folder: Path, interval: float
+) -> tuple[float, int]:
     """(records/s, RSS in bytes when caught up) of an exactly_once worker from scratch."""
     progress = folder / "worker.progress"
     worker = StationsWorker(
         settings,
         "exactly_once",
         folder / "data",
-        extra_env={"WEATHER_DEBUG_PROGRESS_FILE": str(progress)},
+        extra_env={
+            "WEATHER_DEBUG_PROGRESS_FILE": str(progress),
+            "WEATHER_SNAPSHOT_INTERVAL_SEC": str(interval),
+        },
     )
     try:
         wait_for(lambda: True if worker.offsets() == ends else None, f"snapshots at {ends}", 0.05)
@@ -209,7 +223,7 @@ def api_latencies(settings: Settings) -> tuple[list[float], int]:
         loop.close()
 
 
-def scenario(count: int, records: int) -> Row:
+def scenario(count: int, records: int, interval: float) -> Row:
     with tempfile.TemporaryDirectory(prefix=f"bench-stations-{count}-") as temp:
         folder = Path(temp)
         with EmbeddedBroker(free_port(), folder / "broker") as broker:
@@ -220,7 +234,8 @@ def scenario(count: int, records: int) -> Row:
             say(f"{count} stations: producing {records:,} records")
             ends = fill(settings, count, records)
             say(f"{count} stations: worker")
-            rate, rss = worker_run(settings, ends, folder)
+            rate, rss = worker_run(settings, ends, folder, interval)
+            changelog = sum(end_offsets(settings, CHANGELOGS[STATIONS][0]).values())
             say(f"{count} stations: dashboard /api/stations")
             latencies, size = api_latencies(settings)
         say(f"{count} stations: snapshot writes")
@@ -230,6 +245,7 @@ def scenario(count: int, records: int) -> Row:
         records,
         rate,
         rss,
+        changelog,
         statistics.median(writes) * 1000,
         percentile(writes, 99) * 1000,
         groups,
@@ -242,15 +258,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=150_000)
     parser.add_argument("--stations", default="15,1000,10000")
+    parser.add_argument(
+        "--snapshot-interval",
+        type=float,
+        default=1.0,
+        help="the worker's WEATHER_SNAPSHOT_INTERVAL_SEC (the product's default: 1)",
+    )
     args = parser.parse_args()
     counts = [int(part) for part in args.stations.split(",")]
-    rows = [scenario(count, args.records) for count in counts]
+    print(f"snapshot interval {args.snapshot_interval:g} s, {args.records:,} records")
+    rows = [scenario(count, args.records, args.snapshot_interval) for count in counts]
     base = rows[0].rate
     print(
-        "| stations | records | worker rec/s | vs first | worker RSS | stations/partition "
+        "| stations | records | worker rec/s | vs first | changelog/record | worker RSS "
+        "| stations/partition "
         "| write p50 ms | write p99 ms | /api/stations p99 ms | body |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(row.line(base))
     last = rows[-1]
