@@ -26,6 +26,7 @@ from tests.support import (
     read_snapshots,
     run_cli,
     same_stats,
+    wait_for,
     wait_offsets,
     worker,
 )
@@ -234,4 +235,35 @@ def test_hourly_readings_with_gaps_rolled_up_daily_and_rejects_counted(
         data_dir / "stations",
         "stations",
         summarise(list(daily.items()), lambda _: "Seattle 2010 (hourly)"),
+    )
+
+
+def test_a_paced_replay_stopped_by_sigterm_says_what_it_did_not_send(
+    env, data_dir, kafka_broker, fresh_topics, tmp_path
+):
+    source = tmp_path / "two-stations.csv"
+    with source.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["date", "station", "degrees"])
+        for day in range(1, 29):
+            writer.writerows([[f"2012-02-{day:02d}", name, day] for name in ("North", "South")])
+    producer = Process(
+        ["produce", "--from-csv", str(source), "--dataset", "stations", "--delay", "0.2"],
+        env,
+        tmp_path / "produce.log",
+    ).start()
+    try:
+        wait_for(
+            lambda: sum(end_offsets(kafka_broker, "stations").values()) >= 6,
+            30,
+            "three paced dates in the topic",
+        )
+    finally:
+        code = producer.stop()
+    assert code == 0, producer.tail()
+    sent = sum(end_offsets(kafka_broker, "stations").values())
+    assert 6 <= sent < 56 and sent % 2 == 0  # whole dates only: both stations of each
+    assert producer.log.read_text().strip().splitlines()[-1] == (
+        f"stations: sent {sent} reports from 56 rows (stopped before the other {56 - sent}); "
+        "skipped 0"
     )
