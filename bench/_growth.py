@@ -2,7 +2,7 @@
 
 * snapshot cost: a partition's summary is built in this process from N generated records
   (the stations series, whose keys are its 15 stations, and the temperatures series, whose
-  keys are its month-years), then written 20 times by the worker's own ``SnapshotExporter``
+  keys are its month-years), then written 20 times by the worker's own ``TableSnapshots``
   (render + atomic write), each after one more batch of 1,000 records; the median time per
   write, and the render alone. A write depends on the keys of the partition, not on how many
   records they summarise: the stations rows stay level from 10,000 to 2,000,000 records, the
@@ -38,7 +38,7 @@ class SnapshotCost:
     topic: str
     records: int
     groups: int
-    write_us: float  # median SnapshotExporter.export, wall (render + atomic write + fsyncs)
+    write_us: float  # median TableSnapshots.export, wall (render + atomic write + fsyncs)
     render_us: float  # median PartitionSummary.render alone, CPU time
 
     def line(self) -> str:

@@ -21,8 +21,8 @@ from spark.session import SOURCES, read_kafka, run_for, spark_session
 from weather_app.core.topics import STATIONS_JSON
 
 TOPIC = STATIONS_JSON
-#: one state store: there are at most 26 stations, and every shuffle partition costs a task
-#: (a state store load and commit) on every trigger
+#: one state store: a row per station (15 by default, 10,000 at most generated), and every
+#: shuffle partition costs a task (a state store load and commit) on every trigger
 SHUFFLE_PARTITIONS = 1
 
 
@@ -40,7 +40,7 @@ def stats_table(reports: DataFrame) -> DataFrame:
     """:func:`station_stats` in station order, as the job prints it.
 
     The aggregate's single partition is sorted where it is: ``orderBy`` would add a range
-    exchange, a third stage (a task, a shuffle write and read) to every trigger, to order 26
+    exchange, a third stage (a task, a shuffle write and read) to every trigger, to order
     rows that are already in one partition.
     """
     return station_stats(reports).coalesce(1).sortWithinPartitions("station")

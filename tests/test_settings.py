@@ -52,7 +52,8 @@ def test_cli_override_keeps_unset_values():
         ({"WEATHER_SEED": "1.5"}, "WEATHER_SEED"),
         ({"WEATHER_REPLICATION_FACTOR": "0"}, "WEATHER_REPLICATION_FACTOR"),
         ({"WEATHER_DUPLICATE_RATE": "1"}, "WEATHER_DUPLICATE_RATE"),
-        ({"WEATHER_STATION_COUNT": "27"}, "WEATHER_STATION_COUNT"),
+        ({"WEATHER_STATION_COUNT": "10001"}, "WEATHER_STATION_COUNT"),
+        ({"WEATHER_STATION_COUNT": "0"}, "WEATHER_STATION_COUNT"),
         ({"KAFKA_BROKER": "no-port"}, "KAFKA_BROKER"),
         ({"KAFKA_BROKER": "host:99999"}, "KAFKA_BROKER"),
         ({"WEATHER_CONNECT_TIMEOUT_SEC": "0"}, "WEATHER_CONNECT_TIMEOUT_SEC"),
@@ -80,3 +81,11 @@ def test_broker_quirks_default_to_auto_and_refuse_others_in_one_line():
     assert str(raised.value) == (
         "WEATHER_BROKER_QUIRKS must be one of auto, embedded, none, got 'kafka'"
     )
+
+
+def test_the_station_count_bound_is_the_generators():
+    from weather_app.core.generators import MAX_STATIONS
+    from weather_app.settings import MAX_STATION_COUNT
+
+    assert MAX_STATION_COUNT == MAX_STATIONS
+    assert Settings.from_env({"WEATHER_STATION_COUNT": "10000"}).station_count == 10_000

@@ -6,13 +6,23 @@ import itertools
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from kafka import TopicPartition
 
+from weather_app.core.csv_reports import (
+    CsvOptions,
+    CsvProblem,
+    CsvReports,
+    read_reports,
+    rejects_csv,
+)
 from weather_app.core.datasets import dataset_records, days_of
 from weather_app.core.pacing import paced
 from weather_app.core.records import BadRecord, decode_station, decode_temperature
 from weather_app.core.topics import DATASET_TOPICS, PARTITIONS
+from weather_app.errors import WeatherError
+from weather_app.files.atomic import atomic_write, describe
 from weather_app.kafka.clients import tail_reader
 from weather_app.kafka.producing import ReliableSender, new_producer, send_days
 from weather_app.settings import Settings
@@ -54,6 +64,54 @@ def produce(
         )
     finally:
         sender.close()
+
+
+def read_csv(path: Path, options: CsvOptions, rejects: Path | None = None) -> CsvReports:
+    """The reports of a CSV file (:class:`WeatherError` if it cannot be used at all); with
+    ``rejects``, the skipped rows are written there (atomically), even when none is."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            reports = read_reports(file, options)
+    except OSError as error:
+        raise WeatherError(f"cannot read {path}: {describe(error)}") from None
+    except UnicodeDecodeError as error:
+        raise WeatherError(f"{path} is not UTF-8 text ({error.reason})") from None
+    except CsvProblem as problem:
+        raise WeatherError(f"{path}: {problem}") from None
+    if rejects is not None:
+        try:
+            atomic_write(rejects, rejects_csv(reports.header, reports.rejects).encode("utf-8"))
+        except OSError as error:
+            raise WeatherError(f"cannot write {rejects}: {describe(error)}") from None
+    return reports
+
+
+def send_reports(
+    settings: Settings,
+    reports: CsvReports,
+    *,
+    delay: float = 0.0,
+    progress: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Send a file's reports day by day, ``delay`` seconds a day; the number of reports sent.
+
+    The same sender as :func:`produce`: acks=all, retries, each partition in send order."""
+    days = list(days_of(reports.reports))
+    sent_days = 0
+
+    def on_day(done: int) -> None:
+        nonlocal sent_days
+        sent_days = done
+        if progress is not None:
+            progress(done)
+
+    sender = ReliableSender(lambda: new_producer(settings), settings)
+    try:
+        send_days(sender, paced(days, delay), on_day=on_day, should_stop=should_stop)
+    finally:
+        sender.close()
+    return sum(len(day) for day in days[:sent_days])
 
 
 def newest_date(settings: Settings, dataset: str) -> str | None:

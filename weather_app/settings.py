@@ -23,6 +23,8 @@ STATIONS_DELAY_SEC = 1.0  # one simulated day per second (P6)
 TEMPERATURES_DELAY_SEC = 0.5  # one simulated day per half second (P7)
 
 GUARANTEES = ("exactly_once", "at_least_once")
+#: stations the generator can make: A..Z up to 26, S00001.. beyond (core/generators.py)
+MAX_STATION_COUNT = 10_000
 WORKER_PRODUCES = ("none", "stations", "temperatures", "all")
 #: the embedded broker's workarounds: detected, always on, always off (kafka/quirks.py)
 BROKER_QUIRKS = ("auto", "embedded", "none")
@@ -191,5 +193,7 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"metrics_port must be 1..65535, got {settings.metrics_port!r}")
     if not settings.metrics_host.strip():
         raise SettingsError("metrics_host must be an address to bind, got an empty one")
-    if not 1 <= settings.station_count <= 26:
-        raise SettingsError(f"station_count must be 1..26, got {settings.station_count!r}")
+    if not 1 <= settings.station_count <= MAX_STATION_COUNT:
+        raise SettingsError(
+            f"station_count must be 1..{MAX_STATION_COUNT}, got {settings.station_count!r}"
+        )

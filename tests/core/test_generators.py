@@ -83,9 +83,34 @@ def test_each_station_has_its_own_seasons():
 
 
 def test_station_count_is_bounded():
-    with pytest.raises(ValueError, match=r"1\.\.26"):
-        next(all_stations(27))
+    with pytest.raises(ValueError, match=r"1\.\.10000"):
+        next(all_stations(10_001))
+    with pytest.raises(ValueError, match=r"1\.\.10000"):
+        station_names(0)
     assert station_names(26)[-1] == "Z"
+
+
+def test_beyond_26_stations_are_numbered_and_each_keeps_its_own_weather():
+    names = station_names(10_000)
+    assert names[:2] == ["S00001", "S00002"] and names[-1] == "S10000"
+    assert station_names(27)[-1] == "S00027"
+    assert len(set(names)) == 10_000
+    first_day = take(all_stations(10_000, seed=9), 10_000)
+    assert [r.station for r in first_day] == names
+    assert {r.date for r in first_day} == {"2000-01-01"}
+    # a station's weather depends on its name and the seed only, not on how many run
+    days = 60
+    s00042: list = []
+    sums: dict[str, float] = {}
+    for record in itertools.islice(all_stations(10_000, seed=9), 10_000 * days):
+        sums[record.station] = sums.get(record.station, 0.0) + record.degrees
+        if record.station == "S00042":
+            s00042.append(record)
+    alone = take(all_stations(1_000, seed=9), 1_000 * days)
+    assert len(s00042) == days
+    assert s00042 == [r for r in alone if r.station == "S00042"]
+    # and each station has a pattern of its own: 10,000 different sums
+    assert len(set(sums.values())) == 10_000
 
 
 # --- temperatures ------------------------------------------------------------------------

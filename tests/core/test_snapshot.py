@@ -139,6 +139,14 @@ def test_parse_round_trips_a_stations_snapshot():
     assert groups == sorted(STATION_GROUPS)
 
 
+def test_parse_round_trips_any_station_name_a_file_may_give():
+    """Names from a CSV: any UTF-8 text up to 64 characters, quotes, slashes and all."""
+    names = ['Zürich "Fluntern" / 東京', "S00042", "a\\b\nc", "🌧" * 64, " ", "Offset", "0"]
+    groups = [(name, stats(1, 1.5, "2012-01-01", "2012-01-01")) for name in names]
+    offset, parsed = parse(STATIONS, render(build(STATIONS, 0, 7, groups)), 0)
+    assert (offset, parsed) == (7, sorted(groups))
+
+
 def test_parse_round_trips_a_temperatures_snapshot():
     data = render(build(TEMPERATURES, 2, 4000, TEMPERATURE_GROUPS))
     offset, groups = parse(TEMPERATURES, data, 2)

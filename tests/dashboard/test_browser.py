@@ -1,4 +1,5 @@
-"""The page in headless Chromium: 15 station bars, live update without reload, no errors.
+"""The page in headless Chromium: 15 station bars, live update without reload, no errors;
+10,000 stations: the highest and lowest 20 drawn, any one found by the search box.
 
 Debian's ``chromium`` driven by the ``playwright`` package (never ``playwright install``);
 skipped when either is missing, except under CI (``CI`` set), where that fails. The
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import random
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.dashboard.conftest import ServerThread
-from tests.dashboard.fixtures import station_groups, write_all, write_partition
+from tests.dashboard.fixtures import station_groups, stats, write_all, write_partition
 from weather_app.core.snapshot import STATIONS
 from weather_app.files.atomic import atomic_write
 from weather_app.settings import Settings
@@ -175,3 +177,69 @@ def test_page_waits_for_data(browser: Any, dash_settings: Settings) -> None:
         expect(page.locator("#waiting")).to_be_hidden()
     finally:
         server.close()
+
+
+def test_ten_thousand_stations_show_the_highest_and_lowest_and_a_search_finds_any(
+    browser: Any, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", kafka_broker="127.0.0.1:1")
+    rng = random.Random(28)
+    groups: dict[int, dict[str, Any]] = {}
+    for number in range(1, 10_001):
+        groups.setdefault(number % 6, {})[f"S{number:05d}"] = stats(
+            365, rng.uniform(20, 90), "2000-01-01", "2000-12-30"
+        )
+    for partition, partition_groups in groups.items():
+        write_partition(settings.data_dir, STATIONS, partition, partition_groups)
+    average = {name: s["sum"] / s["count"] for g in groups.values() for name, s in g.items()}
+    by_average = sorted(average, key=lambda name: -average[name])
+    server = ServerThread(settings, lag=CaughtUp())
+    problems: list[str] = []
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.goto(server.url + "/")
+        page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+        labels = page.locator("#chart-stations g.mark-rect path").evaluate_all(
+            "paths => paths.map(p => p.getAttribute('aria-label'))"
+        )
+        shown = [label.split(";")[0].removeprefix("Station: ") for label in labels]
+        assert sorted(shown) == sorted(by_average[:20] + by_average[-20:])
+        title = page.locator("#chart-stations").text_content() or ""
+        assert "Highest and lowest 20 of 10,000 stations by average" in title
+        assert_charts_fit(page)
+        page.screenshot(path=str(tmp_path / "many-stations.png"), full_page=True)
+
+        hidden = by_average[5000]  # a station the chart does not show
+        page.fill("#station-search", hidden.lower())
+        found = page.locator("#station-found tr.found-station td")
+        found.first.wait_for(timeout=5_000)
+        stats_of = groups[int(hidden[1:]) % 6][hidden]
+        assert found.all_text_contents() == [
+            hidden,
+            f"{average[hidden]:.2f}",
+            "365",
+            "2000-01-01",
+            "2000-12-30",
+            str(int(hidden[1:]) % 6),
+        ]
+        assert stats_of["count"] == 365
+
+        page.fill("#station-search", "S0424")
+        page.wait_for_selector("#station-found button")
+        assert page.locator("#station-found button").all_text_contents() == [
+            f"S0424{digit}" for digit in range(10)
+        ]
+        page.locator("#station-found button").nth(2).click()
+        page.wait_for_function(
+            "() => document.querySelector('#station-found td')?.textContent === 'S04242'"
+        )
+        page.fill("#station-search", "nowhere")
+        page.wait_for_function(
+            "() => document.querySelector('#station-found').textContent"
+            ".includes('No station named “nowhere”')"
+        )
+    finally:
+        server.close()
+    assert problems == []

@@ -47,3 +47,12 @@ def test_latest_months_keeps_each_months_latest_year_in_calendar_order() -> None
     assert keep == {"filter": "datum.year === datum.latest"}
     assert label["calculate"] == "datum.month + '-' + datum.year"  # "January-1995"
     assert spec["encoding"]["x"]["sort"]["field"] == "month_index"
+
+
+def test_stations_chart_is_ordered_and_titled_by_the_page() -> None:
+    spec = specs.stations_spec()
+    assert spec["encoding"]["x"]["sort"] == {"field": "order", "op": "min", "order": "ascending"}
+    assert spec["title"] == {"text": {"expr": "stationsTitle"}}
+    assert {param["name"] for param in spec["params"]} == {"stationsTitle", "stationsLabelAngle"}
+    config = specs.page_config()
+    assert config["stationsShown"] == specs.STATIONS_SHOWN == 20

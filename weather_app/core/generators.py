@@ -1,8 +1,8 @@
 """Synthetic daily weather: pure, seedable, endless iterators with no I/O and no sleeping.
 
 * :func:`all_stations` is the P6 spec's ``one_station``/``all_stations``: stations ``A``, ``B``, ...
-  each with its own seasonal temperature and rain pattern, from 2000-01-01, every station's
-  record for a day before the next day starts.
+  (``S00001``, ... beyond 26) each with its own seasonal temperature and rain pattern, from
+  2000-01-01, every station's record for a day before the next day starts.
 * :func:`dane_county` is the P7 ``temperatures`` series: one record a day from 1990-01-01 built
   from the shipped daily trend, with a slow warming, noise and poison duplicates.
 
@@ -43,10 +43,17 @@ class Temperature(NamedTuple):
     degrees: float
 
 
+#: the most stations the generator makes (``WEATHER_STATION_COUNT``)
+MAX_STATIONS = 10_000
+
+
 def station_names(count: int) -> list[str]:
-    if not 1 <= count <= 26:
-        raise ValueError(f"station count must be 1..26, got {count}")
-    return list(string.ascii_uppercase[:count])
+    """``A``, ``B``, ... for up to 26 stations; beyond, ``S00001`` .. ``S10000``."""
+    if not 1 <= count <= MAX_STATIONS:
+        raise ValueError(f"station count must be 1..{MAX_STATIONS}, got {count}")
+    if count <= len(string.ascii_uppercase):
+        return list(string.ascii_uppercase[:count])
+    return [f"S{number:05d}" for number in range(1, count + 1)]
 
 
 def one_station(name: str, rng: random.Random) -> Iterator[StationDay]:

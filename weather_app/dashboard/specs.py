@@ -3,7 +3,9 @@
 Each spec reads a named data set that the page fills with rows flattened from the API (see
 ``static/dashboard.js``) and updates in place with ``view.change``:
 
-* ``stations`` rows: station, avg, count, sum, start, end, partition
+* ``stations`` rows: station, avg, count, sum, start, end, partition, order (the bar's place:
+  by name, or with more than ``2 * STATIONS_SHOWN`` stations, the highest and lowest
+  ``STATIONS_SHOWN`` averages, highest first)
 * ``temperatures`` rows: month, month_index (1-12), year (number), avg, count, sum, start, end,
   partition
 """
@@ -16,6 +18,9 @@ from weather_app.core.records import MONTHS
 
 SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"  # a version tag; never fetched
 DEFAULT_MONTH = "January"
+#: with more than twice as many stations, the chart shows the highest and lowest this many
+STATIONS_SHOWN = 20
+STATIONS_TITLE = "Average daily temperature per station"
 
 _CONFIG: dict[str, Any] = {
     "view": {"stroke": None},
@@ -47,21 +52,29 @@ def _base(data: str, title: Any, description: str) -> dict[str, Any]:
 
 
 def stations_spec() -> dict[str, Any]:
-    """One bar per station: its average temperature; count, first and last day on hover."""
+    """One bar per station: its average temperature; count, first and last day on hover.
+
+    The page orders the bars (``order``), names what they show in the ``stationsTitle``
+    parameter (every station, or the highest and lowest ``STATIONS_SHOWN`` of many) and
+    slants long names (``stationsLabelAngle``)."""
     return {
         **_base(
             "stations",
-            "Average daily temperature per station",
+            {"text": {"expr": "stationsTitle"}},
             "Per-station summaries from the stations snapshot files",
         ),
+        "params": [
+            {"name": "stationsTitle", "value": STATIONS_TITLE},
+            {"name": "stationsLabelAngle", "value": 0},  # -45 for names longer than a letter
+        ],
         "mark": {"type": "bar", "tooltip": True},
         "encoding": {
             "x": {
                 "field": "station",
                 "type": "nominal",
                 "title": "Station",
-                "sort": "ascending",
-                "axis": {"labelAngle": 0},
+                "sort": {"field": "order", "op": "min", "order": "ascending"},
+                "axis": {"labelAngle": {"expr": "stationsLabelAngle"}},
             },
             "y": {"field": "avg", "type": "quantitative", "title": "Average temperature (°F)"},
             "tooltip": [
@@ -134,6 +147,8 @@ def page_config() -> dict[str, Any]:
     return {
         "months": list(MONTHS),
         "defaultMonth": DEFAULT_MONTH,
+        "stationsShown": STATIONS_SHOWN,
+        "stationsTitle": STATIONS_TITLE,
         "specs": {
             "stations": stations_spec(),
             "monthByYear": month_by_year_spec(),

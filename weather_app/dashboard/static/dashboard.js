@@ -7,6 +7,7 @@
   const DATASETS = ["stations", "temperatures"];
   const views = {};              // chart id -> vega View
   const latest = {};             // dataset -> last API response
+  let stations = new Map();      // station name -> its row, every station (for the search)
   let clockSkew = 0;             // server clock - browser clock, seconds
   let drawn = false;
 
@@ -34,6 +35,70 @@
       }
     }
     return rows;
+  }
+
+  const byName = (a, b) => (a.station < b.station ? -1 : a.station > b.station ? 1 : 0);
+
+  // The stations chart's bars: every station by name, or, with many, the highest and lowest
+  // config.stationsShown averages, highest first; the title says which.
+  function chartStations(rows) {
+    const limit = config.stationsShown;
+    let shown = [...rows].sort(byName);
+    let title = config.stationsTitle;
+    if (rows.length > 2 * limit) {
+      const byAvg = [...rows].sort((a, b) => b.avg - a.avg || byName(a, b));
+      shown = [...byAvg.slice(0, limit), ...byAvg.slice(-limit)];
+      title = `Highest and lowest ${limit} of ${rows.length.toLocaleString("en")} stations ` +
+        "by average";
+    }
+    const long = shown.some((row) => row.station.length > 1);
+    const angle = !long ? 0 : shown.length > 20 ? -90 : -45;
+    return { rows: shown.map((row, order) => ({ ...row, order })), title, angle };
+  }
+
+  function renderFound() {
+    const box = document.getElementById("station-found");
+    const query = document.getElementById("station-search").value.trim();
+    if (!query) {
+      box.replaceChildren();
+      return;
+    }
+    const wanted = query.toLowerCase();
+    const exact = stations.get(query) ||
+      [...stations.values()].find((row) => row.station.toLowerCase() === wanted);
+    if (exact) {
+      const table = document.createElement("table");
+      const head = table.createTHead().insertRow();
+      const row = table.createTBody().insertRow();
+      row.className = "found-station";
+      const values = [["station", exact.station], ["average °F", exact.avg.toFixed(2)],
+        ["days", exact.count.toLocaleString("en")], ["first day", exact.start],
+        ["last day", exact.end], ["partition", String(exact.partition)]];
+      for (const [name, value] of values) {
+        const th = document.createElement("th");
+        th.textContent = name;
+        head.append(th);
+        cell(row, value);
+      }
+      box.replaceChildren(table);
+      return;
+    }
+    const matches = [...stations.keys()].filter((name) => name.toLowerCase().includes(wanted))
+      .sort().slice(0, 10);
+    const note = document.createElement("p");
+    note.className = "muted";
+    note.textContent = matches.length ? "Did you mean:" : `No station named “${query}”.`;
+    const buttons = matches.map((name) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = name;
+      button.addEventListener("click", () => {
+        document.getElementById("station-search").value = name;
+        renderFound();
+      });
+      return button;
+    });
+    box.replaceChildren(note, ...buttons);
   }
 
   function ago(seconds) {
@@ -116,8 +181,17 @@
     const body = await response.json();
     latest[dataset] = body;
     const rows = rowsOf(dataset, body);
+    let chartRows = rows;
+    if (dataset === "stations") {
+      stations = new Map(rows.map((row) => [row.station, row]));
+      const chart = chartStations(rows);
+      chartRows = chart.rows;
+      views["chart-stations"].signal("stationsTitle", chart.title)
+        .signal("stationsLabelAngle", chart.angle);
+      renderFound();
+    }
     const updates = charts.filter((c) => c.dataset === dataset).map((c) =>
-      views[c.id].change(dataset, vega.changeset().remove(() => true).insert(rows))
+      views[c.id].change(dataset, vega.changeset().remove(() => true).insert(chartRows))
         .resize().runAsync());  // resize(): re-fit the axes to the new labels, not the old
     await Promise.all(updates);
     renderFreshness(dataset);
@@ -187,6 +261,7 @@
 
   async function main() {
     monthPicker();
+    document.getElementById("station-search").addEventListener("input", renderFound);
     for (const chart of charts) {
       const result = await vegaEmbed(`#${chart.id}`, config.specs[chart.spec],
         { renderer: "svg", actions: false, logLevel: vega.Error });
