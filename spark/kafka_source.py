@@ -10,23 +10,36 @@ to the JVM as they are, no per-value conversion), records are parsed in C by lib
 each Python worker process keeps one consumer per broker setting between tasks (Spark reuses
 its Python workers), created on first use inside ``read()``, after the worker was forked.
 
-Options (names are case-insensitive, as in Spark):
+Options (names are case-insensitive, as in Spark; the table with defaults is in docs/spark.md):
 
 * ``kafka.bootstrap.servers`` (required): ``host:port[,host:port...]``;
-* ``subscribe`` (required): a topic, or comma-separated topics;
+* exactly one of ``subscribe`` (a topic, or comma-separated topics), ``subscribePattern`` (a
+  regular expression a whole topic name matches; Kafka's internal ``__`` topics never do) and
+  ``assign`` (``{"topic": [0, 1]}``: those partitions only);
 * ``startingOffsets``: ``earliest`` (default), ``latest``, or JSON as in Spark:
   ``{"topic": {"0": 23, "1": -2}}`` with -2 meaning earliest and -1 latest; the JSON must name
-  every partition of every subscribed topic. Used only when a query starts without a
-  checkpoint; a restarted query continues from its checkpoint;
+  every partition read. ``startingOffsetsByTimestamp`` (``{"topic": {"0": ms}}``, every
+  partition) and ``startingTimestamp`` (ms, every partition) start at the first record at or
+  after the time; where there is none, ``startingOffsetsByTimestampStrategy`` says ``error``
+  (default) or ``latest``. A timestamp option wins over the offsets, ``startingTimestamp``
+  over both. Used only when a query starts without a checkpoint;
 * ``endingOffsets`` (batch reads only): ``latest`` (default) or JSON (-1 = latest);
+  ``endingOffsetsByTimestamp`` and ``endingTimestamp`` likewise, a time past every record
+  meaning the log end; a streaming query rejects all three;
 * ``maxOffsetsPerTrigger``: at most this many records per micro-batch, split fairly across
   partitions (each gets an equal share of what it has, capped by its backlog; what a short
   partition leaves goes to the others);
+* ``minOffsetsPerTrigger``: a micro-batch waits until this many records are there, or until
+  ``maxTriggerDelay`` (default ``15m``) has passed since the last one; a query's first
+  trigger and ``Trigger.AvailableNow`` never wait;
+* ``minPartitions``: at least this many Spark tasks per batch: ranges are cut in pieces in
+  proportion to their size, so one large Kafka partition is parsed on several cores;
 * ``failOnDataLoss``: ``true`` (default, as in Spark) or ``false``. Offsets a query planned to
   read that are no longer in the log (deleted by retention, or the topic was deleted and
   created again so its offsets went backwards) fail the query with one message naming the
   partition and the offsets; with ``false`` the query skips to the oldest record still in the
-  log and logs a warning instead;
+  log and logs a warning instead. Gaps in the offsets (transaction markers, aborted records
+  under read_committed) are not data loss;
 * ``includeHeaders``: ``false`` (default) or ``true``: adds Spark's ``headers`` column
   (``array<struct<key: string, value: binary>>``, empty for a record without headers);
 * ``kafka.isolation.level``: ``read_uncommitted`` (default, like Spark) or ``read_committed``;
@@ -36,22 +49,25 @@ Options (names are case-insensitive, as in Spark):
 Offsets are ``{topic: {"<partition>": next_offset}}``; partition keys are strings because
 Spark stores offsets as JSON, and a JSON round trip turns int keys into strings.
 
-Limits: partitions are discovered once, when a query starts (from broker metadata);
-partitions added to a topic later are not read until the query is started again from a new
-checkpoint. Nothing is committed to Kafka (no consumer group is joined): the progress lives
-in Spark's checkpoint only. A topic re-created and refilled past the query's position looks
-like the old one (Kafka offsets carry no topic id) and is read on from there. Small ranges
-share a Spark task (at most one task per 20,000 records of a micro-batch, otherwise one per
-Kafka partition).
+Partitions are looked up at every micro-batch: partitions added to a subscribed topic, and
+new topics matching a pattern, are read from their start at the next one (as Spark's
+connector does). Nothing is committed to Kafka (no consumer group is joined): the progress
+lives in Spark's checkpoint only. A topic re-created and refilled past the query's position
+looks like the old one (Kafka offsets carry no topic id) and is read on from there. Small
+ranges share a Spark task (at most one task per 20,000 records of a micro-batch, otherwise one
+per Kafka partition, or more with ``minPartitions``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
+import itertools
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -138,9 +154,19 @@ LATEST = -1
 
 BOOTSTRAP = "kafka.bootstrap.servers"
 SUBSCRIBE = "subscribe"
+SUBSCRIBE_PATTERN = "subscribePattern"
+ASSIGN = "assign"
 STARTING = "startingOffsets"
+STARTING_BY_TIMESTAMP = "startingOffsetsByTimestamp"
+STARTING_TIMESTAMP = "startingTimestamp"
+STARTING_TIMESTAMP_STRATEGY = "startingOffsetsByTimestampStrategy"
 ENDING = "endingOffsets"
+ENDING_BY_TIMESTAMP = "endingOffsetsByTimestamp"
+ENDING_TIMESTAMP = "endingTimestamp"
 MAX_PER_TRIGGER = "maxOffsetsPerTrigger"
+MIN_PER_TRIGGER = "minOffsetsPerTrigger"
+MAX_TRIGGER_DELAY = "maxTriggerDelay"
+MIN_PARTITIONS = "minPartitions"
 FAIL_ON_DATA_LOSS = "failOnDataLoss"
 INCLUDE_HEADERS = "includeHeaders"
 ISOLATION = "kafka.isolation.level"
@@ -148,16 +174,30 @@ POLL_TIMEOUT = "kafkaConsumer.pollTimeoutMs"
 OPTIONS = (
     BOOTSTRAP,
     SUBSCRIBE,
+    SUBSCRIBE_PATTERN,
+    ASSIGN,
     STARTING,
+    STARTING_BY_TIMESTAMP,
+    STARTING_TIMESTAMP,
+    STARTING_TIMESTAMP_STRATEGY,
     ENDING,
+    ENDING_BY_TIMESTAMP,
+    ENDING_TIMESTAMP,
     MAX_PER_TRIGGER,
+    MIN_PER_TRIGGER,
+    MAX_TRIGGER_DELAY,
+    MIN_PARTITIONS,
     FAIL_ON_DATA_LOSS,
     INCLUDE_HEADERS,
     ISOLATION,
     POLL_TIMEOUT,
 )
+#: options a streaming query rejects, as Spark's connector does
+BATCH_ONLY = (ENDING, ENDING_BY_TIMESTAMP, ENDING_TIMESTAMP)
 ISOLATION_LEVELS = ("read_uncommitted", "read_committed")
+TIMESTAMP_STRATEGIES = ("error", "latest")
 DEFAULT_POLL_TIMEOUT_MS = 60_000
+DEFAULT_MAX_TRIGGER_DELAY = "15m"
 
 _POLL_SEC = 0.5  # one consume() call's wait; the task's deadline is pollTimeoutMs without progress
 _BATCH_ROWS = 50_000  # records per consume() call, and so at most per RecordBatch
@@ -238,15 +278,52 @@ def _discard_consumer(settings: ConsumerSettings) -> None:
 
 
 @dataclass(frozen=True)
+class Subscription:
+    """Which partitions a query reads: ``subscribe``, ``subscribePattern`` or ``assign``.
+
+    Subscribed topics and a pattern are looked up again at every micro-batch (new partitions
+    and, for a pattern, new topics are read from their start); assigned partitions are fixed.
+    """
+
+    kind: str  # SUBSCRIBE, SUBSCRIBE_PATTERN or ASSIGN
+    topics: tuple[str, ...] = ()  # subscribe, and the topics of assign
+    pattern: str = ""  # subscribePattern: a regular expression a whole topic name matches
+    assigned: tuple[TP, ...] = ()
+
+    @property
+    def known_topics(self) -> tuple[str, ...] | None:
+        """The topics offsets options may name; None: any (a pattern's are not known yet)."""
+        return None if self.kind == SUBSCRIBE_PATTERN else self.topics
+
+
+@dataclass(frozen=True)
+class ByTimestamp:
+    """Offsets given as timestamps (ms): one for every partition, or per partition."""
+
+    name: str  # the option it came from, for messages
+    everywhere: int | None = None
+    per_partition: Offsets | None = None
+
+
+#: "earliest", "latest", offsets per partition, or timestamps
+OffsetsSpec = str | Offsets | ByTimestamp
+
+
+@dataclass(frozen=True)
 class KafkaOptions:
     """The source's options, checked; every mistake is a ValueError naming the option."""
 
     consumer: ConsumerSettings
-    topics: tuple[str, ...]
-    starting: str | Offsets  # "earliest", "latest" or per-partition offsets
-    ending: str | Offsets  # batch reads only
+    subscription: Subscription
+    starting: OffsetsSpec
+    ending: OffsetsSpec  # batch reads only
     max_per_trigger: int | None
     include_headers: bool = False
+    min_per_trigger: int | None = None
+    max_trigger_delay_ms: int = 15 * 60_000
+    min_partitions: int | None = None
+    starting_strategy: str = "error"  # startingOffsetsByTimestampStrategy
+    batch_only: str | None = None  # the first batch-only option given (streams reject it)
 
     @property
     def fail_on_data_loss(self) -> bool:
@@ -269,26 +346,87 @@ class KafkaOptions:
         bootstrap = (get(BOOTSTRAP) or "").strip()
         if not bootstrap:
             raise ValueError(f"option {BOOTSTRAP} is required (host:port[,host:port...])")
-        topics = _topics(get(SUBSCRIBE))
-        isolation = (get(ISOLATION) or ISOLATION_LEVELS[0]).strip().lower()
-        if isolation not in ISOLATION_LEVELS:
-            raise ValueError(
-                f"option {ISOLATION} must be one of {', '.join(ISOLATION_LEVELS)}, "
-                f"got {isolation!r}"
-            )
+        subscription = _subscription(get)
+        isolation = _choice(ISOLATION, get(ISOLATION), ISOLATION_LEVELS)
         poll_timeout = _positive_int(POLL_TIMEOUT, get(POLL_TIMEOUT), DEFAULT_POLL_TIMEOUT_MS)
         assert poll_timeout is not None
         max_per_trigger = _positive_int(MAX_PER_TRIGGER, get(MAX_PER_TRIGGER), None)
+        min_per_trigger = _positive_int(MIN_PER_TRIGGER, get(MIN_PER_TRIGGER), None)
+        if min_per_trigger and max_per_trigger and min_per_trigger > max_per_trigger:
+            raise ValueError(
+                f"option {MIN_PER_TRIGGER} ({min_per_trigger}) must not exceed "
+                f"{MAX_PER_TRIGGER} ({max_per_trigger})"
+            )
+        delay = _duration_ms(MAX_TRIGGER_DELAY, get(MAX_TRIGGER_DELAY) or DEFAULT_MAX_TRIGGER_DELAY)
         fail = _boolean(FAIL_ON_DATA_LOSS, get(FAIL_ON_DATA_LOSS), True)
         headers = _boolean(INCLUDE_HEADERS, get(INCLUDE_HEADERS), False)
+        topics = subscription.known_topics
         return cls(
             consumer=ConsumerSettings(bootstrap, isolation, poll_timeout, fail),
-            topics=topics,
-            starting=_offsets_option(STARTING, get(STARTING), "earliest", topics),
-            ending=_offsets_option(ENDING, get(ENDING), "latest", topics),
+            subscription=subscription,
+            starting=_offsets_spec(
+                get, (STARTING_TIMESTAMP, STARTING_BY_TIMESTAMP, STARTING), "earliest", topics
+            ),
+            ending=_offsets_spec(
+                get, (ENDING_TIMESTAMP, ENDING_BY_TIMESTAMP, ENDING), "latest", topics
+            ),
             max_per_trigger=max_per_trigger,
             include_headers=headers,
+            min_per_trigger=min_per_trigger,
+            max_trigger_delay_ms=delay,
+            min_partitions=_positive_int(MIN_PARTITIONS, get(MIN_PARTITIONS), None),
+            starting_strategy=_choice(
+                STARTING_TIMESTAMP_STRATEGY, get(STARTING_TIMESTAMP_STRATEGY), TIMESTAMP_STRATEGIES
+            ),
+            batch_only=next((name for name in BATCH_ONLY if get(name) is not None), None),
         )
+
+
+def _subscription(get: Any) -> Subscription:
+    """Exactly one of subscribe, subscribePattern and assign, checked."""
+    chosen = [name for name in (SUBSCRIBE, SUBSCRIBE_PATTERN, ASSIGN) if get(name) is not None]
+    if len(chosen) != 1:
+        raise ValueError(
+            f"exactly one of the options {SUBSCRIBE}, {SUBSCRIBE_PATTERN} and {ASSIGN} is "
+            f"required (a topic list, a topic name pattern, or partitions as JSON); "
+            f"got {', '.join(chosen) or 'none'}"
+        )
+    kind = chosen[0]
+    value = get(kind)
+    if kind == SUBSCRIBE:
+        return Subscription(kind, topics=_topics(value))
+    if kind == SUBSCRIBE_PATTERN:
+        if not value.strip():
+            raise ValueError(f"option {SUBSCRIBE_PATTERN} is empty")
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(
+                f"option {SUBSCRIBE_PATTERN} is not a valid regular expression: {value!r} ({error})"
+            ) from None
+        return Subscription(kind, pattern=value)
+    return _assignment(value)
+
+
+def _assignment(value: str) -> Subscription:
+    usage = f'option {ASSIGN} must be JSON like {{"topicA": [0, 1], "topicB": [2]}}'
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        raise ValueError(f"{usage}; got {value!r}") from None
+    if not isinstance(parsed, dict) or not parsed:
+        raise ValueError(f"{usage}; got {value!r}")
+    assigned: list[TP] = []
+    for topic, partitions in parsed.items():
+        if not topic or not isinstance(partitions, list) or not partitions:
+            raise ValueError(f"{usage}; topic {topic!r} has no partition list")
+        for partition in partitions:
+            if isinstance(partition, bool) or not isinstance(partition, int) or partition < 0:
+                raise ValueError(f"{usage}; {partition!r} is not a partition number")
+            if (topic, partition) in assigned:
+                raise ValueError(f"option {ASSIGN} names {topic}-{partition} twice")
+            assigned.append((topic, partition))
+    return Subscription(ASSIGN, topics=tuple(parsed), assigned=tuple(assigned))
 
 
 def _topics(value: str | None) -> tuple[str, ...]:
@@ -300,6 +438,14 @@ def _topics(value: str | None) -> tuple[str, ...]:
     if len(set(topics)) != len(topics):
         raise ValueError(f"option {SUBSCRIBE} names a topic twice: {value!r}")
     return topics
+
+
+def _choice(name: str, value: str | None, allowed: Sequence[str]) -> str:
+    """``value`` (case-insensitive) if it is one of ``allowed``; the first one when absent."""
+    text = (value or allowed[0]).strip().lower()
+    if text not in allowed:
+        raise ValueError(f"option {name} must be one of {', '.join(allowed)}, got {value!r}")
+    return text
 
 
 def _positive_int(name: str, value: str | None, default: int | None) -> int | None:
@@ -323,39 +469,87 @@ def _boolean(name: str, value: str | None, default: bool) -> bool:
     return text == "true"
 
 
-def _offsets_option(name: str, value: str | None, default: str, topics: Sequence[str]) -> Any:
+_DURATION_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _duration_ms(name: str, value: str) -> int:
+    """Spark's time strings: ``500ms``, ``30s``, ``15m``, ``1h``, ``1d``; a bare number is ms."""
+    found = re.fullmatch(r"\s*(\d+)\s*([a-z]*)\s*", value.lower())
+    if found is None or found.group(2) not in ("", *_DURATION_UNITS):
+        raise ValueError(
+            f"option {name} must be a duration like 500ms, 30s, 15m or 1h, got {value!r}"
+        )
+    return int(found.group(1)) * _DURATION_UNITS.get(found.group(2), 1)
+
+
+def _offsets_spec(
+    get: Any, names: tuple[str, str, str], default: str, topics: Sequence[str] | None
+) -> OffsetsSpec:
+    """One side's offsets from its three options, each checked; as in Spark, a timestamp for
+    every partition wins over timestamps per partition, which win over offsets."""
+    everywhere, by_partition, offsets = names
+    parsed = _offsets_option(offsets, get(offsets), default, topics)
+    stamps = get(by_partition)
+    per_partition = None
+    if stamps is not None:
+        per_partition = _json_offsets(by_partition, stamps, topics, 0, "timestamp (ms)")
+    stamp = get(everywhere)
+    if stamp is not None:
+        number = None
+        with contextlib.suppress(ValueError):
+            number = int(stamp.strip())
+        if number is None or number < 0:
+            raise ValueError(
+                f"option {everywhere} must be a timestamp in ms since the epoch, got {stamp!r}"
+            )
+        return ByTimestamp(everywhere, everywhere=number)
+    if per_partition is not None:
+        return ByTimestamp(by_partition, per_partition=per_partition)
+    return parsed
+
+
+def _offsets_option(
+    name: str, value: str | None, default: str, topics: Sequence[str] | None
+) -> str | Offsets:
     """``earliest`` / ``latest``, or Spark's JSON checked and with normalised partition keys."""
     text = (value if value is not None else default).strip()
     if text.lower() in ("earliest", "latest"):
         if name == ENDING and text.lower() == "earliest":
             raise ValueError(f"option {ENDING} cannot be 'earliest'")
         return text.lower()
+    lowest = LATEST if name == ENDING else EARLIEST
+    return _json_offsets(name, text, topics, lowest, "offset (-2 = earliest, -1 = latest)")
+
+
+def _json_offsets(
+    name: str, text: str, topics: Sequence[str] | None, lowest: int, what: str
+) -> Offsets:
+    """Spark's ``{"topic": {"0": number}}``, checked, with normalised partition keys."""
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(
-            f'option {name} must be earliest, latest or JSON like {{"topic": {{"0": 23}}}}; '
+            f'option {name} must be JSON like {{"topic": {{"0": 23}}}}; '
             f"{text!r} is not valid JSON ({error.msg})"
         ) from None
     if not isinstance(parsed, dict) or not parsed:
         raise ValueError(f'option {name} JSON must be an object like {{"topic": {{"0": 23}}}}')
     offsets: Offsets = {}
     for topic, partitions in parsed.items():
-        if topic not in topics:
+        if topics is not None and topic not in topics:
             raise ValueError(f"option {name} names topic {topic!r}, which is not subscribed")
         if not isinstance(partitions, dict):
-            raise ValueError(f"option {name}: topic {topic!r} must map partitions to offsets")
+            raise ValueError(f"option {name}: topic {topic!r} must map partitions to numbers")
         offsets[topic] = {}
-        for partition, offset in partitions.items():
+        for partition, number in partitions.items():
             if not (isinstance(partition, str) and partition.strip().isdigit()):
                 raise ValueError(f"option {name}: {partition!r} is not a partition number")
-            lowest = LATEST if name == ENDING else EARLIEST
-            if isinstance(offset, bool) or not isinstance(offset, int) or offset < lowest:
+            if isinstance(number, bool) or not isinstance(number, int) or number < lowest:
                 raise ValueError(
-                    f"option {name}: offset {offset!r} for {topic}-{partition} must be an "
-                    f"integer >= {lowest} (-2 = earliest, -1 = latest)"
+                    f"option {name}: {number!r} for {topic}-{partition} must be an integer "
+                    f">= {lowest}, a {what}"
                 )
-            offsets[topic][str(int(partition))] = offset
+            offsets[topic][str(int(partition))] = number
     return offsets
 
 
@@ -368,24 +562,46 @@ class _Metadata:
     def __init__(self, settings: ConsumerSettings) -> None:
         self.settings = settings
 
-    def partitions(self, topics: Sequence[str]) -> list[TP]:
+    def _topic_metadata(self, topic: str | None) -> Any:
         consumer = cached_consumer(self.settings)
+        try:
+            return consumer.list_topics(topic, timeout=_METADATA_TIMEOUT_SEC)
+        except KafkaException as error:
+            what = "the topics" if topic is None else f"the partitions of topic {topic!r}"
+            raise RuntimeError(
+                f"cannot get {what} from {self.settings.bootstrap}: {error.args[0].str()}"
+            ) from None
+
+    def partitions(self, subscription: Subscription) -> list[TP]:
+        """The partitions ``subscription`` reads now, sorted."""
+        if subscription.kind == SUBSCRIBE_PATTERN:
+            matcher = re.compile(subscription.pattern)
+            topics = self._topic_metadata(None).topics
+            return sorted(
+                (name, partition)
+                for name, described in topics.items()
+                if not name.startswith("__")  # Kafka's internal topics, as Kafka's consumers
+                and described.error is None
+                and matcher.fullmatch(name)
+                for partition in described.partitions
+            )
         found: list[TP] = []
-        for topic in topics:
-            try:
-                metadata = consumer.list_topics(topic, timeout=_METADATA_TIMEOUT_SEC)
-            except KafkaException as error:
-                raise RuntimeError(
-                    f"cannot get the partitions of topic {topic!r} from "
-                    f"{self.settings.bootstrap}: {error.args[0].str()}"
-                ) from None
-            described = metadata.topics.get(topic)
+        for topic in subscription.topics:
+            described = self._topic_metadata(topic).topics.get(topic)
             if described is None or described.error is not None or not described.partitions:
                 raise ValueError(
-                    f"option {SUBSCRIBE}: topic {topic!r} does not exist on "
+                    f"option {subscription.kind}: topic {topic!r} does not exist on "
                     f"{self.settings.bootstrap}"
                 )
             found.extend((topic, p) for p in sorted(described.partitions))
+        if subscription.kind == ASSIGN:
+            missing = [f"{t}-{p}" for t, p in subscription.assigned if (t, p) not in set(found)]
+            if missing:
+                raise ValueError(
+                    f"option {ASSIGN} names partitions that do not exist on "
+                    f"{self.settings.bootstrap}: {', '.join(missing)}"
+                )
+            return sorted(subscription.assigned)
         return found
 
     def watermarks(self, tps: Sequence[TP]) -> dict[TP, tuple[int, int]]:
@@ -412,23 +628,49 @@ class _Metadata:
     def latest(self, tps: Sequence[TP]) -> dict[TP, int]:
         return {tp: high for tp, (_, high) in self.watermarks(tps).items()}
 
-    def resolve(self, name: str, wanted: str | Offsets, topics: Sequence[str]) -> Offsets:
-        """Absolute offsets for every partition of ``topics`` from an offsets option."""
-        tps = self.partitions(topics)
+    def by_timestamp(self, stamps: Mapping[TP, int]) -> dict[TP, int | None]:
+        """The first offset whose record's timestamp is at or after each one (None: none is)."""
+        if not stamps:
+            return {}
+        consumer = cached_consumer(self.settings)
+        wanted = [TopicPartition(t, p, stamp) for (t, p), stamp in stamps.items()]
+        try:
+            found = consumer.offsets_for_times(wanted, timeout=_METADATA_TIMEOUT_SEC)
+        except KafkaException as error:
+            raise RuntimeError(
+                f"cannot look up offsets by timestamp on {self.settings.bootstrap}: "
+                f"{error.args[0].str()}"
+            ) from None
+        offsets: dict[TP, int | None] = {}
+        for tp in found:
+            if tp.error is not None:
+                raise RuntimeError(
+                    f"cannot look up {tp.topic}-{tp.partition} by timestamp: {tp.error}"
+                )
+            offsets[tp.topic, tp.partition] = tp.offset if tp.offset >= 0 else None
+        return offsets
+
+    def resolve(
+        self,
+        name: str,
+        wanted: OffsetsSpec,
+        subscription: Subscription,
+        strategy: str = "error",
+    ) -> Offsets:
+        """Absolute offsets for every partition ``subscription`` reads from an offsets option.
+
+        A timestamp with no record at or after it gives the log end when ``name`` is an
+        ending option or ``strategy`` is ``latest``, and an error otherwise (as in Spark).
+        """
+        tps = self.partitions(subscription)
         if wanted == "earliest":
             return _as_offsets(self.earliest(tps))
         if wanted == "latest":
             return _as_offsets(self.latest(tps))
+        if isinstance(wanted, ByTimestamp):
+            return self._resolve_timestamps(name, wanted, tps, strategy)
         assert isinstance(wanted, dict)
-        missing = [f"{t}-{p}" for t, p in tps if _get(wanted, (t, p)) is None]
-        if missing:
-            raise ValueError(
-                f"option {name} must give an offset for every partition of the subscribed "
-                f"topics (-2 = earliest, -1 = latest); missing: {', '.join(missing)}"
-            )
-        unknown = sorted(f"{t}-{p}" for t, p in _tps(wanted) if (t, p) not in set(tps))
-        if unknown:
-            raise ValueError(f"option {name} names partitions that do not exist: {unknown}")
+        self._check_covered(name, wanted, tps)
         marks = self.watermarks(tps)
         resolved: dict[TP, int] = {}
         for tp in tps:
@@ -445,6 +687,43 @@ class _Metadata:
                     f"the log, which holds offsets {low} to {high}"
                 )
             resolved[tp] = offset
+        return _as_offsets(resolved)
+
+    def _check_covered(self, name: str, wanted: Offsets, tps: Sequence[TP]) -> None:
+        missing = [f"{t}-{p}" for t, p in tps if _get(wanted, (t, p)) is None]
+        if missing:
+            raise ValueError(
+                f"option {name} must give a value for every partition read "
+                f"(for offsets: -2 = earliest, -1 = latest); missing: {', '.join(missing)}"
+            )
+        unknown = sorted(f"{t}-{p}" for t, p in _tps(wanted) if (t, p) not in set(tps))
+        if unknown:
+            raise ValueError(f"option {name} names partitions that are not read: {unknown}")
+
+    def _resolve_timestamps(
+        self, name: str, wanted: ByTimestamp, tps: Sequence[TP], strategy: str
+    ) -> Offsets:
+        option = wanted.name
+        if wanted.per_partition is not None:
+            self._check_covered(option, wanted.per_partition, tps)
+            stamps = {tp: _get(wanted.per_partition, tp) or 0 for tp in tps}
+        else:
+            assert wanted.everywhere is not None
+            stamps = dict.fromkeys(tps, wanted.everywhere)
+        found = self.by_timestamp(stamps)
+        ends = self.latest(tps)
+        resolved: dict[TP, int] = {}
+        for tp in tps:
+            offset = found.get(tp)
+            if offset is None:
+                if name == STARTING and strategy == "error":
+                    raise ValueError(
+                        f"option {option}: {tp[0]}-{tp[1]} has no record at or after timestamp "
+                        f"{stamps[tp]} (set {STARTING_TIMESTAMP_STRATEGY} to latest to start "
+                        f"at the log end instead)"
+                    )
+                offset = ends[tp]
+            resolved[tp] = min(offset, ends[tp])
         return _as_offsets(resolved)
 
 
@@ -531,22 +810,41 @@ def read_partition(split: KafkaInputPartition) -> Iterator[pa.RecordBatch]:
         yield from read_range(piece)
 
 
-def pack(ranges: Sequence[KafkaRange], per_task: int) -> list[KafkaInputPartition]:
-    """Ranges into tasks: one per range, but no more than ``ceil(records / per_task)`` tasks.
+def pack(ranges: Sequence[KafkaRange], per_task: int, least: int = 1) -> list[KafkaInputPartition]:
+    """Ranges into tasks: one per range, but no more than ``ceil(records / per_task)`` tasks
+    (and no fewer than ``least``, when there are that many ranges).
 
     A task per Kafka partition is what Spark's connector does; for a small micro-batch its
     fixed cost (a Python worker round trip each) outweighs the reading, so small ranges share
     a task. Largest first, each to the task with the fewest records so far.
     """
     total = sum(piece.size for piece in ranges)
-    count = min(len(ranges), max(1, -(-total // per_task)))
+    count = min(len(ranges), max(least, -(-total // per_task)))
     tasks: list[list[KafkaRange]] = [[] for _ in range(count)]
     loads = [0] * count
     for piece in sorted(ranges, key=lambda piece: -piece.size):
-        least = loads.index(min(loads))
-        tasks[least].append(piece)
-        loads[least] += piece.size
+        least_loaded = loads.index(min(loads))
+        tasks[least_loaded].append(piece)
+        loads[least_loaded] += piece.size
     return [KafkaInputPartition(tuple(task)) for task in tasks if task]
+
+
+def split_ranges(ranges: Sequence[KafkaRange], min_partitions: int) -> list[KafkaRange]:
+    """``minPartitions``, as Spark's connector: fewer ranges than that are cut into pieces,
+    each range into a number proportional to its share of the records (at least one)."""
+    total = sum(piece.size for piece in ranges)
+    if len(ranges) >= min_partitions or total == 0:
+        return list(ranges)
+    pieces = []
+    for piece in ranges:
+        parts = max(1, round(piece.size / total * min_partitions))
+        bounds = [piece.start + piece.size * i // parts for i in range(parts + 1)]
+        pieces.extend(
+            dataclasses.replace(piece, start=first, end=last)
+            for first, last in itertools.pairwise(bounds)
+            if last > first
+        )
+    return pieces
 
 
 def read_range(split: KafkaRange) -> Iterator[pa.RecordBatch]:
@@ -569,13 +867,16 @@ def read_range(split: KafkaRange) -> Iterator[pa.RecordBatch]:
             with _collector_paused():
                 messages = consumer.consume(min(_BATCH_ROWS, end - position), _POLL_SEC)
                 records = [m for m in messages if m.error() is None]
-                if records and records[-1].offset() >= end:
+                past = bool(records) and records[-1].offset() >= end
+                if past:
                     records = [m for m in records if m.offset() < end]
                 batch = record_batch(records, topic, partition, split.headers) if records else None
             if batch is not None:
                 yield batch
                 position = records[-1].offset() + 1
                 progressed = time.monotonic()
+            if past:  # a record past the end: the range ended in a gap (transaction marker)
+                position = end
             if len(records) < len(messages):
                 for message in messages:
                     error = message.error()
@@ -732,8 +1033,8 @@ def _splits(start: Offsets, end: Offsets, options: KafkaOptions) -> list[KafkaIn
     ranges = []
     for tp in _tps(end):
         first, last = _get(start, tp), _get(end, tp)
-        if first is None:
-            raise RuntimeError(f"no start offset for {tp[0]}-{tp[1]} in {start}")
+        if first is None:  # a partition that appeared since the last batch: from its start
+            first = 0  # (a log start past 0 is reported as data loss by the task)
         assert last is not None
         if first > last:
             # Planned by latestOffset after the offsets went backwards (failOnDataLoss=false):
@@ -745,7 +1046,10 @@ def _splits(start: Offsets, end: Offsets, options: KafkaOptions) -> list[KafkaIn
             first = 0
         if last > first:
             ranges.append(KafkaRange(tp[0], tp[1], first, last, settings, options.include_headers))
-    return pack(ranges, _TASK_RECORDS)
+    if options.min_partitions is None:
+        return pack(ranges, _TASK_RECORDS)
+    pieces = split_ranges(ranges, options.min_partitions)
+    return pack(pieces, _TASK_RECORDS, least=options.min_partitions)
 
 
 # -- Spark's interfaces -----------------------------------------------------------------------
@@ -763,20 +1067,23 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self._initial: Offsets | None = None
         self._target: Offsets | None = None  # Trigger.AvailableNow: never read past this
         self._latest: Offsets | None = None  # log ends seen by the last latestOffset
+        self._last_batch: float | None = None  # monotonic time the last batch was planned
 
     @property
     def metadata(self) -> _Metadata:
         return _Metadata(self.options.consumer)
 
     @property
-    def topics(self) -> tuple[str, ...]:
-        return self.options.topics
+    def subscription(self) -> Subscription:
+        return self.options.subscription
 
     def initialOffset(self) -> Offsets:
         # Computed once: Spark asks on every trigger until the first batch is committed, and
         # "latest" must not move in between.
         if self._initial is None:
-            self._initial = self.metadata.resolve(STARTING, self.options.starting, self.topics)
+            self._initial = self.metadata.resolve(
+                STARTING, self.options.starting, self.subscription, self.options.starting_strategy
+            )
         return _copy(self._initial)
 
     def getDefaultReadLimit(self) -> ReadLimit:
@@ -785,23 +1092,38 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return ReadMaxRows(self.options.max_per_trigger)
 
     def prepareForTriggerAvailableNow(self) -> None:
-        self._target = _as_offsets(self.metadata.latest(self.metadata.partitions(self.topics)))
+        self._target = _as_offsets(
+            self.metadata.latest(self.metadata.partitions(self.subscription))
+        )
 
     def latestOffset(self, start: Offsets, limit: ReadLimit) -> Offsets:
-        """Where the next batch ends; checks first that ``start`` is still in the log."""
+        """Where the next batch ends; checks first that ``start`` is still in the log.
+
+        Partitions that appeared since ``start`` (added to a topic, or a new topic matching
+        ``subscribePattern``) are read from their start.
+        """
         settings = self.options.consumer
         tps = _tps(start)
-        present = set(self.metadata.partitions(self.topics))
-        gone = [tp for tp in tps if tp not in present]
-        marks = self.metadata.watermarks([tp for tp in tps if tp in present])
+        present = self.metadata.partitions(self.subscription)
+        gone = [tp for tp in tps if tp not in set(present)]
+        added = [tp for tp in present if tp not in set(tps)]
+        marks = self.metadata.watermarks(present)
         for t, p in gone:
             data_loss(settings, f"{t}-{p}: the partition no longer exists")
         begin: dict[TP, int] = {}
         available: dict[TP, int] = {}
         for tp, (low, high) in marks.items():
             first = _get(start, tp)
-            assert first is not None
-            if first > high:
+            if first is None:  # added: from its start, as Spark's connector
+                first = 0
+                if low > 0:
+                    data_loss(
+                        settings,
+                        f"{tp[0]}-{tp[1]}: a partition added while the query ran starts at "
+                        f"offset {low}, not 0 (offsets 0 to {low - 1} are gone)",
+                    )
+                    first = low
+            elif first > high:
                 data_loss(
                     settings,
                     f"{tp[0]}-{tp[1]}: the query is at offset {first}, but the log now ends at "
@@ -821,6 +1143,8 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             begin[tp] = first
             available[tp] = max(0, end - first)
         self._latest = _as_offsets({tp: high for tp, (_, high) in marks.items()})
+        if self._delayed(sum(available.values())):
+            return _copy(start)
         if isinstance(limit, ReadMaxRows):
             take = fair_share(available, limit.max_rows)
         elif isinstance(limit, ReadMinRows):
@@ -831,7 +1155,20 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             raise ValueError(f"the {NAME} source does not support the read limit {limit!r}")
         ends = {tp: begin[tp] + take.get(tp, 0) for tp in begin}
         ends.update({tp: _get(start, tp) or 0 for tp in gone})  # nothing more to read there
+        if any(ends[tp] > begin[tp] for tp in begin) or added:
+            self._last_batch = time.monotonic()
         return _as_offsets(ends)
+
+    def _delayed(self, available: int) -> bool:
+        """minOffsetsPerTrigger: wait for that many records, or for maxTriggerDelay since the
+        last batch (the first trigger of a query and Trigger.AvailableNow never wait)."""
+        least = self.options.min_per_trigger
+        if least is None or self._target is not None or self._last_batch is None:
+            return False
+        if available == 0 or available >= least:
+            return False
+        waited = (time.monotonic() - self._last_batch) * 1000
+        return waited < self.options.max_trigger_delay_ms
 
     def reportLatestOffset(self) -> Offsets | None:
         # Spark asks right after latestOffset: its figures are fresh enough for progress.
@@ -856,16 +1193,20 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
 
 class KafkaBatchReader(DataSourceReader):
-    """A one-off read of ``startingOffsets`` to ``endingOffsets``, fixed when planned."""
+    """A one-off read of the starting to the ending offsets, fixed when planned."""
 
     def __init__(self, options: KafkaOptions) -> None:
         self.options = options
 
     def partitions(self) -> Sequence[InputPartition]:
         metadata = _Metadata(self.options.consumer)
-        start = metadata.resolve(STARTING, self.options.starting, self.options.topics)
-        end = metadata.resolve(ENDING, self.options.ending, self.options.topics)
-        splits = _splits(start, end, self.options)
+        options = self.options
+        sub = options.subscription
+        start = metadata.resolve(STARTING, options.starting, sub, options.starting_strategy)
+        end = metadata.resolve(ENDING, options.ending, sub)
+        for tp in _tps(end):  # an ending before the start reads nothing there
+            end[tp[0]][str(tp[1])] = max(_get(end, tp) or 0, _get(start, tp) or 0)
+        splits = _splits(start, end, options)
         # Spark treats an empty list as "one partition with value None"; read() handles it.
         return splits or [InputPartition(None)]
 
@@ -889,6 +1230,11 @@ class KafkaDataSource(DataSource):
 
     def streamReader(self, schema: StructType) -> DataSourceStreamReader:
         options = KafkaOptions.parse(self.options)
+        if options.batch_only is not None:
+            raise ValueError(
+                f"option {options.batch_only} is for batch reads only: a streaming query reads "
+                f"on as records arrive (as with Spark's connector)"
+            )
         _check_schema(schema, options)
         return KafkaStreamReader(options)
 
