@@ -8,6 +8,7 @@ bytes in write order, and the partition carries its uncommitted-writes marker fr
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from aiokafka.structs import ConsumerRecord
 from faust.types import TP
 
 from weather_app import app
+from weather_app.core.topics import APP_ID, TEMPERATURE_SUMMARY_TABLE
 from weather_app.worker.faust_driver.batching import make_current
 from weather_app.worker.faust_driver.commit import stores
 from weather_app.worker.faust_driver.commit.stores import GuardedStore, UncommittedWrites
@@ -34,6 +36,7 @@ def table(tmp_path: Path, monkeypatch):
     assert isinstance(store, GuardedStore)
     monkeypatch.setattr(table, "_data", store)
     monkeypatch.setattr(table, "_verified_source_topics_for_partitions", {SOURCE.topic})
+    monkeypatch.setattr(table, "_unsent", {}, raising=False)
     monkeypatch.setattr(stores, "uncommitted", UncommittedWrites(tmp_path / "uncommitted"))
     monkeypatch.setattr(app, "in_transaction", True)  # exactly_once, as a started worker has
     record = ConsumerRecord(SOURCE.topic, SOURCE.partition, 41, 0, 0, b"k", b"v", None, 1, 1, ())
@@ -88,3 +91,77 @@ def test_writes_and_deletes_of_a_block_keep_their_order(table):
         None,
     ]
     table._collected = None
+
+
+class HeldSends:
+    """The producer's ``send_records_soon`` for a partition whose send queue is full
+    (``MAX_QUEUED_SENDS``): it waits until :meth:`release`, then queues the records."""
+
+    def __init__(self) -> None:
+        self.room = asyncio.Event()
+        self.queued: list[list[tuple[bytes, bytes | None]]] = []
+
+    async def send_records_soon(self, topic, partition, records, *, transactional_id=None, **_):
+        await self.room.wait()
+        self.queued.append(list(records))
+
+    def release(self) -> None:
+        self.room.set()
+
+
+@pytest.fixture
+def held(monkeypatch) -> HeldSends:
+    sends = HeldSends()
+    changelog = f"{APP_ID}-{TEMPERATURE_SUMMARY_TABLE}-changelog"
+    monkeypatch.setattr(app.producer, "send_records_soon", sends.send_records_soon)
+    monkeypatch.setattr(app.assignor, "group_for_topic", {changelog: 4}.__getitem__)
+    return sends
+
+
+def commit(offset: int) -> None:
+    """A transaction of SOURCE commits, as ``FlushingProducer.commit_transactions`` tells the
+    tracker: before its flush (which waits for the records queued by then), after its commit."""
+    stores.uncommitted.commit_starting([SOURCE])
+    stores.uncommitted.committed({SOURCE: offset})
+
+
+def test_a_commit_while_a_block_s_records_wait_for_the_producer_leaves_the_marker(table, held):
+    """The store holds the block's writes, the producer not yet their records (the agent waits
+    for room in the partition's send queue): a commit that runs then carries none of them.
+    Had it removed the marker, a kill before the next commit would leave a store ahead of its
+    changelog with nothing to wipe it: the restarted worker ignores the replayed records as
+    counted, the changelog never gets those groups, and the partition's next owner lacks them
+    (seen under random SIGKILLs: files at the log end without whole months)."""
+    name = table.name
+
+    async def scenario() -> None:
+        with table.collecting():
+            table["2/March/1993"] = {"count": 1, "sum": 1.0, "start": "1993-03-01", "end": "x"}
+            table["2/#offset"] = 42
+        sending = asyncio.ensure_future(table.send_collected())
+        await asyncio.sleep(0.01)
+        assert not sending.done() and held.queued == []
+        commit(41)  # offsets acked before the block: its records are in no transaction yet
+        assert stores.uncommitted.is_dirty(name, SOURCE.partition)
+        held.release()
+        await asyncio.wait_for(sending, 1)
+        assert len(held.queued) == 1
+        commit(42)  # its flush waits for the queued records: this one carries them
+        assert not stores.uncommitted.is_dirty(name, SOURCE.partition)
+
+    asyncio.run(scenario())
+
+
+def test_writes_of_two_blocks_sent_at_once_are_clean_after_the_next_commit(table, held):
+    held.release()
+
+    async def scenario() -> None:
+        with table.collecting():
+            table["2/A"] = 1
+        with table.collecting():
+            table["2/B"] = 2
+        await table.send_collected()
+        commit(42)
+
+    asyncio.run(scenario())
+    assert not stores.uncommitted.is_dirty(table.name, SOURCE.partition)

@@ -48,3 +48,17 @@ def test_a_rebuilt_partition_is_clean_and_its_listeners_are_told(tmp_path: Path)
     writes.rebuilt("station-summary", 1)
     assert not writes.is_dirty("station-summary", 1)
     assert told == [("station-summary", 1)]
+
+
+def test_a_commit_that_started_before_a_write_s_records_were_sent_leaves_the_marker(
+    tmp_path: Path,
+):
+    writes = UncommittedWrites(tmp_path)
+    writes.written("temperature-summary", 3, SOURCE, sent_later=True)
+    writes.commit_starting([SOURCE])  # its flush cannot wait for records not in the producer
+    writes.committed({SOURCE: 10})
+    assert writes.is_dirty("temperature-summary", 3)
+    writes.sent("temperature-summary", 3)
+    writes.commit_starting([SOURCE])
+    writes.committed({SOURCE: 12})
+    assert not writes.is_dirty("temperature-summary", 3)

@@ -510,6 +510,62 @@ def test_not_in_transaction_without_a_fence_still_crashes():
         _send_two_batches(RetiredWhileWaitingClient(), retire=False)
 
 
+class InTransactionOnlyClient(FakeProducer):
+    """A transactional producer whose ``send_batch`` refuses outside a transaction, as
+    aiokafka's does (``IllegalOperation``)."""
+
+    def __init__(self) -> None:
+        super().__init__(TransactionState.IN_TRANSACTION)
+        self.sent: list[bytes] = []
+
+    def create_batch(self) -> Any:
+        held: list[bytes] = []
+
+        def append(**record: Any) -> object:
+            held.append(record["key"])
+            return object()
+
+        return SimpleNamespace(append=append, held=held)
+
+    async def send_batch(self, batch: Any, topic: str, partition: int) -> Any:
+        if self._txn_manager.state is not TransactionState.IN_TRANSACTION:
+            raise IllegalOperation("Can't send messages while not in transaction")
+        self.sent.extend(batch.held)
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+def test_a_send_that_waited_for_a_revoke_s_commit_begins_the_next_transaction():
+    """The agent's send checked the transaction while it was open, then waited for the lock
+    held by the commit before a revoke, which begins no next transaction: the send begins one
+    instead of crashing the worker with IllegalOperation (seen under random SIGKILLs)."""
+    from weather_app.worker.faust_driver.transport.producer import FlushingProducer
+
+    fake = InTransactionOnlyClient()
+
+    async def scenario():
+        producer = FlushingProducer.__new__(FlushingProducer)
+        producer.__dict__.update(make_producer().__dict__)
+        producer._unsettled = set()
+        producer._transaction_producers[TID] = fake
+        lock = producer._lock(TID)
+        await lock.acquire()  # the revoke's commit holds the partition's lock
+        sending = asyncio.ensure_future(
+            producer.send_records("changelog", 3, [(b"k", b"v")], transactional_id=TID)
+        )
+        await asyncio.sleep(0.01)
+        assert not sending.done()
+        await fake.commit_transaction()  # start_new_transaction=False: READY from here
+        lock.release()
+        futures = await asyncio.wait_for(sending, 1)
+        await asyncio.gather(*futures)
+
+    run(scenario)
+    assert fake.calls == ["commit", "begin"]
+    assert fake.sent == [b"k"]
+
+
 class GatedClient(FakeProducer):
     """A transactional producer whose record batches wait for the test to let them through."""
 

@@ -41,6 +41,8 @@ class BatchedTable(faust.Table):
         self._collected: dict[int, list[tuple[bytes, bytes | None]]] | None = None
         #: partition -> (source partition, serialized writes) for the store, while collecting
         self._store_writes: dict[int, tuple[TP, list[tuple[bytes, bytes | None]]]] = {}
+        #: partition -> store writes (``write_batch`` calls) whose records are not sent yet
+        self._unsent: dict[int, int] = {}
 
     @contextlib.contextmanager
     def collecting(self) -> Iterator[None]:
@@ -85,6 +87,7 @@ class BatchedTable(faust.Table):
         writes, self._store_writes = self._store_writes, {}
         for partition, (source, records) in writes.items():
             self.data.write_batch(partition, records, source)  # type: ignore[attr-defined]
+            self._unsent[partition] = self._unsent.get(partition, 0) + 1
 
     def on_key_set(self, key: Any, value: Any) -> None:
         if self._collected is None:
@@ -118,9 +121,13 @@ class BatchedTable(faust.Table):
         """Send what was collected, one partition's records in write order; stop collecting.
 
         When this returns the records are queued in the producer (a commit's flush waits for
-        them), so the offsets of the records that caused them may be acked.
+        them), so the offsets of the records that caused them may be acked. The store is told
+        once each partition's records are queued (``GuardedStore.changelog_sent``): a commit
+        that runs while this waits for room in a partition's send queue does not carry them,
+        so it must not count the store's writes as committed.
         """
         collected, self._collected = self._collected or {}, None
+        unsent, self._unsent = self._unsent, {}
         app = self.app
         producer = app.producer
         assert isinstance(producer, FlushingProducer)
@@ -137,6 +144,8 @@ class BatchedTable(faust.Table):
                 transactional_id=transactional_id,
                 on_sent=self._on_batch_sent,
             )
+            if unsent.get(partition):
+                self.data.changelog_sent(partition, unsent[partition])  # type: ignore[attr-defined]
 
     def _on_batch_sent(self, future: asyncio.Future) -> None:
         """The persisted offset, as Faust's ``_on_changelog_sent`` keeps it (a failed send

@@ -13,6 +13,15 @@ still has its marker when it is next assigned, to this process or a restarted on
 and rebuilt from the changelog, which holds committed writes only (the consumer reads it
 ``read_committed``). The rebuild is logged.
 
+A commit covers a write only if the write's changelog records were in the producer when the
+commit started flushing. A batch's records reach it after the store write (``BatchedTable``:
+the store at the block's end, the producer in ``send_collected``, which may wait for room in
+the partition's send queue), and a commit that ran in between carried neither those records
+nor, once it removed the marker, any trace of them: a kill before the next commit left a
+store with writes its changelog never got, and no marker to wipe it. Such writes are counted
+as unsent until ``send_collected`` has queued their records, and a partition with unsent
+writes keeps its marker through a commit.
+
 Under exactly_once Faust never advances the persisted offset on commit (it looks its pending
 offsets up by source partition, but stores them by changelog partition), so that offset only
 comes from reading the committed changelog and cannot run ahead of it either.
@@ -48,14 +57,22 @@ class UncommittedWrites:
         self._tables: dict[TP, set[tuple[str, int]]] = {}
         #: writes counted when a commit started, per table partition it covers
         self._at_commit_start: dict[tuple[str, int], int] = {}
+        #: writes whose changelog records are not in the producer yet (see :meth:`sent`)
+        self._unsent: dict[tuple[str, int], int] = {}
         self.rebuild_listeners: list[RebuildListener] = []
 
     def marker(self, table: str, partition: int) -> Path:
         return self.folder / f"{table}-{partition}"
 
-    def written(self, table: str, partition: int, source: TP) -> None:
-        """Before a write to the store: mark the partition (a file, so it survives a kill)."""
+    def written(self, table: str, partition: int, source: TP, *, sent_later: bool = False) -> None:
+        """Before a write to the store: mark the partition (a file, so it survives a kill).
+
+        ``sent_later``: the write's changelog records are handed to the producer later, and
+        :meth:`sent` is called then; until it is, no commit clears the marker.
+        """
         key = (table, partition)
+        if sent_later:
+            self._unsent[key] = self._unsent.get(key, 0) + 1
         count = self._writes.get(key)
         if count is None:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -64,12 +81,26 @@ class UncommittedWrites:
             count = 0
         self._writes[key] = count + 1
 
+    def sent(self, table: str, partition: int, writes: int = 1) -> None:
+        """The changelog records of ``writes`` writes made ``sent_later`` are in the producer
+        now: the flush of a commit that starts from here on waits for them."""
+        key = (table, partition)
+        left = self._unsent.get(key, 0) - writes
+        if left > 0:
+            self._unsent[key] = left
+        else:
+            self._unsent.pop(key, None)
+
     def commit_starting(self, sources: Iterable[TP]) -> None:
-        """A commit for ``sources`` starts flushing: every write counted so far is in it."""
+        """A commit for ``sources`` starts flushing: every write counted so far is in it,
+        unless some write's changelog records are not in the producer yet (the partition then
+        stays marked whatever this commit carries)."""
         for source in sources:
             for key in self._tables.get(TP(source.topic, source.partition), ()):
-                if key in self._writes:
+                if key in self._writes and not self._unsent.get(key):
                     self._at_commit_start[key] = self._writes[key]
+                else:
+                    self._at_commit_start.pop(key, None)
 
     def committed(self, offsets: Mapping[TP, int]) -> None:
         """A transaction committed: partitions with no write since its start are clean."""
@@ -121,12 +152,14 @@ class GuardedStore(Store):
         What a ``_set`` / ``_del`` per write does (the partition marked first, under a
         transaction; the key's partition remembered for reads without an event), with one
         write and one WAL append instead of one per key. ``source``: the partition of the
-        records that caused the writes (whose commit covers them).
+        records that caused the writes (whose commit covers them). Their changelog records
+        reach the producer later: until :meth:`changelog_sent` says so, no commit clears the
+        partition's marker.
         """
         if not writes:
             return
         if uncommitted is not None and self.app.in_transaction:
-            uncommitted.written(self.table_name, partition, source)
+            uncommitted.written(self.table_name, partition, source, sent_later=True)
         batch = WriteBatch(raw_mode=True)
         key_index = self._key_index
         for key, value in writes:
@@ -136,6 +169,12 @@ class GuardedStore(Store):
                 batch.put(key, value)
             key_index[key] = partition
         self._db_for_partition(partition).write(batch)
+
+    def changelog_sent(self, partition: int, writes: int) -> None:
+        """The changelog records of the partition's last ``writes`` :meth:`write_batch` calls
+        are in the producer (``BatchedTable.send_collected``): a commit may now cover them."""
+        if uncommitted is not None and self.app.in_transaction:
+            uncommitted.sent(self.table_name, partition, writes)
 
     def persisted_offset(self, tp: TP) -> int | None:
         """Where recovery resumes reading the changelog: from the start after a wipe.

@@ -200,6 +200,13 @@ class FlushingProducer(TransactionalProducer):
         futures: list[asyncio.Future] = []
         try:
             async with lock:
+                if transactional_id and state_of(client) is TransactionState.READY:
+                    # a commit that begins no next transaction (a revoke's) ended this one
+                    # while the send waited for the lock: begin the next one, as above
+                    if transactional_id in self._retired:
+                        raise ProducerFenced()
+                    await self._begin_locked(transactional_id)
+                    client = self._transaction_producers[transactional_id]
                 batch = client.create_batch()
                 for key, value in records:
                     if batch.append(key=key, value=value, timestamp=None) is None:
