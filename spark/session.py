@@ -80,7 +80,9 @@ def read_kafka(
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
     settings = job_settings()
     servers = bootstrap or settings.kafka_broker
-    require_broker(servers, settings.connect_timeout, named=bootstrap is None)
+    require_broker(
+        Brokers(servers, settings.kafka_security), settings.connect_timeout, named=bootstrap is None
+    )
     reader = (
         spark.readStream.format(_FORMATS[source])
         .option("kafka.bootstrap.servers", servers)
@@ -92,12 +94,13 @@ def read_kafka(
     return reader.options(**dict(options or {})).load()
 
 
-def require_broker(servers: str, timeout: float, *, named: bool = True) -> None:
-    """Fail in one line, within ``timeout``, when no broker answers at ``servers``.
+def require_broker(brokers: Brokers, timeout: float, *, named: bool = True) -> None:
+    """Fail in one line, within ``timeout``, when no broker answers at ``brokers``.
 
     Without this a query would start and fail a metadata call 30 s later with Spark's stack.
     """
-    admin = reachability_admin(Brokers(servers))
+    servers = brokers.kafka_broker
+    admin = reachability_admin(brokers)
     try:
         admin.list_topics(timeout=timeout)
     except KafkaException as error:
