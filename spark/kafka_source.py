@@ -48,6 +48,7 @@ Kafka partition).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
@@ -92,7 +93,9 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from spark.kafka_security import SECURITY_OPTIONS_PYTHON, parse_security
 from weather_app.kafka.clients import confluent_config
+from weather_app.settings import KafkaSecurity
 
 NAME = "weather_kafka"
 SCHEMA_DDL = (
@@ -155,6 +158,7 @@ OPTIONS = (
     INCLUDE_HEADERS,
     ISOLATION,
     POLL_TIMEOUT,
+    *SECURITY_OPTIONS_PYTHON,  # TLS and SASL, as Spark's connector names them (kafka_security)
 )
 ISOLATION_LEVELS = ("read_uncommitted", "read_committed")
 DEFAULT_POLL_TIMEOUT_MS = 60_000
@@ -188,6 +192,7 @@ class ConsumerSettings:
     isolation_level: str = "read_uncommitted"
     poll_timeout_ms: int = DEFAULT_POLL_TIMEOUT_MS
     fail_on_data_loss: bool = True
+    kafka_security: KafkaSecurity = dataclasses.field(default_factory=KafkaSecurity)
 
     @property
     def kafka_broker(self) -> str:
@@ -282,7 +287,9 @@ class KafkaOptions:
         fail = _boolean(FAIL_ON_DATA_LOSS, get(FAIL_ON_DATA_LOSS), True)
         headers = _boolean(INCLUDE_HEADERS, get(INCLUDE_HEADERS), False)
         return cls(
-            consumer=ConsumerSettings(bootstrap, isolation, poll_timeout, fail),
+            consumer=ConsumerSettings(
+                bootstrap, isolation, poll_timeout, fail, parse_security(get)
+            ),
             topics=topics,
             starting=_offsets_option(STARTING, get(STARTING), "earliest", topics),
             ending=_offsets_option(ENDING, get(ENDING), "latest", topics),

@@ -18,6 +18,7 @@ from confluent_kafka import KafkaException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from spark.kafka_security import security_options
 from spark.kafka_source import KafkaDataSource
 from weather_app.errors import WeatherError
 from weather_app.files.layout import Layout
@@ -72,7 +73,9 @@ def read_kafka(
 ) -> DataFrame:
     """A streaming DataFrame of ``topic`` (Spark's Kafka schema: key, value, topic, ...).
 
-    ``bootstrap`` defaults to the product's ``KAFKA_BROKER`` setting. ``topic`` may be several
+    ``bootstrap`` defaults to the product's ``KAFKA_BROKER`` setting; the ``KAFKA_SECURITY_*``,
+    ``KAFKA_SASL_*`` and ``KAFKA_SSL_*`` settings apply to either (``spark/kafka_security.py``:
+    Spark's connector option names, the password redacted in plans). ``topic`` may be several
     comma-separated topics. ``starting_offsets``: earliest, latest or Spark's JSON. ``options``:
     more source options (e.g. ``failOnDataLoss``), the same for both sources.
     """
@@ -88,6 +91,7 @@ def read_kafka(
         .option("kafka.bootstrap.servers", servers)
         .option("subscribe", topic)
         .option("startingOffsets", starting_offsets)
+        .options(**security_options(settings.kafka_security, source))
     )
     if max_offsets_per_trigger is not None:
         reader = reader.option("maxOffsetsPerTrigger", str(max_offsets_per_trigger))
