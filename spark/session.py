@@ -22,7 +22,7 @@ from spark.kafka_security import security_options
 from spark.kafka_source import KafkaDataSource
 from weather_app.errors import WeatherError
 from weather_app.files.layout import Layout
-from weather_app.kafka.clients import Brokers, reachability_admin
+from weather_app.kafka.clients import Brokers, reachability_admin, tls_failure
 from weather_app.settings import Settings, SettingsError
 
 SOURCES = ("python", "kafka")
@@ -109,9 +109,11 @@ def require_broker(brokers: Brokers, timeout: float, *, named: bool = True) -> N
         admin.list_topics(timeout=timeout)
     except KafkaException as error:
         setting = " (KAFKA_BROKER)" if named else ""
+        tls = tls_failure(brokers, min(timeout, 2.0))
+        why = f" ({brokers.kafka_security.protocol}: {tls})" if tls else ""
         raise WeatherError(
             f"cannot reach the Kafka broker at {servers}{setting} within "
-            f"WEATHER_CONNECT_TIMEOUT_SEC ({timeout:g} s): {error.args[0].str()}"
+            f"WEATHER_CONNECT_TIMEOUT_SEC ({timeout:g} s): {error.args[0].str()}{why}"
         ) from None
 
 

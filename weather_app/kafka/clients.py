@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -139,6 +140,31 @@ def ssl_context(security: KafkaSecurity) -> ssl.SSLContext:
         context.load_cert_chain(str(security.ssl_certfile), _path(security.ssl_keyfile))
     context.check_hostname = security.ssl_check_hostname
     return context
+
+
+def tls_failure(connection: KafkaConnection, timeout: float) -> str | None:
+    """Why a TLS handshake with the first broker fails, in one line (None: it succeeds, or
+    the connection uses no TLS). The Kafka libraries only say that no broker answered."""
+    security = connection.kafka_security
+    if not security.tls:
+        return None
+    host, _, port = _server_list(connection)[0].rpartition(":")
+    host = host.strip("[]")
+    try:
+        context = ssl_context(security)
+        with (
+            socket.create_connection((host, int(port)), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host),
+        ):
+            return None
+    except TimeoutError:
+        return f"no TLS handshake within {timeout:g} s (a plaintext listener?)"
+    except ssl.SSLCertVerificationError as error:
+        return f"TLS handshake failed: certificate verify failed: {error.verify_message}"
+    except ssl.SSLError as error:
+        return f"TLS handshake failed: {error.reason or error}"
+    except OSError as error:
+        return f"TLS handshake failed: {error.strerror or type(error).__name__}"
 
 
 def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
