@@ -95,6 +95,8 @@ class Settings:
     kafka_ssl_certfile: Path | None = None
     kafka_ssl_keyfile: Path | None = None
     kafka_ssl_check_hostname: bool = True
+    #: when set, the dashboard answers only requests bearing it (docs/security.md)
+    dashboard_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -204,6 +206,7 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "KAFKA_SSL_CERTFILE": ("kafka_ssl_certfile", Path),
     "KAFKA_SSL_KEYFILE": ("kafka_ssl_keyfile", Path),
     "KAFKA_SSL_CHECK_HOSTNAME": ("kafka_ssl_check_hostname", _boolean),
+    "WEATHER_DASHBOARD_TOKEN": ("dashboard_token", str),
 }
 _FIELD_TO_ENV = {field: name for name, (field, _) in _ENVIRONMENT.items()}
 
@@ -276,6 +279,14 @@ def _validate(settings: Settings) -> None:
     if not 1 <= settings.station_count <= 26:
         raise SettingsError(f"station_count must be 1..26, got {settings.station_count!r}")
     _validate_security(settings)
+    token = settings.dashboard_token
+    if token is not None and (
+        len(token) < 16 or not token.isascii() or not token.isprintable() or " " in token
+    ):
+        raise SettingsError(  # never the token itself
+            f"dashboard_token must be at least 16 printable ASCII characters without spaces, "
+            f"got {len(token)} characters"
+        )
 
 
 def _validate_security(settings: Settings) -> None:
