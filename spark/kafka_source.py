@@ -108,7 +108,9 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from spark.kafka_security import SECURITY_OPTIONS_PYTHON, parse_security
 from weather_app.kafka.clients import confluent_config
+from weather_app.settings import KafkaSecurity
 
 NAME = "weather_kafka"
 SCHEMA_DDL = (
@@ -191,6 +193,7 @@ OPTIONS = (
     INCLUDE_HEADERS,
     ISOLATION,
     POLL_TIMEOUT,
+    *SECURITY_OPTIONS_PYTHON,  # TLS and SASL, as Spark's connector names them (kafka_security)
 )
 #: options a streaming query rejects, as Spark's connector does
 BATCH_ONLY = (ENDING, ENDING_BY_TIMESTAMP, ENDING_TIMESTAMP)
@@ -228,6 +231,7 @@ class ConsumerSettings:
     isolation_level: str = "read_uncommitted"
     poll_timeout_ms: int = DEFAULT_POLL_TIMEOUT_MS
     fail_on_data_loss: bool = True
+    kafka_security: KafkaSecurity = dataclasses.field(default_factory=KafkaSecurity)
 
     @property
     def kafka_broker(self) -> str:
@@ -362,7 +366,9 @@ class KafkaOptions:
         headers = _boolean(INCLUDE_HEADERS, get(INCLUDE_HEADERS), False)
         topics = subscription.known_topics
         return cls(
-            consumer=ConsumerSettings(bootstrap, isolation, poll_timeout, fail),
+            consumer=ConsumerSettings(
+                bootstrap, isolation, poll_timeout, fail, parse_security(get)
+            ),
             subscription=subscription,
             starting=_offsets_spec(
                 get, (STARTING_TIMESTAMP, STARTING_BY_TIMESTAMP, STARTING), "earliest", topics

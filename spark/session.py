@@ -18,10 +18,11 @@ from confluent_kafka import KafkaException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from spark.kafka_security import security_options
 from spark.kafka_source import KafkaDataSource
 from weather_app.errors import WeatherError
 from weather_app.files.layout import Layout
-from weather_app.kafka.clients import Brokers, reachability_admin
+from weather_app.kafka.clients import Brokers, reachability_admin, tls_failure
 from weather_app.settings import Settings, SettingsError
 
 SOURCES = ("python", "kafka")
@@ -72,7 +73,9 @@ def read_kafka(
 ) -> DataFrame:
     """A streaming DataFrame of ``topic`` (Spark's Kafka schema: key, value, topic, ...).
 
-    ``bootstrap`` defaults to the product's ``KAFKA_BROKER`` setting. ``topic`` may be several
+    ``bootstrap`` defaults to the product's ``KAFKA_BROKER`` setting; the ``KAFKA_SECURITY_*``,
+    ``KAFKA_SASL_*`` and ``KAFKA_SSL_*`` settings apply to either (``spark/kafka_security.py``:
+    Spark's connector option names, the password redacted in plans). ``topic`` may be several
     comma-separated topics. ``starting_offsets``: earliest, latest or Spark's JSON. ``options``:
     more source options (e.g. ``failOnDataLoss``), the same for both sources.
     """
@@ -80,31 +83,37 @@ def read_kafka(
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}")
     settings = job_settings()
     servers = bootstrap or settings.kafka_broker
-    require_broker(servers, settings.connect_timeout, named=bootstrap is None)
+    require_broker(
+        Brokers(servers, settings.kafka_security), settings.connect_timeout, named=bootstrap is None
+    )
     reader = (
         spark.readStream.format(_FORMATS[source])
         .option("kafka.bootstrap.servers", servers)
         .option("subscribe", topic)
         .option("startingOffsets", starting_offsets)
+        .options(**security_options(settings.kafka_security, source))
     )
     if max_offsets_per_trigger is not None:
         reader = reader.option("maxOffsetsPerTrigger", str(max_offsets_per_trigger))
     return reader.options(**dict(options or {})).load()
 
 
-def require_broker(servers: str, timeout: float, *, named: bool = True) -> None:
-    """Fail in one line, within ``timeout``, when no broker answers at ``servers``.
+def require_broker(brokers: Brokers, timeout: float, *, named: bool = True) -> None:
+    """Fail in one line, within ``timeout``, when no broker answers at ``brokers``.
 
     Without this a query would start and fail a metadata call 30 s later with Spark's stack.
     """
-    admin = reachability_admin(Brokers(servers))
+    servers = brokers.kafka_broker
+    admin = reachability_admin(brokers)
     try:
         admin.list_topics(timeout=timeout)
     except KafkaException as error:
         setting = " (KAFKA_BROKER)" if named else ""
+        tls = tls_failure(brokers, min(timeout, 2.0))
+        why = f" ({brokers.kafka_security.protocol}: {tls})" if tls else ""
         raise WeatherError(
             f"cannot reach the Kafka broker at {servers}{setting} within "
-            f"WEATHER_CONNECT_TIMEOUT_SEC ({timeout:g} s): {error.args[0].str()}"
+            f"WEATHER_CONNECT_TIMEOUT_SEC ({timeout:g} s): {error.args[0].str()}{why}"
         ) from None
 
 

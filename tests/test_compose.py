@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
+import ssl
 import subprocess
 import sys
+import threading
 import tomllib
+from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.support import BIN, REPO, command_env
-from weather_app.settings import _ENVIRONMENT
+from weather_app.kafka.clients import Brokers, tls_failure
+from weather_app.settings import _ENVIRONMENT, KafkaSecurity, Settings
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES: dict = COMPOSE["services"]
@@ -100,6 +106,8 @@ def test_replication_matches_the_broker_count(profile, env, brokers, min_isr):
         voters.add(quorum)
     assert len(voters) == 1 and len(voters.pop().split(",")) == brokers
     for service in app_services().values():
+        if "secure" in service.get("profiles", []):  # its own broker: test_secure_profile_*
+            continue
         app_env = {k: resolve(v, env) for k, v in service["environment"].items()}
         assert app_env["WEATHER_REPLICATION_FACTOR"] == str(brokers)
         assert len(app_env["KAFKA_BROKER"].split(",")) == brokers
@@ -156,3 +164,146 @@ def test_scaled_workers_share_snapshots_but_not_their_state():
     assert "container_name" not in worker and "ports" not in worker  # --scale worker=N
     assert "weather-data:/data" in worker["volumes"]
     assert not worker["environment"]["WEATHER_STATE_DIR"].startswith("/data")
+
+
+# -- the `secure` profile ----------------------------------------------------------------------
+
+SECURE_APPS = {
+    name: service
+    for name, service in app_services().items()
+    if "secure" in service.get("profiles", [])
+}
+START_SCRIPT = (REPO / "scripts" / "kafka-secure-start.sh").read_text()
+SECRETS_DIR = "/run/secrets/"
+
+
+@pytest.fixture(scope="module")
+def made_secrets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("secrets")
+    subprocess.run(
+        ["sh", str(REPO / "scripts" / "kafka-secure-setup.sh"), str(folder)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return folder
+
+
+def test_secure_profile_runs_the_pipeline_against_its_own_broker():
+    assert set(SECURE_APPS) == {
+        "topics-secure",
+        "worker-secure",
+        "producer-secure",
+        "dashboard-secure",
+    }
+    for name, service in SECURE_APPS.items():
+        plain = SERVICES[name.removesuffix("-secure")]
+        assert argv(service) == argv(plain), name
+    kafka = SERVICES["kafka-secure"]
+    assert kafka["profiles"] == ["secure"] and kafka["image"] == SERVICES["kafka"]["image"]
+    assert SERVICES["topics-secure"]["depends_on"] == {
+        "kafka-secure": {"condition": "service_healthy"}
+    }
+    assert "--command-config /tmp/admin-client.properties" in kafka["healthcheck"]["test"][1]
+    mounted = {volume.split(":")[0] for volume in kafka["volumes"]}
+    assert "./scripts/kafka-secure-start.sh" in mounted
+    assert kafka["entrypoint"][-1] == "/opt/weather/kafka-secure-start.sh"
+
+
+def test_secure_broker_listens_only_on_sasl_ssl_with_scram_and_creates_the_users():
+    properties = dict(
+        line.split("=", 1)
+        for line in START_SCRIPT.split("<<PROPERTIES")[1].split("PROPERTIES")[0].splitlines()
+        if "=" in line
+    )
+    assert properties["listeners"] == "SASL_SSL://:9094,CONTROLLER://:9093"
+    assert properties["advertised.listeners"] == "SASL_SSL://kafka-secure:9094"
+    assert properties["listener.security.protocol.map"] == "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT"
+    assert properties["inter.broker.listener.name"] == "SASL_SSL"
+    assert properties["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert properties["sasl.mechanism.inter.broker.protocol"] == "SCRAM-SHA-512"
+    assert properties["ssl.keystore.location"] == "$secrets/kafka-broker-keystore.pem"
+    assert properties["ssl.truststore.location"] == "$secrets/kafka-ca.pem"
+    user = SECURE_APPS["worker-secure"]["environment"]["KAFKA_SASL_USERNAME"]
+    # KRaft takes SCRAM users when the storage is formatted: both, from the secret files
+    assert f'--add-scram "SCRAM-SHA-512=[name={user},password=$weather_password]"' in START_SCRIPT
+    assert '--add-scram "SCRAM-SHA-512=[name=admin,password=$admin_password]"' in START_SCRIPT
+    assert 'weather_password=$(cat "$secrets/kafka-weather-password")' in START_SCRIPT
+    kafka_secrets = set(SERVICES["kafka-secure"]["secrets"])
+    assert {"kafka-weather-password", "kafka-ca.pem", "kafka-broker-keystore.pem"} <= kafka_secrets
+
+
+def test_secure_apps_get_every_secret_as_a_file(made_secrets: Path):
+    declared = COMPOSE["secrets"]
+    for name, service in SECURE_APPS.items():
+        env = service["environment"]
+        assert "KAFKA_SASL_PASSWORD" not in env, name  # a file, never a variable
+        assert env["KAFKA_BROKER"] == "kafka-secure:9094"
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+        assert env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+        files = {}
+        for variable in ("KAFKA_SASL_PASSWORD_FILE", "KAFKA_SSL_CAFILE"):
+            secret = env[variable].removeprefix(SECRETS_DIR)
+            assert env[variable] == SECRETS_DIR + secret and secret in service["secrets"], name
+            source = declared[secret]["file"]
+            assert source.startswith("./secrets/"), source
+            files[variable] = str(made_secrets / Path(source).name)
+        # the environment the container sees, with its secrets where the script made them
+        settings = Settings.from_env({**env, **files})
+        security = settings.kafka_security
+        assert (security.protocol, security.sasl_mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
+        assert (
+            security.sasl_password == (made_secrets / "kafka-weather-password").read_text().strip()
+        )
+        assert security.ssl_check_hostname  # the broker's certificate names kafka-secure
+    for variables in [s.get("environment", {}) for s in SERVICES.values()]:
+        assert "KAFKA_SASL_PASSWORD" not in variables
+    assert "/secrets/" in (REPO / ".gitignore").read_text().splitlines()
+
+
+def test_the_setup_script_makes_a_broker_certificate_the_apps_trust(made_secrets: Path):
+    ca, keystore = made_secrets / "kafka-ca.pem", made_secrets / "kafka-broker-keystore.pem"
+    verified = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(ca), str(made_secrets / "kafka-broker.pem")],
+        capture_output=True,
+        text=True,
+    )
+    assert verified.returncode == 0, verified.stderr
+    names = subprocess.run(
+        ["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(keystore)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "DNS:kafka-secure" in names
+    assert keystore.read_text().startswith("-----BEGIN PRIVATE KEY-----")  # Kafka's PEM keystore
+    # a TLS listener with the broker's keystore passes the apps' own handshake check
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(keystore)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    accepted = threading.Thread(target=_handshake_once, args=(listener, server), daemon=True)
+    accepted.start()
+    try:
+        security = KafkaSecurity("SSL", ssl_cafile=ca)
+        assert tls_failure(Brokers(f"localhost:{port}", security), 10) is None
+    finally:
+        accepted.join(10)
+        listener.close()
+    assert not accepted.is_alive()
+    kept = {path.name: path.read_bytes() for path in made_secrets.iterdir()}
+    subprocess.run(  # run again: what exists is kept (a restart keeps its users and CA)
+        ["sh", str(REPO / "scripts" / "kafka-secure-setup.sh"), str(made_secrets)],
+        capture_output=True,
+        check=True,
+    )
+    assert {path.name: path.read_bytes() for path in made_secrets.iterdir()} == kept
+
+
+def _handshake_once(listener: socket.socket, context: ssl.SSLContext) -> None:
+    listener.settimeout(10)
+    connection, _ = listener.accept()
+    with contextlib.suppress(OSError), connection:
+        connection.settimeout(10)
+        with context.wrap_socket(connection, server_side=True) as tls:
+            tls.recv(1)

@@ -89,3 +89,106 @@ def test_the_station_count_bound_is_the_generators():
 
     assert MAX_STATION_COUNT == MAX_STATIONS
     assert Settings.from_env({"WEATHER_STATION_COUNT": "10000"}).station_count == 10_000
+
+
+SASL = {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_USERNAME": "weather"}
+PASSWORD = "pw-Zq81-never-printed"
+
+
+def test_security_defaults_to_plaintext_without_credentials():
+    security = Settings.from_env({}).kafka_security
+    assert (security.protocol, security.sasl, security.tls) == ("PLAINTEXT", False, False)
+    assert security.sasl_username is None and security.sasl_password is None
+
+
+def test_sasl_settings_carry_the_password_but_no_repr_shows_it():
+    settings = Settings.from_env(
+        {**SASL, "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_PASSWORD": PASSWORD}
+    )
+    security = settings.kafka_security
+    assert (security.sasl_mechanism, security.sasl_username) == ("SCRAM-SHA-512", "weather")
+    assert security.sasl_password == PASSWORD
+    assert PASSWORD not in repr(settings) and PASSWORD not in str(settings)
+    assert PASSWORD not in repr(security)
+
+
+def test_the_password_file_is_read_without_its_trailing_newline(tmp_path: Path):
+    secret = tmp_path / "password"
+    secret.write_text(PASSWORD + "\n")
+    settings = Settings.from_env({**SASL, "KAFKA_SASL_PASSWORD_FILE": str(secret)})
+    assert settings.kafka_security.sasl_password == PASSWORD
+    assert settings.kafka_security.sasl_mechanism == "PLAIN"  # the default mechanism
+    assert PASSWORD not in repr(settings)
+
+
+def test_tls_files_and_hostname_check_are_kept(tmp_path: Path):
+    for name in ("ca.pem", "cert.pem", "key.pem"):
+        (tmp_path / name).write_text("x")
+    security = Settings.from_env(
+        {
+            "KAFKA_SECURITY_PROTOCOL": "SSL",
+            "KAFKA_SSL_CAFILE": str(tmp_path / "ca.pem"),
+            "KAFKA_SSL_CERTFILE": str(tmp_path / "cert.pem"),
+            "KAFKA_SSL_KEYFILE": str(tmp_path / "key.pem"),
+            "KAFKA_SSL_CHECK_HOSTNAME": "false",
+        }
+    ).kafka_security
+    assert security.tls and not security.sasl
+    assert security.ssl_cafile == tmp_path / "ca.pem"
+    assert (security.ssl_certfile, security.ssl_keyfile) == (
+        tmp_path / "cert.pem",
+        tmp_path / "key.pem",
+    )
+    assert security.ssl_check_hostname is False
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"KAFKA_SECURITY_PROTOCOL": "TLS"}, "KAFKA_SECURITY_PROTOCOL must be one of"),
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"},
+            "KAFKA_SECURITY_PROTOCOL SASL_SSL needs KAFKA_SASL_USERNAME",
+        ),
+        (SASL, "KAFKA_SECURITY_PROTOCOL SASL_PLAINTEXT needs KAFKA_SASL_PASSWORD"),
+        (
+            {**SASL, "KAFKA_SASL_PASSWORD": "p", "KAFKA_SASL_MECHANISM": "GSSAPI"},
+            "KAFKA_SASL_MECHANISM must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512",
+        ),
+        (
+            {**SASL, "KAFKA_SASL_PASSWORD_FILE": "/no/such/secret"},
+            "KAFKA_SASL_PASSWORD_FILE is not a readable file",
+        ),
+        (
+            {**SASL, "KAFKA_SASL_PASSWORD": "p", "KAFKA_SASL_PASSWORD_FILE": "/etc/hostname"},
+            "KAFKA_SASL_PASSWORD_FILE and KAFKA_SASL_PASSWORD are both set",
+        ),
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CAFILE": "/no/such/ca.pem"},
+            "KAFKA_SSL_CAFILE is not a readable file",
+        ),
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CERTFILE": "/etc/hostname"},
+            "KAFKA_SSL_CERTFILE needs KAFKA_SSL_KEYFILE",
+        ),
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_KEYFILE": "/etc/hostname"},
+            "KAFKA_SSL_KEYFILE needs KAFKA_SSL_CERTFILE",
+        ),
+        ({"KAFKA_SASL_USERNAME": "u"}, "KAFKA_SASL_USERNAME is set, but KAFKA_SECURITY_PROTOCOL"),
+        ({"KAFKA_SSL_CAFILE": "/etc/hostname"}, "KAFKA_SSL_CAFILE is set, but"),
+        ({"KAFKA_SSL_CHECK_HOSTNAME": "maybe"}, "KAFKA_SSL_CHECK_HOSTNAME must be true or false"),
+    ],
+)
+def test_unusable_security_settings_are_refused_in_one_line_naming_the_setting(env, message):
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env)
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_refused_password_setting_never_shows_the_password():
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"KAFKA_SASL_PASSWORD": PASSWORD})
+    assert str(raised.value).startswith("KAFKA_SASL_PASSWORD is set")
+    assert PASSWORD not in str(raised.value)

@@ -12,7 +12,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,40 @@ MAX_STATION_COUNT = 10_000
 WORKER_PRODUCES = ("none", "stations", "temperatures", "all")
 #: the embedded broker's workarounds: detected, always on, always off (kafka/quirks.py)
 BROKER_QUIRKS = ("auto", "embedded", "none")
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 _HOST_PORT = re.compile(r"[A-Za-z0-9._\-\[\]:]+:[0-9]{1,5}")  # ASCII digits, no trailing newline
 
 
 class SettingsError(WeatherError, ValueError):
     """A setting holds a value the product cannot run with."""
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How every Kafka client authenticates and encrypts: one value for all three libraries.
+
+    ``password`` is the secret itself (read from its file already); it is left out of the
+    repr, so neither this value nor the :class:`Settings` holding it ever prints it.
+    """
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
+
+    @property
+    def sasl(self) -> bool:
+        return self.protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+    @property
+    def tls(self) -> bool:
+        return self.protocol in ("SSL", "SASL_SSL")
 
 
 @dataclass(frozen=True)
@@ -59,6 +87,18 @@ class Settings:
     debug_memory_file: Path | None = None
     #: debug: the worker logs each processed batch to this file (see worker/progress_log.py)
     debug_progress_file: Path | None = None
+    # Kafka security (docs/security.md); the password is never part of the repr
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = field(default=None, repr=False)
+    kafka_sasl_password_file: Path | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_ssl_check_hostname: bool = True
+    #: when set, the dashboard answers only requests bearing it (docs/security.md)
+    dashboard_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -68,10 +108,10 @@ class Settings:
         """Build settings from ``env`` (default: ``os.environ``); unset names keep defaults."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
-        for name, (field, parse) in _ENVIRONMENT.items():
+        for name, (name_of_field, parse) in _ENVIRONMENT.items():
             raw = env.get(name, "").strip()
             if raw:
-                values[field] = _parse(name, raw, parse)
+                values[name_of_field] = _parse(name, raw, parse)
         shared_delay = env.get("WEATHER_DELAY_SEC", "").strip()
         if shared_delay:
             delay = _parse("WEATHER_DELAY_SEC", shared_delay, float)
@@ -104,6 +144,39 @@ class Settings:
     def bootstrap_servers(self) -> list[str]:
         return [server.strip() for server in self.kafka_broker.split(",")]
 
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        """The security every Kafka client uses; the password read from its file if given."""
+        password = self.kafka_sasl_password
+        if self.kafka_sasl_password_file is not None:
+            password = _read_secret(self.kafka_sasl_password_file)
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism or "PLAIN",
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=password,
+            ssl_cafile=self.kafka_ssl_cafile,
+            ssl_certfile=self.kafka_ssl_certfile,
+            ssl_keyfile=self.kafka_ssl_keyfile,
+            ssl_check_hostname=self.kafka_ssl_check_hostname,
+        )
+
+
+def _boolean(raw: str) -> bool:
+    text = raw.lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(raw)
+    return text in ("true", "1", "yes")
+
+
+def _read_secret(path: Path) -> str:
+    """A secret file's content without its trailing newline (how secrets are mounted)."""
+    try:
+        return path.read_text().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        raise SettingsError(f"KAFKA_SASL_PASSWORD_FILE cannot be read: {path} ({reason})") from None
+
 
 # environment name -> (field, parser); WEATHER_DELAY_SEC is handled apart (it sets two fields)
 _ENVIRONMENT: dict[str, tuple[str, Any]] = {
@@ -126,6 +199,16 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "WEATHER_METRICS_HOST": ("metrics_host", str),
     "WEATHER_DEBUG_MEMORY_FILE": ("debug_memory_file", Path),
     "WEATHER_DEBUG_PROGRESS_FILE": ("debug_progress_file", Path),
+    "KAFKA_SECURITY_PROTOCOL": ("kafka_security_protocol", str),
+    "KAFKA_SASL_MECHANISM": ("kafka_sasl_mechanism", str),
+    "KAFKA_SASL_USERNAME": ("kafka_sasl_username", str),
+    "KAFKA_SASL_PASSWORD": ("kafka_sasl_password", str),
+    "KAFKA_SASL_PASSWORD_FILE": ("kafka_sasl_password_file", Path),
+    "KAFKA_SSL_CAFILE": ("kafka_ssl_cafile", Path),
+    "KAFKA_SSL_CERTFILE": ("kafka_ssl_certfile", Path),
+    "KAFKA_SSL_KEYFILE": ("kafka_ssl_keyfile", Path),
+    "KAFKA_SSL_CHECK_HOSTNAME": ("kafka_ssl_check_hostname", _boolean),
+    "WEATHER_DASHBOARD_TOKEN": ("dashboard_token", str),
 }
 _FIELD_TO_ENV = {field: name for name, (field, _) in _ENVIRONMENT.items()}
 
@@ -134,7 +217,9 @@ def _parse(name: str, raw: str, parse: Any) -> Any:
     try:
         return parse(raw)
     except ValueError:
-        kind = {int: "an integer", float: "a number"}.get(parse, "a valid value")
+        kind = {int: "an integer", float: "a number", _boolean: "true or false"}.get(
+            parse, "a valid value"
+        )
         raise SettingsError(f"{name} must be {kind}, got {raw!r}") from None
 
 
@@ -149,13 +234,13 @@ def _validate(settings: Settings) -> None:
             raise SettingsError(
                 f"kafka_broker must be host:port[,host:port...], got {settings.kafka_broker!r}"
             )
-    for field in ("data_dir", "state_dir", "debug_memory_file", "debug_progress_file"):
-        if "\x00" in str(getattr(settings, field)):  # no file system takes it
-            raise SettingsError(f"{field} must be a path without NUL characters")
-    for field in ("stations_delay", "temperatures_delay"):
-        value = getattr(settings, field)
+    for name in ("data_dir", "state_dir", "debug_memory_file", "debug_progress_file"):
+        if "\x00" in str(getattr(settings, name)):  # no file system takes it
+            raise SettingsError(f"{name} must be a path without NUL characters")
+    for name in ("stations_delay", "temperatures_delay"):
+        value = getattr(settings, name)
         if not math.isfinite(value) or value < 0:
-            raise SettingsError(f"{field} must be a finite number >= 0 seconds, got {value!r}")
+            raise SettingsError(f"{name} must be a finite number >= 0 seconds, got {value!r}")
     if not math.isfinite(settings.connect_timeout) or settings.connect_timeout <= 0:
         raise SettingsError(
             f"connect_timeout must be > 0 seconds, got {settings.connect_timeout!r}"
@@ -197,3 +282,77 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(
             f"station_count must be 1..{MAX_STATION_COUNT}, got {settings.station_count!r}"
         )
+    _validate_security(settings)
+    token = settings.dashboard_token
+    if token is not None and (
+        len(token) < 16 or not token.isascii() or not token.isprintable() or " " in token
+    ):
+        raise SettingsError(  # never the token itself
+            f"dashboard_token must be at least 16 printable ASCII characters without spaces, "
+            f"got {len(token)} characters"
+        )
+
+
+def _validate_security(settings: Settings) -> None:
+    """Refuse security settings the clients could not use, or that would silently go unused."""
+    protocol = settings.kafka_security_protocol
+    if protocol not in SECURITY_PROTOCOLS:
+        raise SettingsError(
+            f"kafka_security_protocol must be one of {', '.join(SECURITY_PROTOCOLS)}, "
+            f"got {protocol!r}"
+        )
+    mechanism = settings.kafka_sasl_mechanism
+    if mechanism is not None and mechanism not in SASL_MECHANISMS:
+        raise SettingsError(
+            f"kafka_sasl_mechanism must be one of {', '.join(SASL_MECHANISMS)}, got {mechanism!r}"
+        )
+    sasl = protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+    tls = protocol in ("SSL", "SASL_SSL")
+    sasl_fields = ("kafka_sasl_mechanism", "kafka_sasl_username")
+    secret_fields = ("kafka_sasl_password", "kafka_sasl_password_file")
+    for name in (*sasl_fields, *secret_fields):
+        if not sasl and getattr(settings, name) is not None:
+            raise SettingsError(
+                f"{name} is set, but KAFKA_SECURITY_PROTOCOL {protocol} uses no SASL "
+                "(SASL_PLAINTEXT or SASL_SSL do)"
+            )
+    for name in ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile"):
+        path = getattr(settings, name)
+        if path is None:
+            continue
+        if "\x00" in str(path):
+            raise SettingsError(f"{name} must be a path without NUL characters")
+        if not tls:
+            raise SettingsError(
+                f"{name} is set, but KAFKA_SECURITY_PROTOCOL {protocol} uses no TLS "
+                "(SSL or SASL_SSL do)"
+            )
+        if not path.is_file():
+            raise SettingsError(f"{name} is not a readable file: {path}")
+    if (settings.kafka_ssl_certfile is None) != (settings.kafka_ssl_keyfile is None):
+        given, missing = (
+            ("kafka_ssl_certfile", "KAFKA_SSL_KEYFILE")
+            if settings.kafka_ssl_keyfile is None
+            else ("kafka_ssl_keyfile", "KAFKA_SSL_CERTFILE")
+        )
+        raise SettingsError(f"{given} needs {missing} too (mutual TLS takes both)")
+    if not sasl:
+        return
+    if not settings.kafka_sasl_username:
+        raise SettingsError(
+            f"kafka_security_protocol {protocol} needs KAFKA_SASL_USERNAME (and a password)"
+        )
+    password_file = settings.kafka_sasl_password_file
+    if settings.kafka_sasl_password is not None and password_file is not None:
+        raise SettingsError(
+            "kafka_sasl_password_file and KAFKA_SASL_PASSWORD are both set: give one"
+        )
+    if settings.kafka_sasl_password is None and password_file is None:
+        raise SettingsError(
+            f"kafka_security_protocol {protocol} needs KAFKA_SASL_PASSWORD or "
+            "KAFKA_SASL_PASSWORD_FILE"
+        )
+    if password_file is not None:
+        if "\x00" in str(password_file) or not password_file.is_file():
+            raise SettingsError(f"kafka_sasl_password_file is not a readable file: {password_file}")
+        settings.kafka_security  # noqa: B018 (reads the file: an unreadable one fails here)

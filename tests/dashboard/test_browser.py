@@ -62,6 +62,25 @@ def expect(locator: Any) -> Any:
     return sync_api.expect(locator)
 
 
+#: runs before the page's own scripts (DevTools injects it, so the page's CSP does not apply):
+#: every Content-Security-Policy violation becomes a console error, which fails the test
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener('securitypolicyviolation', event => console.error(
+  'CSP violation: ' + event.violatedDirective + ' blocked ' + (event.blockedURI || 'inline')));
+"""
+
+
+def watched_page(browser: Any, problems: list[str], **options: Any) -> Any:
+    """A new page whose console errors, page errors, failed requests and CSP violations all
+    land in ``problems``."""
+    page = browser.new_page(**options)
+    page.add_init_script(REPORT_CSP_VIOLATIONS)
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    return page
+
+
 @pytest.fixture
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:
@@ -115,10 +134,7 @@ def test_page_draws_and_updates_live(browser: Any, tmp_path: Path) -> None:
     problems: list[str] = []
     requests: list[str] = []
     try:
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+        page = watched_page(browser, problems, viewport={"width": 1280, "height": 1000})
         page.on("request", lambda r: requests.append(r.url))
         page.goto(server.url + "/")
         page.wait_for_selector("body[data-ready=true]", timeout=20_000)
@@ -164,8 +180,9 @@ def test_page_draws_and_updates_live(browser: Any, tmp_path: Path) -> None:
 
 def test_page_waits_for_data(browser: Any, dash_settings: Settings) -> None:
     server = ServerThread(dash_settings)
+    problems: list[str] = []
     try:
-        page = browser.new_page()
+        page = watched_page(browser, problems)
         page.goto(server.url + "/")
         page.wait_for_selector("#waiting:not([hidden])", timeout=20_000)
         assert "Waiting for data" in page.locator("#waiting").inner_text()
@@ -177,6 +194,7 @@ def test_page_waits_for_data(browser: Any, dash_settings: Settings) -> None:
         expect(page.locator("#waiting")).to_be_hidden()
     finally:
         server.close()
+    assert problems == []
 
 
 def test_ten_thousand_stations_show_the_highest_and_lowest_and_a_search_finds_any(
@@ -239,6 +257,53 @@ def test_ten_thousand_stations_show_the_highest_and_lowest_and_a_search_finds_an
         page.wait_for_function(
             "() => document.querySelector('#station-found').textContent"
             ".includes('No station named “nowhere”')"
+        )
+    finally:
+        server.close()
+    assert problems == []
+
+
+def test_a_csp_violation_is_caught(browser: Any, dash_settings: Settings) -> None:
+    """The check above can fail: a script from another origin is refused and reported."""
+    server = ServerThread(dash_settings)
+    problems: list[str] = []
+    try:
+        page = watched_page(browser, problems)
+        page.goto(server.url + "/")
+        violation = "CSP violation: script-src"
+        with page.expect_console_message(lambda m: m.text.startswith(violation)) as message:
+            page.evaluate(
+                "() => { const s = document.createElement('script');"
+                " s.src = 'http://127.0.0.2:9/elsewhere.js'; document.head.append(s); }"
+            )
+        assert message.value.type == "error"
+    finally:
+        server.close()
+    assert any(p.startswith("CSP violation: script-src") for p in problems), problems
+
+
+def test_the_page_works_behind_the_dashboard_token(browser: Any, tmp_path: Path) -> None:
+    """Opened once with ?token=, the page, its API calls and its event stream all pass."""
+    token = "tok-Browser-8sKq2Lw5"
+    settings = Settings(
+        data_dir=tmp_path / "data", kafka_broker="127.0.0.1:1", dashboard_token=token
+    )
+    write_all(settings.data_dir)
+    server = ServerThread(settings, lag=CaughtUp())
+    problems: list[str] = []
+    try:
+        page = watched_page(browser, problems)
+        page.goto(f"{server.url}/?token={token}")
+        assert page.url == server.url + "/"  # the token left the address bar
+        page.wait_for_selector("body[data-ready=true]", timeout=20_000)
+        expect(page.locator("#chart-stations g.mark-rect path")).to_have_count(15)
+        groups = station_groups()[0]
+        groups["A"] = {**groups["A"], "sum": groups["A"]["count"] * 71.5}
+        write_partition(settings.data_dir, STATIONS, 0, groups, offset=1001)
+        page.wait_for_function(  # the event stream (cookie-authenticated) told the page
+            "() => [...document.querySelectorAll('#chart-stations g.mark-rect path')]"
+            ".some(p => (p.getAttribute('aria-label') || '').includes('average °F: 71.50'))",
+            timeout=5_000,
         )
     finally:
         server.close()

@@ -44,4 +44,4 @@ def embedded_broker(
     if not 0 < port < 65536:
         raise WeatherError(f"--port must be 1..65535, got {port}")
     folder = Path(data_dir) if data_dir else Layout(settings).broker
-    return EmbeddedBroker(port, folder, host=host)
+    return EmbeddedBroker(port, folder, host=host, security=settings.kafka_security)

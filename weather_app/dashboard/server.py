@@ -8,6 +8,7 @@ folders to exist yet. Only GET is routed; every error is a small JSON body.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import time
@@ -38,7 +39,12 @@ _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-eval'; "
     "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; form-action 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
 }
+#: where a browser keeps the dashboard token after ``/?token=...`` (see :func:`_token_required`)
+TOKEN_COOKIE = "weather_dashboard_token"
+#: the one route answered without the token: liveness probes carry no secrets
+OPEN_PATHS = frozenset({"/healthz"})
 
 
 class Dashboard:
@@ -88,7 +94,10 @@ class Dashboard:
         return prints
 
     def application(self) -> web.Application:
-        app = web.Application(middlewares=[_errors_as_json])
+        middlewares = [_errors_as_json]
+        if self.settings.dashboard_token is not None:
+            middlewares.insert(0, _token_required(self.settings.dashboard_token))
+        app = web.Application(middlewares=middlewares)
         get = app.router.add_get
         get("/", self.index, allow_head=False)
         get("/static/{path:.+}", self.static_file, allow_head=False)
@@ -270,3 +279,35 @@ async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamR
 async def _add_security_headers(_: web.Request, response: web.StreamResponse) -> None:
     for name, value in _SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+
+
+def _token_required(token: str) -> Any:
+    """Every route but ``/healthz`` answers only a request bearing ``token``: as
+    ``Authorization: Bearer`` (tools, Prometheus), or the cookie a browser gets by opening any
+    page with ``?token=`` once (redirected to the same URL without it, so the token leaves the
+    address bar; the page's fetches, event stream and downloads then carry the cookie).
+    Anything else is a bare 401. Every comparison takes constant time."""
+    expected = token.encode()
+
+    def matches(given: str | None) -> bool:
+        return given is not None and hmac.compare_digest(given.encode(), expected)
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in OPEN_PATHS:
+            return await handler(request)
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        bearer = credentials.strip() if scheme.lower() == "bearer" else None
+        if matches(bearer) or matches(request.cookies.get(TOKEN_COOKIE)):
+            return await handler(request)
+        if matches(request.query.get("token")):
+            query = {k: v for k, v in request.query.items() if k != "token"}
+            location = str(request.rel_url.with_query(query))
+            response = web.Response(status=303, headers={"Location": location})
+            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict", path="/")
+            return response
+        return web.Response(
+            status=401, headers={"WWW-Authenticate": 'Bearer realm="weather dashboard"'}
+        )
+
+    return check

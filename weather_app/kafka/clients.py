@@ -2,8 +2,10 @@
 no settings reach, from the brokers' address: :class:`Brokers`).
 
 One connection config per library, :func:`kafka_python_config`, :func:`aiokafka_config` and
-:func:`confluent_config`, says where the brokers are; it is the one place per library where
-connection settings (TLS, SASL) are added for every client of that library. Each factory
+:func:`confluent_config`, says where the brokers are and how to authenticate
+(:class:`KafkaSecurity`: TLS, SASL); it is the one place per library where connection
+settings are added for every client of that library. :func:`faust_credentials` gives the
+Faust worker the same security for the clients Faust builds. Each factory
 below is one client of the product, named after its use, with that site's options.
 
 Each factory imports its library when called: a command loads only the client libraries it
@@ -11,24 +13,28 @@ uses (the dashboard none until its lag thread asks; the Spark source only conflu
 an optional extra).
 
 Not built here: the Faust worker's own consumers and producers (Faust builds them from the
-app's config, ``weather_app/worker/app.py``) and the Spark tasks' consumer, cached per Python
-worker in ``spark/kafka_source.py`` but configured by :func:`confluent_config`.
+app's config, ``weather_app/worker/build.py``, with :func:`faust_credentials`) and the Spark
+tasks' consumer, cached per Python worker in ``spark/kafka_source.py`` but configured by
+:func:`confluent_config`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import socket
+import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from weather_app.settings import Settings
+from weather_app.settings import KafkaSecurity, Settings
 
 if TYPE_CHECKING:
     import aiokafka
     import aiokafka.client
     import confluent_kafka.admin
+    import faust.types.auth
     import kafka
 
 #: retries of the product's kafka-python producers
@@ -36,21 +42,23 @@ RETRIES = 10
 
 
 class KafkaConnection(Protocol):
-    """Where the brokers are: :class:`Settings`, :class:`Brokers`, or a Spark task's options.
-
-    Connection settings added later (TLS, SASL) become fields here, and each of the three
-    must carry them (a Spark task gets them through the source's options).
-    """
+    """Where the brokers are and how to reach them: :class:`Settings`, :class:`Brokers`, or a
+    Spark task's options (which get the security through the source's options)."""
 
     @property
     def kafka_broker(self) -> str: ...
 
+    @property
+    def kafka_security(self) -> KafkaSecurity: ...
+
 
 @dataclass(frozen=True)
 class Brokers:
-    """Brokers known by address only (the embedded broker, Faust's transport, a Spark read)."""
+    """Brokers known by address (the embedded broker, Faust's transport, a Spark read), with
+    the security of the settings they came from."""
 
     kafka_broker: str
+    kafka_security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
 
 def _server_list(connection: KafkaConnection) -> list[str]:
@@ -62,23 +70,124 @@ def kafka_python_config(
     connection: KafkaConnection, client_id: str | None = None
 ) -> dict[str, Any]:
     """kafka-python's connection options; no ``client_id``: the library's default."""
-    config: dict[str, Any] = {"bootstrap_servers": _server_list(connection)}
+    security = connection.kafka_security
+    config: dict[str, Any] = {
+        "bootstrap_servers": _server_list(connection),
+        "security_protocol": security.protocol,
+    }
     if client_id is not None:
         config["client_id"] = client_id
+    if security.sasl:
+        config["sasl_mechanism"] = security.sasl_mechanism
+        config["sasl_plain_username"] = security.sasl_username
+        config["sasl_plain_password"] = security.sasl_password
+    if security.tls:
+        config["ssl_check_hostname"] = security.ssl_check_hostname
+        config["ssl_cafile"] = _path(security.ssl_cafile)
+        config["ssl_certfile"] = _path(security.ssl_certfile)
+        config["ssl_keyfile"] = _path(security.ssl_keyfile)
     return config
 
 
 def aiokafka_config(connection: KafkaConnection) -> dict[str, Any]:
     """aiokafka's connection options (the library's default ``client_id``)."""
-    return {"bootstrap_servers": _server_list(connection)}
+    security = connection.kafka_security
+    config: dict[str, Any] = {
+        "bootstrap_servers": _server_list(connection),
+        "security_protocol": security.protocol,
+    }
+    if security.sasl:
+        config["sasl_mechanism"] = security.sasl_mechanism
+        config["sasl_plain_username"] = security.sasl_username
+        config["sasl_plain_password"] = security.sasl_password
+    if security.tls:
+        config["ssl_context"] = ssl_context(security)
+    return config
 
 
 def confluent_config(connection: KafkaConnection, client_id: str | None = None) -> dict[str, Any]:
     """librdkafka's connection settings; no ``client.id``: the library's default."""
-    config: dict[str, Any] = {"bootstrap.servers": connection.kafka_broker}
+    security = connection.kafka_security
+    config: dict[str, Any] = {
+        "bootstrap.servers": connection.kafka_broker,
+        "security.protocol": security.protocol.lower(),
+    }
     if client_id is not None:
         config["client.id"] = client_id
+    if security.sasl:
+        config["sasl.mechanism"] = security.sasl_mechanism
+        config["sasl.username"] = security.sasl_username
+        config["sasl.password"] = security.sasl_password
+    if security.tls:
+        config["ssl.endpoint.identification.algorithm"] = (
+            "https" if security.ssl_check_hostname else "none"
+        )
+        for name, path in (
+            ("ssl.ca.location", security.ssl_cafile),
+            ("ssl.certificate.location", security.ssl_certfile),
+            ("ssl.key.location", security.ssl_keyfile),
+        ):
+            if path is not None:
+                config[name] = str(path)
     return config
+
+
+def ssl_context(security: KafkaSecurity) -> ssl.SSLContext:
+    """A client TLS context: the CA file (else the system's), the client certificate for
+    mutual TLS, and the hostname check unless turned off."""
+    context = ssl.create_default_context(cafile=_path(security.ssl_cafile))
+    if security.ssl_certfile is not None:
+        context.load_cert_chain(str(security.ssl_certfile), _path(security.ssl_keyfile))
+    context.check_hostname = security.ssl_check_hostname
+    return context
+
+
+def tls_failure(connection: KafkaConnection, timeout: float) -> str | None:
+    """Why a TLS handshake with the first broker fails, in one line (None: it succeeds, or
+    the connection uses no TLS). The Kafka libraries only say that no broker answered."""
+    security = connection.kafka_security
+    if not security.tls:
+        return None
+    host, _, port = _server_list(connection)[0].rpartition(":")
+    host = host.strip("[]")
+    try:
+        context = ssl_context(security)
+        with (
+            socket.create_connection((host, int(port)), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host),
+        ):
+            return None
+    except TimeoutError:
+        return f"no TLS handshake within {timeout:g} s (a plaintext listener?)"
+    except ssl.SSLCertVerificationError as error:
+        return f"TLS handshake failed: certificate verify failed: {error.verify_message}"
+    except ssl.SSLError as error:
+        return f"TLS handshake failed: {error.reason or error}"
+    except OSError as error:
+        return f"TLS handshake failed: {error.strerror or type(error).__name__}"
+
+
+def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """The Faust app's ``broker_credentials``: the settings' security for the clients Faust
+    builds itself (None for PLAINTEXT, Faust's default)."""
+    import faust
+
+    security = settings.kafka_security
+    context = ssl_context(security) if security.tls else None
+    if security.sasl:
+        return faust.SASLCredentials(
+            username=security.sasl_username,
+            password=security.sasl_password,
+            mechanism=security.sasl_mechanism,
+            ssl_context=context,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
+def _path(path: Any) -> str | None:
+    return None if path is None else str(path)
 
 
 # -- kafka-python ------------------------------------------------------------------------------
@@ -100,11 +209,11 @@ def topic_admin(settings: Settings) -> kafka.KafkaAdminClient:
     )
 
 
-def readiness_admin(address: str) -> kafka.KafkaAdminClient:
-    """The embedded broker's readiness probe: the broker this process started, plaintext."""
+def readiness_admin(brokers: Brokers) -> kafka.KafkaAdminClient:
+    """The embedded broker's readiness probe: the broker this process started."""
     from kafka import KafkaAdminClient
 
-    return KafkaAdminClient(**kafka_python_config(Brokers(address)), bootstrap_timeout_ms=2000)
+    return KafkaAdminClient(**kafka_python_config(brokers), bootstrap_timeout_ms=2000)
 
 
 @functools.cache
@@ -245,8 +354,8 @@ def table_check_reader(settings: Settings) -> aiokafka.AIOKafkaConsumer:
 
 
 def changelog_tail_probe(brokers: Brokers) -> aiokafka.AIOKafkaConsumer:
-    """Reads changelog tails back during a recovery, at the brokers of Faust's transport (the
-    Faust adapter knows no :class:`Settings`)."""
+    """Reads changelog tails back during a recovery, at the brokers of Faust's transport with
+    the app's security (the Faust adapter knows no :class:`Settings`)."""
     from aiokafka import AIOKafkaConsumer
 
     return AIOKafkaConsumer(

@@ -21,8 +21,9 @@ from types import TracebackType
 from kafka.errors import KafkaError
 
 from weather_app.errors import WeatherError
-from weather_app.kafka.clients import readiness_admin
+from weather_app.kafka.clients import Brokers, readiness_admin
 from weather_app.processes import die_with_parent
+from weather_app.settings import KafkaSecurity
 
 LOG_NAME = "noida-db.log"
 _HARMLESS = ("GLIBC_2.39",)  # noida-db's binary warns about this on Debian 12 and runs fine
@@ -62,13 +63,22 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedBroker:
     """A noida-db Kafka broker on ``host:port`` keeping its data in ``data_dir``.
 
-    Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    Use as a context manager, or call :meth:`start` and :meth:`stop`. ``security``: how the
+    readiness check connects (the product's settings: noida-db takes SASL/PLAIN handshakes
+    with any credentials, and has no TLS listener).
     """
 
-    def __init__(self, port: int, data_dir: Path, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        port: int,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        security: KafkaSecurity | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.data_dir = Path(data_dir)
+        self.security = security or KafkaSecurity()
         self.process: subprocess.Popen[bytes] | None = None
 
     def __str__(self) -> str:
@@ -168,7 +178,7 @@ class EmbeddedBroker:
         try:
             with socket.create_connection((self.host, self.port), timeout=1):
                 pass
-            admin = readiness_admin(self.address)
+            admin = readiness_admin(Brokers(self.address, self.security))
         except (OSError, KafkaError):
             return False
         try:

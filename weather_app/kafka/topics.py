@@ -18,7 +18,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPart
 
 from weather_app.core.topics import PARTITIONS
 from weather_app.errors import WeatherError
-from weather_app.kafka.clients import topic_admin
+from weather_app.kafka.clients import tls_failure, topic_admin
 from weather_app.settings import Settings
 
 
@@ -51,9 +51,13 @@ def admin_client(settings: Settings) -> Iterator[KafkaAdminClient]:
 
 
 def broker_unreachable(settings: Settings, error: Exception) -> WeatherError:
+    """One line; over TLS, with why the handshake fails (the libraries only time out)."""
+    tls = tls_failure(settings, min(settings.connect_timeout, 2.0))
+    why = f" ({settings.kafka_security_protocol}: {tls})" if tls else ""
     return WeatherError(
         f"cannot reach the Kafka broker at {settings.kafka_broker} (KAFKA_BROKER) within "
-        f"WEATHER_CONNECT_TIMEOUT_SEC ({settings.connect_timeout:g} s): {type(error).__name__}"
+        f"WEATHER_CONNECT_TIMEOUT_SEC ({settings.connect_timeout:g} s): "
+        f"{type(error).__name__}{why}"
     )
 
 

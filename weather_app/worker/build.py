@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from weather_app.core.topics import APP_ID
 from weather_app.files.layout import Layout
+from weather_app.kafka.clients import faust_credentials
 from weather_app.settings import Settings
 from weather_app.worker.agents import SummaryAgents
 from weather_app.worker.app import WeatherApp
@@ -37,6 +38,7 @@ def create_app(settings: Settings) -> WorkerApp:
         settings,
         APP_ID,
         broker=broker_url(settings.bootstrap_servers),
+        broker_credentials=faust_credentials(settings),
         store="rocksdb://",
         datadir=str(Layout(settings).state_dir),
         uncommitted_dir=Layout(settings).uncommitted,

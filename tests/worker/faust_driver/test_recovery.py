@@ -12,12 +12,19 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faust.types import TP
 from yarl import URL
 
+from weather_app.kafka.clients import Brokers
 from weather_app.kafka.topics import admin_client
 from weather_app.settings import Settings
 from weather_app.worker.faust_driver import recovery
 from weather_app.worker.faust_driver.recovery import ConsumerThread, last_data_records
 
 KNOWN, UNKNOWN = TP("weather-x-changelog", 0), TP("weather-x-changelog", 1)
+SECURE = Settings(
+    kafka_broker="127.0.0.1:1",
+    kafka_security_protocol="SASL_PLAINTEXT",
+    kafka_sasl_username="u",
+    kafka_sasl_password="p",
+)
 
 
 class FakeAIOKafkaConsumer:
@@ -40,10 +47,11 @@ def thread(in_transaction: bool) -> tuple[ConsumerThread, FakeAIOKafkaConsumer]:
     consumer_thread.consumer = SimpleNamespace(in_transaction=in_transaction)
     consumer_thread._ensure_consumer = lambda: fake
     consumer_thread.transport = SimpleNamespace(url=[URL("kafka://127.0.0.1:1")], default_port=9092)
+    consumer_thread.app = SimpleNamespace(settings=SECURE)
     return consumer_thread, fake
 
 
-async def no_tails(servers, ends):
+async def no_tails(brokers, ends):
     return {}
 
 
@@ -56,13 +64,18 @@ def test_an_unknown_stable_offset_is_asked_of_the_broker_not_taken_as_minus_one(
 
 
 def test_recovery_ends_after_the_last_committed_data_record(monkeypatch):
-    async def tails(servers, ends):
+    probed: list[Brokers] = []
+
+    async def tails(brokers, ends):
+        probed.append(brokers)
         return {KNOWN: 36, UNKNOWN: 16}  # KNOWN ends with aborted records and markers
 
     monkeypatch.setattr(recovery, "last_data_records", tails)
     consumer_thread, _ = thread(in_transaction=True)
     ends = asyncio.run(consumer_thread._highwaters([KNOWN, UNKNOWN]))
     assert ends == {KNOWN: 37, UNKNOWN: 17}
+    # the probe reaches Faust's brokers with the app's security
+    assert probed == [Brokers("127.0.0.1:1", SECURE.kafka_security)]
 
 
 @pytest.fixture
@@ -119,9 +132,9 @@ def test_the_probe_finds_the_last_committed_data_record_on_the_broker(kafka_brok
     ends = asyncio.run(_write(kafka_broker, topic))
     # d d d m | d(aborted) m | d m d | d m d(aborted) d(aborted) m
     assert list(ends.values()) == [4, 2, 3, 5]
-    last = asyncio.run(last_data_records([kafka_broker], ends))
+    last = asyncio.run(last_data_records(Brokers(kafka_broker), ends))
     assert last == {TP(topic, 0): 2, TP(topic, 1): -1, TP(topic, 2): 2, TP(topic, 3): 0}
 
 
 def test_an_empty_log_needs_no_probe():
-    assert asyncio.run(last_data_records(["127.0.0.1:1"], {TP("x", 0): 0})) == {}
+    assert asyncio.run(last_data_records(Brokers("127.0.0.1:1"), {TP("x", 0): 0})) == {}

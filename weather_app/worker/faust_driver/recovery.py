@@ -72,7 +72,9 @@ class ConsumerThread(AIOKafkaConsumerThread):
             ends = await consumer.end_offsets(missing)
             known.update({TP(tp.topic, tp.partition): offset for tp, offset in ends.items()})
         servers = server_list(self.transport.url, self.transport.default_port)
-        last = await last_data_records(servers, known)
+        # the app's settings (worker/app.py) carry the security Faust's own clients use
+        security = self.app.settings.kafka_security  # type: ignore[attr-defined]
+        last = await last_data_records(Brokers(",".join(servers), security), known)
         shorter = {tp: last[tp] + 1 for tp in last if last[tp] + 1 < known[tp]}
         if shorter:
             log.info(
@@ -92,7 +94,7 @@ class ConsumerThread(AIOKafkaConsumerThread):
         await super()._seek_wait(consumer, known)
 
 
-async def last_data_records(servers: list[str], ends: Mapping[TP, int]) -> dict[TP, int]:
+async def last_data_records(brokers: Brokers, ends: Mapping[TP, int]) -> dict[TP, int]:
     """Per partition, the offset of the last committed data record before its end.
 
     A read_committed consumer reads back from the end in growing windows (an aborted
@@ -104,7 +106,7 @@ async def last_data_records(servers: list[str], ends: Mapping[TP, int]) -> dict[
     found: dict[TP, int] = {}
     if not undecided:
         return found
-    probe = changelog_tail_probe(Brokers(",".join(servers)))
+    probe = changelog_tail_probe(brokers)
     try:
         await probe.start()
         async with asyncio.timeout(PROBE_TIMEOUT_SEC):
