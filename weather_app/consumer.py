@@ -55,7 +55,7 @@ from weather_app.files.fingerprints import (
 )
 from weather_app.files.layout import Layout
 from weather_app.files.ownership import Owner
-from weather_app.files.snapshots import read_summary, snapshot_path, write_summary
+from weather_app.files.snapshots import read_summary, snapshot_path
 from weather_app.kafka.clients import side_reader, summary_consumer
 from weather_app.kafka.dead_letters import CONSUME, DeadLetters
 from weather_app.kafka.topics import broker_unreachable, lost_broker
@@ -82,13 +82,16 @@ FETCH = {
 }
 
 
-def load_or_create(topic: str, folder: Path, partition: int) -> PartitionSummary:
-    """The partition's summary from its file, or an empty one saved as its first file."""
-    path = snapshot_path(folder, partition)
+def load_or_create(files: SnapshotExporter, partition: int) -> PartitionSummary:
+    """The partition's summary from its file, or an empty one saved as its first file (by
+    the exporter, as every write: a newer run's claim refuses it)."""
+    path = files.path(partition)
     if path.exists():
-        return read_summary(topic, path, partition)
-    summary = PartitionSummary(topic, partition)
-    write_summary(path, summary)
+        return read_summary(files.kind, path, partition)
+    summary = PartitionSummary(files.kind, partition)
+    if not files.write(summary):
+        error = files.failing()[partition]
+        raise WeatherError(f"cannot write {path}: {describe(error)}")
     return summary
 
 
@@ -114,7 +117,7 @@ def consume(
     exporter.claim(partitions)
     dead_letters = DeadLetters(settings, CONSUME)
     try:
-        summaries = {p: load_or_create(topic, folder, p) for p in partitions}
+        summaries = {p: load_or_create(exporter, p) for p in partitions}
         checkpoints = Checkpoints(folder, summaries, exporter)
         consumer = _assigned_consumer(settings, topic, summaries)
         try:
