@@ -54,8 +54,8 @@ from weather_app.files.fingerprints import (
     write_fingerprints,
 )
 from weather_app.files.layout import Layout
-from weather_app.files.locks import PartitionLocks
-from weather_app.files.snapshots import read_summary, snapshot_path, write_summary
+from weather_app.files.ownership import Owner
+from weather_app.files.snapshots import read_summary, snapshot_path
 from weather_app.kafka.clients import side_reader, summary_consumer
 from weather_app.kafka.dead_letters import CONSUME, DeadLetters
 from weather_app.kafka.topics import broker_unreachable, lost_broker
@@ -82,13 +82,16 @@ FETCH = {
 }
 
 
-def load_or_create(topic: str, folder: Path, partition: int) -> PartitionSummary:
-    """The partition's summary from its file, or an empty one saved as its first file."""
-    path = snapshot_path(folder, partition)
+def load_or_create(files: SnapshotExporter, partition: int) -> PartitionSummary:
+    """The partition's summary from its file, or an empty one saved as its first file (by
+    the exporter, as every write: a newer run's claim refuses it)."""
+    path = files.path(partition)
     if path.exists():
-        return read_summary(topic, path, partition)
-    summary = PartitionSummary(topic, partition)
-    write_summary(path, summary)
+        return read_summary(files.kind, path, partition)
+    summary = PartitionSummary(files.kind, partition)
+    if not files.write(summary):
+        error = files.failing()[partition]
+        raise WeatherError(f"cannot write {path}: {describe(error)}")
     return summary
 
 
@@ -108,12 +111,14 @@ def consume(
         )
     folder = Layout(settings).snapshots(topic)
     check_writable(folder, f"{topic} snapshot folder")
-    locks = PartitionLocks(folder)
-    locks.acquire(partitions)
+    # this run's epoch: a later run takes the files over, and this one then writes none
+    owner = Owner("consume", time.time_ns(), time.time())
+    exporter = SnapshotExporter(topic, folder, RETRY, lambda: owner, settings.session_timeout)
+    exporter.claim(partitions)
     dead_letters = DeadLetters(settings, CONSUME)
     try:
-        summaries = {p: load_or_create(topic, folder, p) for p in partitions}
-        checkpoints = Checkpoints(folder, summaries)
+        summaries = {p: load_or_create(exporter, p) for p in partitions}
+        checkpoints = Checkpoints(folder, summaries, exporter)
         consumer = _assigned_consumer(settings, topic, summaries)
         try:
             guard = LogGuard(settings, consumer, topic, summaries, checkpoints)
@@ -154,16 +159,17 @@ def consume(
             consumer.close()
     finally:
         dead_letters.close()
-        locks.release()
 
 
 class Checkpoints:
     """Saves the partitions that moved; a failed save is retried at every later :meth:`save`."""
 
-    def __init__(self, folder: Path, summaries: dict[int, PartitionSummary]) -> None:
+    def __init__(
+        self, folder: Path, summaries: dict[int, PartitionSummary], files: SnapshotExporter
+    ) -> None:
         self.folder = folder
         self.summaries = summaries
-        self.files = SnapshotExporter(next(iter(summaries.values())).topic, folder, RETRY)
+        self.files = files
         for partition in summaries:
             self.files.floor(partition)  # each file was just loaded (or created): it is sound
         #: offset each partition's file holds (what a restart resumes from)

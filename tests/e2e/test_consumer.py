@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -98,7 +99,7 @@ def test_two_rounds_with_a_crash_between_equal_ground_truth(
     assert january[0]["count"] == 31  # the replayed first 1500 days were not counted again
 
 
-def test_a_second_writer_of_a_partition_is_refused(env, data_dir, fresh_topics, tmp_path):
+def test_a_worker_is_refused_the_files_of_a_running_consume(env, data_dir, fresh_topics, tmp_path):
     holder = consume(env, tmp_path, "holder", "1", "2").start()
     with stopped_after(holder):
         wait_for(
@@ -106,15 +107,58 @@ def test_a_second_writer_of_a_partition_is_refused(env, data_dir, fresh_topics, 
             60,
             "the first consumer to start",
         )
-        result = run_cli("consume", "2", "3", env=env, check=False)
-        assert result.returncode == 1
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and "partition 2" in lines[0], lines
-        assert "already written by another process" in lines[0]
-        assert not (data_dir / "temperatures" / "partition-3.json").exists()  # nothing half-done
         work = worker(env, tmp_path / "worker.log").start()
         assert work.wait(90) != 0
-        assert "already written by another process" in work.log.read_text()
+        assert "already written by another process (consume pid" in work.log.read_text()
+
+
+def test_a_newer_consume_run_takes_a_partition_over_and_the_older_stops(
+    env, data_dir, kafka_broker, fresh_topics, tmp_path
+):
+    """Who writes a file is who owns it now: the newest run. The older one writes nothing
+    more of it (no offset goes back) and stops with one line at its next save."""
+    holder = consume(env, tmp_path, "holder", "1", "2").start()
+    newer = consume(env, tmp_path, "newer", "2", "3")
+    try:
+        wait_for(
+            lambda: (data_dir / "temperatures" / "partition-2.json").exists(),
+            60,
+            "the first consumer to start",
+        )
+        with stopped_after(newer.start()):
+            wait_for(
+                lambda: (data_dir / "temperatures" / "partition-3.json").exists(),
+                60,
+                "the newer consumer to start",
+            )
+            run_cli(
+                "produce", "--dataset", "temperatures", "--delay", "0", "--days", "400", env=env
+            )
+            assert holder.wait(60) == 1, holder.tail()
+            errors = [
+                line for line in holder.log.read_text().splitlines() if line.startswith("error: ")
+            ]
+            assert len(errors) == 1 and "partition 2 in" in errors[0], errors
+            assert f"now belongs to consume pid {newer.pid}" in errors[0], errors
+            ends = end_offsets(kafka_broker, "temperatures")
+            wait_for(
+                lambda: offsets_of(data_dir) == {2: ends[2], 3: ends[3]},
+                60,
+                "the newer run to catch partitions 2 and 3 up",
+            )
+    finally:  # stopped_after(holder) would want exit 0: it is the one refused
+        holder.stop(must_exit=False)
+    expected = ground_truth(kafka_broker, "temperatures")
+    for partition in (2, 3):
+        assert same_stats(file_of(data_dir, partition), expected[partition]), partition
+
+
+def file_of(data_dir: Path, partition: int) -> dict:
+    return json.loads((data_dir / "temperatures" / f"partition-{partition}.json").read_text())
+
+
+def offsets_of(data_dir: Path) -> dict[int, int]:
+    return {p: file_of(data_dir, p)["offset"] for p in (2, 3)}
 
 
 def test_consume_and_the_faust_worker_write_identical_files(

@@ -6,17 +6,24 @@ import errno
 import json
 import logging
 import os
+import time
 from collections import namedtuple
 
 import pytest
 
 from tests.faults import FailingWrites
 from weather_app.core import snapshot
+from weather_app.files.ownership import Owner
 from weather_app.worker.snapshots import TableSnapshots
 from weather_app.worker.tables import OFFSET_KEY, PartitionedSummaries
 
 Message = namedtuple("Message", "offset key value")
 STATS = {"count": 2, "sum": 3.0, "start": "1990-01-01", "end": "1990-01-02"}
+
+
+def owner() -> Owner:
+    """The one worker writing these files, confirmed in generation 1 just now."""
+    return Owner("worker", 1, time.time())
 
 
 def record(offset: int, day: int) -> Message:
@@ -30,7 +37,7 @@ def test_a_failed_write_keeps_the_file_logs_once_and_is_retried(
 ):
     table = {"0/January/1990": STATS, f"0/{OFFSET_KEY}": 5}
     summaries = PartitionedSummaries(table, "temperatures")
-    files = TableSnapshots(snapshot.TEMPERATURES, tmp_path, summaries)
+    files = TableSnapshots(snapshot.TEMPERATURES, tmp_path, summaries, owner)
     assert files.export([0]) == [0]
     path = tmp_path / "partition-0.json"
     before = path.read_bytes()
@@ -42,7 +49,12 @@ def test_a_failed_write_keeps_the_file_logs_once_and_is_retried(
             assert files.export([0]) == []
         assert disk.failed == 3
         assert path.read_bytes() == before  # whole, and its offset still covers its content
-        assert os.listdir(tmp_path) == ["partition-0.json"]  # no temp file left behind
+        # no temp file left behind: the file, its owner's claim and its write lock
+        assert sorted(os.listdir(tmp_path)) == [
+            ".owner-0.json",
+            ".partition-0.lock",
+            "partition-0.json",
+        ]
         errors = [r for r in caplog.records if r.levelno == logging.ERROR]
         assert len(errors) == 1, [r.getMessage() for r in errors]
         message = errors[0].getMessage()
@@ -62,9 +74,9 @@ def test_a_failed_write_keeps_the_file_logs_once_and_is_retried(
 
 def test_a_failed_first_write_leaves_no_file(tmp_path, monkeypatch, caplog):
     summaries = PartitionedSummaries({f"0/{OFFSET_KEY}": 3}, "temperatures")
-    files = TableSnapshots(snapshot.TEMPERATURES, tmp_path, summaries)
+    files = TableSnapshots(snapshot.TEMPERATURES, tmp_path, summaries, owner)
     FailingWrites(monkeypatch, errno.ENOSPC)
     with caplog.at_level(logging.ERROR, logger="weather_app.pipeline.exporter"):
         assert files.export([0]) == []
-    assert os.listdir(tmp_path) == []
+    assert sorted(os.listdir(tmp_path)) == [".owner-0.json", ".partition-0.lock"]  # no snapshot
     assert "the previous file (none) stays" in caplog.records[0].getMessage()

@@ -8,10 +8,12 @@ snapshot waits until the replay has passed that position, unless the log ends ri
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from weather_app.core import snapshot
+from weather_app.files.ownership import Owner
 from weather_app.worker.snapshots import TableSnapshots
 from weather_app.worker.tables import OFFSET_KEY, PartitionedSummaries
 
@@ -20,6 +22,11 @@ STATS = {"count": 2, "sum": 3.0, "start": "1990-01-01", "end": "1990-01-02"}
 
 class FakeTable(dict):
     """A Faust table as the summaries use it: item assignment and ``items()``."""
+
+
+def owner() -> Owner:
+    """The one worker writing these files, confirmed in generation 1 just now."""
+    return Owner("worker", 1, time.time())
 
 
 def restored(position: int) -> PartitionedSummaries:
@@ -33,6 +40,7 @@ def exporter(tmp_path, summaries, *, trusted: bool, log_end=None) -> TableSnapsh
         snapshot.TEMPERATURES,
         tmp_path,
         summaries,
+        owner,
         trust_restored_state=trusted,
         log_end=(lambda partition: log_end),
     )

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from weather_app.errors import WeatherError
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, check: Callable[[], None] | None = None) -> None:
+    """Replace ``path`` with ``data``; ``check`` runs just before the rename (an exception
+    from it leaves the old file)."""
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
@@ -23,6 +26,8 @@ def atomic_write(path: Path, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        if check is not None:
+            check()
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

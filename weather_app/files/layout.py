@@ -8,7 +8,9 @@ those folders is given here, and every module asks for its paths here.
         partition-N.json           a partition's snapshot (name fixed by the spec,
                                    weather_app/core/snapshot.py)
         .fingerprint-N.json        consume's last counted record (files/fingerprints.py)
-        .partition-N.lock          held by the one process writing partition N
+        .owner-N.json              the writer that last claimed partition N's file
+                                   (runtime, epoch: files/ownership.py)
+        .partition-N.lock          held while partition N's file is replaced (one write)
       .members/<member id>         the workers' liveness files (kafka/membership.py)
       plots/                       the images plots/refresh.py draws
       spark/dataset/ spark/dataset-checkpoint/ spark/model/    the Spark jobs' outputs
@@ -121,6 +123,10 @@ def fingerprint_files(folder: Path) -> list[Path]:
 
 def partition_lock_file(folder: Path, partition: int) -> Path:
     return folder / f".partition-{partition}.lock"
+
+
+def owner_file(folder: Path, partition: int) -> Path:
+    return folder / f".owner-{partition}.json"
 
 
 def folder_lock_file(folder: Path) -> Path:

@@ -1,15 +1,20 @@
-"""One writer per file: advisory locks, held while a process writes what they guard.
+"""Advisory locks: a worker's state folder for as long as it runs, a partition's file per write.
 
-``consume`` processes and Faust workers take the lock of every partition they own, so two
-runtimes can never write the same ``partition-N.json``; a worker also locks its state folder
-(RocksDB stores, member id), which two workers must never share. The kernel releases a lock
-when its holder dies, so a crashed writer never blocks the next one.
+A worker locks its state folder (RocksDB stores, member id), which two workers must never
+share. A partition file's lock is held only for one compare-and-replace
+(``files/ownership.py``): who may write the file is decided there by who owns the partition
+now, never by a lock held for as long as a process owns it (a frozen process would hold it
+for as long as it is frozen). The kernel releases a lock when its holder dies.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from weather_app.errors import WeatherError
@@ -53,51 +58,27 @@ class FolderLock:
             self._fd = None
 
 
-class PartitionLock:
-    def __init__(self, folder: Path, partition: int) -> None:
-        self.path = partition_lock_file(folder, partition)
-        self.partition = partition
-        self._fd: int | None = None
+@contextlib.contextmanager
+def partition_write_lock(
+    folder: Path, partition: int, wait: float, break_held: bool = False
+) -> Iterator[None]:
+    """Hold partition ``partition``'s write lock for the block: one compare-and-replace.
 
-    def acquire(self) -> None:
-        if self._fd is not None:
-            return
-        fd = _try_lock(self.path)
-        if fd is None:
-            raise WeatherError(
-                f"partition {self.partition} in {self.path.parent} is already written by "
-                f"another process (lock {self.path})"
-            )
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing drops the flock
-            self._fd = None
-
-
-class PartitionLocks:
-    """The locks of the partitions of one snapshot folder that this process owns."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._held: dict[int, PartitionLock] = {}
-
-    def acquire(self, partitions: list[int]) -> None:
-        taken = []
-        try:
-            for partition in partitions:
-                if partition not in self._held:
-                    lock = PartitionLock(self.folder, partition)
-                    lock.acquire()
-                    self._held[partition] = lock
-                    taken.append(partition)
-        except WeatherError:
-            self.release(taken)
-            raise
-
-    def release(self, partitions: list[int] | None = None) -> None:
-        for partition in list(self._held) if partitions is None else partitions:
-            lock = self._held.pop(partition, None)
-            if lock is not None:
-                lock.release()
+    Held for one write only, never while a partition is owned, so a frozen writer blocks no
+    one for longer than its write. Raises :class:`BlockingIOError` if another process held it
+    for all of ``wait`` seconds (the caller retries later; it never waits on a frozen one).
+    ``break_held`` replaces the lock file first: a holder frozen in its write keeps a lock
+    on a file no one else uses any more (the caller must make its write harmless).
+    """
+    path = partition_lock_file(folder, partition)
+    if break_held:
+        path.unlink(missing_ok=True)
+    deadline = time.monotonic() + wait
+    while (fd := _try_lock(path)) is None:
+        if time.monotonic() >= deadline:
+            raise BlockingIOError(errno.EAGAIN, "another process is replacing it")
+        time.sleep(0.005)  # polling a flock: the kernel offers no wait with a deadline
+    try:
+        yield
+    finally:
+        os.close(fd)  # closing drops the flock

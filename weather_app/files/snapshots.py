@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from weather_app.core import snapshot
@@ -26,6 +27,9 @@ def read_offset(topic: str, path: Path, partition: int) -> int:
     return read_summary(topic, path, partition).position if path.exists() else 0
 
 
-def write_summary(path: Path, summary: PartitionSummary) -> None:
-    """Replace the file with the summary's snapshot: readers see the old one or the new one."""
-    atomic_write(path, summary.render())
+def write_summary(
+    path: Path, summary: PartitionSummary, check: Callable[[], None] | None = None
+) -> None:
+    """Replace the file with the summary's snapshot: readers see the old one or the new one.
+    ``check`` runs just before the rename (see :func:`atomic_write`)."""
+    atomic_write(path, summary.render(), check)

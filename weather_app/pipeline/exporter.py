@@ -6,29 +6,50 @@ is logged once; the runtime tries again later, and the first write that succeeds
 so. The exporter knows the offset each file holds (its floor, read from disk the first time a
 partition is seen), which the runtimes use to tell a file ahead of the log (data loss, said
 once per loss) and to never replace a file with an older state.
+
+Every write is a compare-and-replace (``files/ownership.py``): a writer that no longer owns
+the partition (a newer owner claimed the file, or its own ownership lapsed by its own clock)
+writes nothing and gets :class:`~weather_app.files.ownership.Fenced`, so a process frozen and
+thawed never puts its older state back.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from weather_app.core.continuity import DataLoss
 from weather_app.core.partition import PartitionSummary
 from weather_app.files.atomic import describe
+from weather_app.files.ownership import Owner, replace
 from weather_app.files.snapshots import read_offset, snapshot_path, write_summary
 
 log = logging.getLogger(__name__)
 
 
 class SnapshotExporter:
-    """Writes one topic's snapshot files; ``retry`` says when a failed write is tried again."""
+    """Writes one topic's snapshot files; ``retry`` says when a failed write is tried again;
+    ``owner`` is this writer's ownership as it knows it now (None: it owns nothing); a file's
+    write lock held by another writer for ``break_locks_after`` seconds (one frozen in its
+    write) is broken."""
 
-    def __init__(self, kind: str, folder: Path, retry: str) -> None:
+    def __init__(
+        self,
+        kind: str,
+        folder: Path,
+        retry: str,
+        owner: Callable[[], Owner | None],
+        break_locks_after: float,
+    ) -> None:
         self.kind = kind
         self.folder = folder
         self.retry = retry
+        self.owner = owner
+        self.break_locks_after = break_locks_after
+        #: partition -> since when (monotonic) its write lock has been found held
+        self._held_since: dict[int, float] = {}
         #: partition -> the offset its file holds (0: no file)
         self._floors: dict[int, int] = {}
         #: partition -> failed writes in a row, and the last error
@@ -48,24 +69,57 @@ class SnapshotExporter:
             )
         return floor
 
+    def claim(self, partitions: list[int]) -> None:
+        """Claim newly owned partitions' files before reading them (an earlier owner can write
+        none after this). Raises ``Fenced`` if a newer owner has them, ``WeatherError`` if a
+        running process of the other runtime does, ``BlockingIOError`` if a write lock stayed
+        taken (the first write claims it then)."""
+        owner = self.owner()
+        for partition in partitions:
+            replace(self.folder, partition, owner, other_runtime_alive=True)
+            self._floors.pop(partition, None)  # read after the claim: no older writer after it
+
     def write(self, summary: PartitionSummary, before: Callable[[], None] | None = None) -> bool:
         """Replace the partition's file with ``summary``; False (logged once) if it failed.
         ``before`` writes what must be on disk first (``consume``'s fingerprints); its failure
-        is the write's."""
+        is the write's. Raises ``Fenced`` (nothing written) if this writer owns it no longer."""
         partition, path = summary.partition, self.path(summary.partition)
-        try:
+
+        def write(check: Callable[[], None]) -> None:
             if before is not None:
                 before()
-            write_summary(path, summary)
+            write_summary(path, summary, check)
+
+        try:
+            replace(self.folder, partition, self.owner(), write, break_lock=self._stuck(partition))
+        except BlockingIOError as error:
+            self._held_since.setdefault(partition, time.monotonic())
+            self._failed(partition, summary.position, error)
+            return False
         except OSError as error:
             self._failed(partition, summary.position, error)
             return False
+        self._held_since.pop(partition, None)
         failures, _ = self._failures.pop(partition, (0, None))
         if failures:
             log.warning(
                 "wrote %s (offset %d) after %d failed attempts", path, summary.position, failures
             )
         self._floors[partition] = summary.position
+        return True
+
+    def _stuck(self, partition: int) -> bool:
+        """Whether the partition's write lock has been held by another for too long."""
+        since = self._held_since.get(partition)
+        if since is None or time.monotonic() - since < self.break_locks_after:
+            return False
+        log.warning(
+            "%s: its write lock was held by another process for %.1fs (one frozen in its "
+            "write); taking a new one",
+            self.path(partition),
+            time.monotonic() - since,
+        )
+        self._held_since.pop(partition)
         return True
 
     def failing(self) -> dict[int, OSError]:
@@ -92,6 +146,7 @@ class SnapshotExporter:
             self._floors.pop(partition, None)
             self._failures.pop(partition, None)
             self._losses.pop(partition, None)
+            self._held_since.pop(partition, None)
 
     def _failed(self, partition: int, position: int, error: OSError) -> None:
         failures, _ = self._failures.get(partition, (0, error))

@@ -8,7 +8,6 @@ partitions, and the revocation/shutdown signals export the partitions a worker i
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -29,7 +28,8 @@ from weather_app.core.topics import (
 from weather_app.errors import WeatherError
 from weather_app.files.atomic import check_writable
 from weather_app.files.layout import Layout
-from weather_app.files.locks import FolderLock, PartitionLocks
+from weather_app.files.locks import FolderLock
+from weather_app.files.ownership import Owner
 from weather_app.kafka.dead_letters import WORKER, DeadLetters
 from weather_app.kafka.membership import remember_member
 from weather_app.kafka.topics import admin_client
@@ -48,7 +48,7 @@ TABLES = {STATIONS: STATION_SUMMARY_TABLE, TEMPERATURES: TEMPERATURE_SUMMARY_TAB
 
 
 class TopicSummaries:
-    """One summarised topic's table, mirrors, exporter, file locks, batches and agent."""
+    """One summarised topic's table, mirrors, exporter, batches and agent."""
 
     def __init__(
         self, app: WeatherApp, settings: Settings, topic: str, reader: LogReader | None = None
@@ -69,8 +69,10 @@ class TopicSummaries:
             self.summaries,
             trust_restored_state=exactly_once,
             log_end=self.log_end,
+            owner=self.owner,
+            session_timeout=settings.session_timeout,
         )
-        self.locks = PartitionLocks(self.exporter.folder)
+        self.session_timeout = settings.session_timeout
         self.batches: RecordBatches = app.record_batches(topic)
         self.agent: AgentT | None = None
 
@@ -78,6 +80,15 @@ class TopicSummaries:
         return sorted(
             tp.partition for tp in self.app.consumer.assignment() if tp.topic == self.topic
         )
+
+    def owner(self) -> Owner | None:
+        """This worker's right to its partitions' files: its generation, for as long as the
+        group last accepted it less than a session timeout ago (None: not a member)."""
+        held = self.app.tenure()
+        if held is None:
+            return None
+        generation, confirmed_at = held
+        return Owner("worker", generation, confirmed_at, lease=self.session_timeout)
 
     def log_end(self, partition: int) -> int | None:
         """The partition's end offset as last fetched (None while not owned or unknown)."""
@@ -241,27 +252,9 @@ class SummaryAgents:
             remember_member(self.settings, member_id)
         for name, topic in self.topics.items():
             partitions = sorted(tp.partition for tp in assigned if tp.topic == name)
-            # a corrupt file, or another writer of it, must stop the worker before it writes
+            # a corrupt file, or a running consume writing it, stops the worker before it writes
             async with self._stopping_on_error():
-                await self._acquire(topic.locks, partitions)
                 topic.exporter.check_files(partitions)
-
-    async def _acquire(self, locks: PartitionLocks, partitions: list[int]) -> None:
-        """Take the partitions' file locks, waiting up to a session timeout for a peer's.
-
-        The worker that lost a partition in this rebalance (one the group rebalanced without,
-        say) releases its lock when it handles its own revoke, which may come a moment after
-        our assignment; a writer that still holds it after that stops this worker.
-        """
-        deadline = time.monotonic() + self.settings.session_timeout
-        while True:
-            try:
-                locks.acquire(partitions)
-                return
-            except WeatherError:
-                if time.monotonic() > deadline:
-                    raise
-            await asyncio.sleep(0.1)  # polling a flock: the kernel offers no async wait
 
     def _forget_rebuilt(self, table: str, partition: int) -> None:
         """A store partition is rebuilt from its changelog: its mirror is reloaded after it."""
@@ -278,7 +271,6 @@ class SummaryAgents:
                 topic.exporter.export(partitions)
             topic.exporter.forget(partitions)
             topic.summaries.forget(partitions)
-            topic.locks.release(partitions)
             self.app.metrics.forget(name, partitions)
 
     async def export_on_shutdown(self, sender: AppT, **kwargs: Any) -> None:
@@ -287,7 +279,6 @@ class SummaryAgents:
             loaded = sorted(topic.summaries.partitions)
             if loaded:
                 topic.exporter.export(loaded)
-            topic.locks.release()
         self.dead_letters.close()
         if self.progress is not None:
             self.progress.close()

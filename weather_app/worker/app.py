@@ -18,6 +18,7 @@ from weather_app.worker import interpreter
 from weather_app.worker.batches import RecordBatches
 from weather_app.worker.faust_driver.app import InternalsApp
 from weather_app.worker.faust_driver.commit.store_memory import store_memory
+from weather_app.worker.faust_driver.group import tenure
 from weather_app.worker.faust_driver.install import install
 from weather_app.worker.faust_driver.transport.consumer import member_id
 from weather_app.worker.log_level import drop_unlogged_levels
@@ -93,6 +94,11 @@ class WeatherApp(InternalsApp):
     def member_id(self) -> str | None:
         """This worker's id in the consumer group, once it has joined."""
         return member_id(self)
+
+    def tenure(self) -> tuple[int, float] | None:
+        """This worker's group generation and when the group last accepted it (wall clock),
+        None while it is not a member: what its snapshot files' owner epoch is made of."""
+        return tenure(self)
 
     def record_batches(self, topic: str) -> RecordBatches:
         """Where the consumer puts ``topic``'s records, whole batches at a time (see batches)."""

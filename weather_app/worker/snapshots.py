@@ -12,6 +12,11 @@ acknowledged writes) describes records the log no longer has: that is data loss,
 in one line. A file ahead of the log is rewritten from the table (built from the log); a
 table ahead of the log is never written to a file (it counts records the log lost; the
 agent rebuilds it, see ``tables.py``).
+
+A worker writes a file only while it owns the partition by the group's word: its epoch is its
+group generation, and a worker whose generation is over (another claimed the file) or whose
+last heartbeat is older than a session timeout writes nothing (``files/ownership.py``), said
+once per partition; a frozen and thawed worker learns it was fenced and rejoins.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from weather_app.core.continuity import DataLoss
+from weather_app.files.ownership import Fenced, Owner
 from weather_app.pipeline.exporter import SnapshotExporter
 from weather_app.worker.tables import TABLE, PartitionedSummaries, PartitionState
 
@@ -36,10 +42,12 @@ class TableSnapshots:
         kind: str,
         folder: Path,
         summaries: PartitionedSummaries,
+        owner: Callable[[], Owner | None],
         trust_restored_state: bool = True,
         log_end: Callable[[int], int | None] = lambda partition: None,
+        session_timeout: float = 10.0,
     ) -> None:
-        self.files = SnapshotExporter(kind, folder, RETRY)
+        self.files = SnapshotExporter(kind, folder, RETRY, owner, session_timeout)
         self.kind = kind
         self.folder = folder
         self.summaries = summaries
@@ -52,13 +60,23 @@ class TableSnapshots:
         self._written: dict[int, int] = {}
         #: partitions whose table's data loss was reported: partition -> (log end, position)
         self._table_losses: dict[int, tuple[int, int]] = {}
+        #: partitions whose file this worker was refused, said once until a write succeeds
+        self._fenced: set[int] = set()
 
     def path(self, partition: int) -> Path:
         return self.files.path(partition)
 
     def check_files(self, partitions: list[int]) -> None:
-        """Read the existing files of newly owned partitions: corrupt ones stop the worker."""
+        """Claim and read the existing files of newly owned partitions: corrupt ones, or a
+        running ``consume`` writing them, stop the worker. A claim that cannot be made now
+        (a newer owner, a write lock held) is made by the first write, or never."""
         for partition in partitions:
+            try:
+                self.files.claim([partition])
+            except Fenced as fenced:
+                self._said_fenced(partition, fenced)
+            except BlockingIOError:
+                pass
             self.files.floor(partition)
 
     def export(self, partitions: list[int], *, force: bool = False) -> list[int]:
@@ -74,16 +92,28 @@ class TableSnapshots:
                 and self.path(partition).exists()
             ):
                 continue
-            if self.files.write(state.summary):
-                self._written[partition] = state.version
-                written.append(partition)
+            try:
+                if not self.files.write(state.summary):
+                    continue
+            except Fenced as fenced:
+                self._said_fenced(partition, fenced)
+                continue
+            self._fenced.discard(partition)
+            self._written[partition] = state.version
+            written.append(partition)
         return written
+
+    def _said_fenced(self, partition: int, fenced: Fenced) -> None:
+        if partition not in self._fenced:
+            self._fenced.add(partition)
+            log.warning("not written: %s", fenced)
 
     def forget(self, partitions: list[int]) -> None:
         self.files.forget(partitions)
         for partition in partitions:
             self._written.pop(partition, None)
             self._table_losses.pop(partition, None)
+            self._fenced.discard(partition)
 
     def failing(self) -> list[int]:
         """Partitions whose latest snapshot could not be written."""

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from types import SimpleNamespace
 
 import pytest
 from aiokafka.consumer.group_coordinator import GroupCoordinator
+
+from weather_app.worker.faust_driver import group
 
 #: the driver's patches, as a started worker has them
 pytestmark = pytest.mark.usefixtures("driver_installed")
@@ -28,3 +32,65 @@ def test_an_empty_assignment_requests_a_rejoin():
     )
     assert result is None
     assert coordinator.rejoins == 1
+
+
+class Member:
+    """A coordinator as tenure() reads it: generation, member id, the recorded times."""
+
+    def __init__(self, generation: int) -> None:
+        self.generation, self.member_id = generation, "member-1"
+
+
+def app_with(coordinator: Member) -> SimpleNamespace:
+    consumer = SimpleNamespace(_coordinator=coordinator)
+    thread = SimpleNamespace(_ensure_consumer=lambda: consumer)
+    return SimpleNamespace(consumer=SimpleNamespace(_thread=thread))
+
+
+def answering(accepted: bool, then_generation: int | None = None):
+    async def heartbeat(self: Member) -> bool:
+        if then_generation is not None:
+            self.generation = then_generation  # the group moved on while it was out
+        return accepted
+
+    return heartbeat
+
+
+def test_tenure_is_the_generation_and_send_time_of_the_last_accepted_heartbeat(monkeypatch):
+    member = Member(3)
+    app = app_with(member)
+    assert group.tenure(app) is None  # neither joined nor confirmed yet
+    monkeypatch.setattr(group, "_original_do_heartbeat", answering(True))
+    before = time.time()
+    assert asyncio.run(GroupCoordinator._do_heartbeat(member)) is True  # type: ignore[arg-type]
+    generation, confirmed = group.tenure(app)
+    assert generation == 3 and before <= confirmed <= time.time()
+
+    monkeypatch.setattr(group, "_original_do_heartbeat", answering(False))
+    assert asyncio.run(GroupCoordinator._do_heartbeat(member)) is False  # type: ignore[arg-type]
+    assert group.tenure(app) == (3, confirmed)  # a refused heartbeat confirms nothing
+
+
+def test_a_new_generation_is_confirmed_from_the_start_of_its_join(monkeypatch):
+    member = Member(3)
+    app = app_with(member)
+
+    async def join(self: Member, subscription: object, previous: object) -> object:
+        self.generation = 4  # JoinGroup answered
+        return {"assignment"}
+
+    monkeypatch.setattr(group, "_original_ensure_active_group", join)
+    monkeypatch.setattr(group, "_original_do_heartbeat", answering(True))
+    asyncio.run(GroupCoordinator._do_heartbeat(member))  # type: ignore[arg-type]
+    started = time.time()
+    asyncio.run(GroupCoordinator.ensure_active_group(member, None, None))  # type: ignore[arg-type]
+    generation, confirmed = group.tenure(app)
+    assert generation == 4 and started <= confirmed <= time.time()
+
+
+def test_a_member_whose_generation_was_reset_has_no_tenure(monkeypatch):
+    member = Member(3)
+    monkeypatch.setattr(group, "_original_do_heartbeat", answering(True))
+    asyncio.run(GroupCoordinator._do_heartbeat(member))  # type: ignore[arg-type]
+    member.generation, member.member_id = -1, ""  # aiokafka's reset_generation (fenced)
+    assert group.tenure(app_with(member)) is None

@@ -66,7 +66,9 @@ Inventory (module: private name -> why)
   partition a write belongs to).
 * ``group``: aiokafka's ``GroupCoordinator._on_join_complete`` (an empty SyncGroup assignment,
   which noida-db sends after evictions mid-rebalance, is a rejoin instead of a dead
-  coordinator and a crashed worker).
+  coordinator and a crashed worker).; ``_do_heartbeat`` / ``ensure_active_group`` (the send time
+  of the last accepted heartbeat or join), ``generation`` and ``_coordinator`` via Faust's
+  ``_thread._ensure_consumer()`` (this member's tenure: the snapshot files' owner epoch).
 * ``app`` (``InternalsApp``, the base of the worker's ``faust.App``): ``_new_consumer`` /
   ``_new_producer`` (build the two classes below), ``_on_partitions_revoked`` /
   ``_on_partitions_assigned`` (passed on to the consumer as Faust does), ``_create_directories``

@@ -8,14 +8,22 @@ bytes") ends its coordinator routine and crashes the worker. :data:`EMPTY_ASSIGN
 (installed while the embedded broker's workarounds are on) makes such an answer a request to
 rejoin instead: the revoke has run, no assignment is taken, the next round assigns the
 partitions.
+
+:func:`tenure` is this member's generation and the time the group last accepted it, which the
+snapshot files' owner epochs are made of (``files/ownership.py``): :data:`HEARTBEAT_TIME` and
+:data:`JOIN_TIME` record the send time of each accepted heartbeat and join (aiokafka keeps
+only a monotonic time, inside its heartbeat routine).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from aiokafka.consumer.group_coordinator import GroupCoordinator
+from faust.exceptions import ConsumerNotStarted
+from faust.types import AppT
 
 from weather_app.worker.faust_driver.patch import Patch
 
@@ -49,3 +57,50 @@ async def _on_join_complete(
 EMPTY_ASSIGNMENT_REJOIN = Patch(
     GroupCoordinator, "_on_join_complete", _on_join_complete, quirk="empty SyncGroup rejoin"
 )
+
+
+# -- this member's tenure: its generation and when the group last confirmed it ---------------
+
+#: coordinator attributes: the (generation, wall-clock send time) of the last heartbeat the
+#: group accepted, and the start of the latest join (before its JoinGroup request)
+_CONFIRMED = "_weather_confirmed"
+_JOINING = "_weather_joining"
+
+_original_do_heartbeat = GroupCoordinator._do_heartbeat
+_original_ensure_active_group = GroupCoordinator.ensure_active_group
+
+
+async def _do_heartbeat(self: GroupCoordinator) -> bool:
+    generation, sent = self.generation, time.time()
+    accepted = await _original_do_heartbeat(self)
+    if accepted:  # the broker took the generation as current when the request arrived
+        setattr(self, _CONFIRMED, (generation, sent))
+    return bool(accepted)
+
+
+async def _ensure_active_group(self: GroupCoordinator, subscription: Any, previous: Any) -> Any:
+    setattr(self, _JOINING, time.time())
+    return await _original_ensure_active_group(self, subscription, previous)
+
+
+#: installed by ``faust_driver.install`` on every broker: the files' owner epochs need them
+HEARTBEAT_TIME = Patch(GroupCoordinator, "_do_heartbeat", _do_heartbeat)
+JOIN_TIME = Patch(GroupCoordinator, "ensure_active_group", _ensure_active_group)
+
+
+def tenure(app: AppT) -> tuple[int, float] | None:
+    """This member's group generation and the wall-clock time the group last accepted it:
+    the send time of its last heartbeat accepted in this generation or, before one, the start
+    of the join that made it (its JoinGroup was sent after). None while not a member."""
+    try:
+        coordinator = app.consumer._thread._ensure_consumer()._coordinator  # type: ignore
+    except ConsumerNotStarted:
+        return None
+    generation = coordinator.generation
+    if generation < 0 or not coordinator.member_id:
+        return None
+    confirmed = getattr(coordinator, _CONFIRMED, None)
+    if confirmed is not None and confirmed[0] == generation:
+        return generation, confirmed[1]
+    joining = getattr(coordinator, _JOINING, None)  # the generation came from a JoinGroup answer
+    return None if joining is None else (generation, joining)

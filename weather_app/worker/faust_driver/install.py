@@ -17,7 +17,7 @@ from __future__ import annotations
 from weather_app.worker.faust_driver import check_versions
 from weather_app.worker.faust_driver.commit import stores
 from weather_app.worker.faust_driver.commit.stores import UncommittedWrites
-from weather_app.worker.faust_driver.group import EMPTY_ASSIGNMENT_REJOIN
+from weather_app.worker.faust_driver.group import EMPTY_ASSIGNMENT_REJOIN, HEARTBEAT_TIME, JOIN_TIME
 from weather_app.worker.faust_driver.patch import Patch
 from weather_app.worker.faust_driver.transport.consumer import PARSED_RECORDS
 from weather_app.worker.faust_driver.transport.fetch import BATCH_GETALL
@@ -29,6 +29,8 @@ PATCHES: tuple[Patch, ...] = (
     BATCH_GETALL,
     EMPTY_FETCH_WAIT,
     EMPTY_ASSIGNMENT_REJOIN,
+    HEARTBEAT_TIME,
+    JOIN_TIME,
 )
 
 
