@@ -56,6 +56,8 @@ def test_cli_override_keeps_unset_values():
         ({"KAFKA_BROKER": "no-port"}, "KAFKA_BROKER"),
         ({"KAFKA_BROKER": "host:99999"}, "KAFKA_BROKER"),
         ({"WEATHER_CONNECT_TIMEOUT_SEC": "0"}, "WEATHER_CONNECT_TIMEOUT_SEC"),
+        ({"WEATHER_WORKER_ID": "w 1"}, "WEATHER_WORKER_ID"),
+        ({"WEATHER_WORKER_ID": "w" * 201}, "WEATHER_WORKER_ID"),
     ],
 )
 def test_invalid_values_fail_fast_naming_the_setting(env, named):
@@ -79,4 +81,14 @@ def test_broker_quirks_default_to_auto_and_refuse_others_in_one_line():
         Settings.from_env({"WEATHER_BROKER_QUIRKS": "kafka"})
     assert str(raised.value) == (
         "WEATHER_BROKER_QUIRKS must be one of auto, embedded, none, got 'kafka'"
+    )
+
+
+def test_a_worker_id_is_read_and_refused_in_one_line():
+    assert Settings.from_env({"WEATHER_WORKER_ID": "w-1.a_b"}).worker_id == "w-1.a_b"
+    assert Settings.from_env({}).worker_id is None
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"WEATHER_WORKER_ID": "w/1"})
+    assert str(raised.value) == (
+        "WEATHER_WORKER_ID must be 1..200 letters, digits, '.', '_' or '-', got 'w/1'"
     )

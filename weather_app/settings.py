@@ -27,6 +27,8 @@ WORKER_PRODUCES = ("none", "stations", "temperatures", "all")
 #: the embedded broker's workarounds: detected, always on, always off (kafka/quirks.py)
 BROKER_QUIRKS = ("auto", "embedded", "none")
 
+#: a group.instance.id the broker and every log line take as it is
+_WORKER_ID = re.compile(r"[A-Za-z0-9._\-]{1,200}")
 _HOST_PORT = re.compile(r"[A-Za-z0-9._\-\[\]:]+:[0-9]{1,5}")  # ASCII digits, no trailing newline
 
 
@@ -51,6 +53,8 @@ class Settings:
     broker_quirks: str = "auto"
     session_timeout: float = 10.0
     state_dir: Path | None = None
+    #: the worker's static member id in the consumer group (None: derived from its state folder)
+    worker_id: str | None = None
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
     #: debug: trace the worker's memory into this file (see worker/memory_probe.py)
@@ -120,6 +124,7 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "WEATHER_BROKER_QUIRKS": ("broker_quirks", str),
     "WEATHER_SESSION_TIMEOUT_SEC": ("session_timeout", float),
     "WEATHER_STATE_DIR": ("state_dir", Path),
+    "WEATHER_WORKER_ID": ("worker_id", str),
     "WEATHER_METRICS_PORT": ("metrics_port", int),
     "WEATHER_METRICS_HOST": ("metrics_host", str),
     "WEATHER_DEBUG_MEMORY_FILE": ("debug_memory_file", Path),
@@ -170,6 +175,10 @@ def _validate(settings: Settings) -> None:
     if not math.isfinite(settings.session_timeout) or not 3 <= settings.session_timeout <= 300:
         raise SettingsError(
             f"session_timeout must be 3..300 seconds, got {settings.session_timeout!r}"
+        )
+    if settings.worker_id is not None and not _WORKER_ID.fullmatch(settings.worker_id):
+        raise SettingsError(
+            f"worker_id must be 1..200 letters, digits, '.', '_' or '-', got {settings.worker_id!r}"
         )
     if settings.worker_produces not in WORKER_PRODUCES:
         raise SettingsError(

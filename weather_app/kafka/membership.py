@@ -1,4 +1,13 @@
-"""Evicting this worker's previous, crashed incarnation from the consumer group at start.
+"""The worker's membership of the consumer group: its static id, its leave, evictions.
+
+Each worker joins as a static member (KIP-345): :func:`worker_id` is its ``group.instance.id``
+(``WEATHER_WORKER_ID``, by default derived from its state folder, so two workers on two state
+folders never share one). On Apache Kafka a worker restarted within the session timeout gets
+its partitions back with no rebalance of the others. A static member does not leave the group
+when it closes, so a worker stopped on purpose removes itself (:func:`leave_group`, the admin
+call that removes members), and its partitions move at once, not after a session timeout.
+
+Evicting this worker's previous, crashed incarnation from the consumer group at start.
 
 A worker killed without leaving its group stays a member until the broker expires its session;
 the embedded broker (noida-db 0.2.3) never does, and keeps the group stuck in a rebalance that
@@ -11,7 +20,9 @@ Kafka this only makes restarts faster.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +53,32 @@ class ForeignMetadataWarnings(logging.Filter):
 
 
 logging.getLogger(GROUPS_LOGGER).addFilter(ForeignMetadataWarnings())
+
+
+def worker_id(settings: Settings) -> str:
+    """This worker's static member id: ``WEATHER_WORKER_ID``, or one derived from the host and
+    the state folder's absolute path (two state folders never share one)."""
+    if settings.worker_id is not None:
+        return settings.worker_id
+    folder = str(Layout(settings).state_dir.resolve())
+    digest = hashlib.sha256(f"{socket.gethostname()}\0{folder}".encode()).hexdigest()
+    return f"{APP_ID}-{digest[:16]}"
+
+
+def leave_group(settings: Settings) -> None:
+    """Remove this worker's static member from the group (it stopped on purpose).
+
+    A static member's close sends no LeaveGroup; without this its partitions would wait a
+    session timeout. A member already gone (a peer evicted it) is said in one line.
+    """
+    instance = worker_id(settings)
+    try:
+        with admin_client(settings) as admin:
+            admin.remove_group_members(APP_ID, [MemberToRemove(group_instance_id=instance)])
+    except (KafkaError, OSError, WeatherError) as error:
+        log.info("static member %s did not leave group %s: %s", instance, APP_ID, error)
+    else:
+        log.info("static member %s left group %s", instance, APP_ID)
 
 
 def member_file(settings: Settings) -> Path:

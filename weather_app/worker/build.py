@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from weather_app.core.topics import APP_ID
 from weather_app.files.layout import Layout
+from weather_app.kafka.membership import worker_id
 from weather_app.settings import Settings
 from weather_app.worker.agents import SummaryAgents
 from weather_app.worker.app import WeatherApp
@@ -45,6 +46,9 @@ def create_app(settings: Settings) -> WorkerApp:
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,
+        # a static member (KIP-345): a worker restarted within the session timeout gets its
+        # partitions back with no rebalance of the others (kafka/membership.py)
+        consumer_group_instance_id=worker_id(settings),
         # a crashed worker's partitions move to the others once its session expires
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=max(settings.session_timeout / 10, 0.5),
