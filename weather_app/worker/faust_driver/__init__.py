@@ -55,11 +55,15 @@ Inventory (module: private name -> why)
 * ``recovery`` (``ConsumerThread``, Faust's aiokafka consumer thread, built by the consumer's
   ``_new_consumer_thread``): ``_highwaters`` (a changelog's end from the broker when
   read_committed's last stable offset is not known yet; Faust took it as -1 and skipped
-  recovery), ``_seek_wait`` (no seek to an offset a rebalance left unknown).
+  recovery), ``_seek_wait`` (no seek to an offset a rebalance left unknown); Faust's
+  ``Recovery._build_offsets`` (patched: a store partition whose offset is beyond its
+  changelog's last offset is wiped and read from the start instead of ``ConsistencyError``),
+  with recovery's ``active_highwaters`` and ``tp_to_table``.
 * ``commit.stores`` (``GuardedStore``, Faust's RocksDB ``Store``, made the ``rocksdb://`` store by
   ``faust.stores.STORES.aliases``): ``_set`` / ``_del`` (mark a store partition before a write
   no commit covers yet), ``persisted_offset`` (where recovery reads from: the start, after
-  wiping a partition that still holds such writes), ``_db_for_partition`` / ``_key_index``
+  wiping a partition that still holds such writes; ``wipe_for_rebuild``, recovery's way to
+  wipe one), ``_db_for_partition`` / ``_key_index``
   (the wipe, and ``write_batch``: a batch's writes as one rocksdict ``WriteBatch``, the key
   index kept as ``_set`` keeps it), recovery's ``active_offsets`` / ``standby_offsets``
   (forget where the wiped partition was read up to); ``faust.streams.current_event`` (the
