@@ -107,7 +107,8 @@ def evict_previous_member(settings: Settings) -> None:
 
 
 def members_dir(settings: Settings) -> Path:
-    """Liveness files of the workers sharing ``WEATHER_DATA_DIR`` (one per member id)."""
+    """Liveness files of the workers sharing ``WEATHER_DATA_DIR`` (one per member id and one
+    per static instance id)."""
     return Layout(settings).members
 
 
@@ -126,7 +127,9 @@ def evict_dead_members(
     """Remove from the group the members whose liveness file is older than the session timeout.
 
     The broker should expire them itself; noida-db never does, so a worker that died without
-    leaving would hold its partitions (and the whole group's rebalance) forever. A member that
+    leaving would hold its partitions (and the whole group's rebalance) forever. A worker also beats
+    under its static instance id (:func:`worker_id`) from its start, so a member whose instance
+    id has a fresh file is alive before it knows its member id. A member that
     died before its first beat has no file at all: ``unseen`` (kept by the caller between
     calls) remembers since when each member without a file has been seen in the group, and
     one seen that way for longer than the session timeout is evicted too. ``admin`` is a
@@ -148,9 +151,19 @@ def evict_dead_members(
         if admin is None:
             admin = stack.enter_context(admin_client(settings))
         group = admin.describe_groups([APP_ID]).get(APP_ID, {})
-        members = {member["member_id"] for member in group.get("members", [])}
+        instances = {
+            member["member_id"]: member.get("group_instance_id")
+            for member in group.get("members", [])
+        }
+        members = set(instances)
+        # a static member's worker beats under its instance id from its start: its join can
+        # wait a whole rebalance before it learns the member id it would beat under
+        beating = {name for name in files if name not in stale}
         if unseen is not None:
             for member in members - set(files) - {own_member_id}:
+                if instances[member] in beating:
+                    unseen.pop(member, None)
+                    continue
                 since = unseen.setdefault(member, now)
                 if now - since > settings.session_timeout:
                     stale[member] = now - since
@@ -213,6 +226,8 @@ class Liveness(threading.Thread):
         unseen: dict[str, float] = {}
         admin: KafkaAdminClient | None = None
         ticks = 0
+        instance = worker_id(self.settings)
+        heartbeat(self.settings, instance)  # alive before the join tells the member id
         while not self.stopping.wait(0.25):
             own = self.member_id()
             try:
@@ -224,6 +239,7 @@ class Liveness(threading.Thread):
                 previous = own
                 ticks += 1
                 if ticks % 4 == 0:
+                    heartbeat(self.settings, instance)
                     if own is not None:
                         heartbeat(self.settings, own)
                     if admin is None:
