@@ -57,6 +57,8 @@ def test_cli_override_keeps_unset_values():
         ({"KAFKA_BROKER": "host:99999"}, "KAFKA_BROKER"),
         ({"WEATHER_CONNECT_TIMEOUT_SEC": "0"}, "WEATHER_CONNECT_TIMEOUT_SEC"),
         ({"WEATHER_WORKER_ID": "w 1"}, "WEATHER_WORKER_ID"),
+        ({"WEATHER_STANDBY_REPLICAS": "4"}, "WEATHER_STANDBY_REPLICAS"),
+        ({"WEATHER_STANDBY_REPLICAS": "-1"}, "WEATHER_STANDBY_REPLICAS"),
         ({"WEATHER_WORKER_ID": "w" * 201}, "WEATHER_WORKER_ID"),
     ],
 )

@@ -52,6 +52,8 @@ class Settings:
     worker_produces: str = "none"
     broker_quirks: str = "auto"
     session_timeout: float = 10.0
+    #: warm copies of each table partition kept by other workers (Faust's standby replicas)
+    standby_replicas: int = 0
     state_dir: Path | None = None
     #: the worker's static member id in the consumer group (None: derived from its state folder)
     worker_id: str | None = None
@@ -123,6 +125,7 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "WEATHER_WORKER_PRODUCES": ("worker_produces", str),
     "WEATHER_BROKER_QUIRKS": ("broker_quirks", str),
     "WEATHER_SESSION_TIMEOUT_SEC": ("session_timeout", float),
+    "WEATHER_STANDBY_REPLICAS": ("standby_replicas", int),
     "WEATHER_STATE_DIR": ("state_dir", Path),
     "WEATHER_WORKER_ID": ("worker_id", str),
     "WEATHER_METRICS_PORT": ("metrics_port", int),
@@ -176,6 +179,8 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(
             f"session_timeout must be 3..300 seconds, got {settings.session_timeout!r}"
         )
+    if not 0 <= settings.standby_replicas <= 3:
+        raise SettingsError(f"standby_replicas must be 0..3, got {settings.standby_replicas!r}")
     if settings.worker_id is not None and not _WORKER_ID.fullmatch(settings.worker_id):
         raise SettingsError(
             f"worker_id must be 1..200 letters, digits, '.', '_' or '-', got {settings.worker_id!r}"

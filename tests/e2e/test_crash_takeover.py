@@ -41,7 +41,9 @@ from tests.support import (
     wait_offsets,
     worker,
 )
+from weather_app.core.topics import APP_ID
 from weather_app.kafka.quirks import broker_quirks_on
+from weather_app.kafka.topics import admin_client
 from weather_app.settings import Settings
 
 SESSION_TIMEOUT_SEC = 10.0
@@ -365,8 +367,21 @@ def revokes(group: Group, name: str) -> int:
         return log.read().count(b"Revoking previously assigned")
 
 
+def all_committed(kafka_broker: str) -> bool:
+    """Whether the group has committed an offset for every summarised partition."""
+    with admin_client(Settings(kafka_broker=kafka_broker)) as admin:
+        committed = admin.list_group_offsets(APP_ID).get(APP_ID, {})
+    wanted = {(kind, p) for kind in KINDS for p in range(PARTITIONS[kind])}
+    return wanted <= {(tp.topic, tp.partition) for tp, meta in committed.items() if meta.offset > 0}
+
+
 def one_kill(
-    base: dict[str, str], data_dir: Path, kafka_broker: str, tmp_path: Path, restart: bool
+    base: dict[str, str],
+    data_dir: Path,
+    kafka_broker: str,
+    tmp_path: Path,
+    restart: bool,
+    standbys: int = 0,
 ) -> tuple[float, dict[str, int], int, int, list[tuple[str, int, int, int]]]:
     """Three workers, a producer, ``b`` SIGKILLed (and restarted at once if ``restart``).
 
@@ -374,7 +389,12 @@ def one_kill(
     rebalances each survivor went through after the kill, the records lost and doubled, and
     every offset the reader saw go backwards.
     """
-    group = Group({**base, "WEATHER_SESSION_TIMEOUT_SEC": str(SHORT_SESSION_SEC)}, tmp_path)
+    env = {
+        **base,
+        "WEATHER_SESSION_TIMEOUT_SEC": str(SHORT_SESSION_SEC),
+        "WEATHER_STANDBY_REPLICAS": str(standbys),
+    }
+    group = Group(env, tmp_path)
     names = ["a", "b", "c"]
     for name in names:
         group.start(name)
@@ -385,6 +405,9 @@ def one_kill(
         wait_for(lambda: all(offsets(data_dir, k) for k in KINDS), 60, "first snapshots")
         monitor.start()
         wait_every_partition_moves(data_dir, "every partition to move before the kill")
+        # the victim has committed state (a changelog a standby can have read): every summarised
+        # partition has a committed offset, which a transaction commits with its changelog
+        wait_for(lambda: all_committed(kafka_broker), 60, "a commit of every partition")
         before = {name: revokes(group, name) for name in ("a", "c")}
         group.kill("b")
         if restart:
@@ -423,11 +446,12 @@ def test_a_worker_killed_and_restarted_at_once_takes_its_partitions_back(
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize("standbys", [0, 1])
 def test_a_worker_killed_for_good_is_taken_over_after_its_session_timeout(
-    base, data_dir, kafka_broker, tmp_path
+    standbys, base, data_dir, kafka_broker, tmp_path
 ):
     stall, rebalances, lost, doubled, backwards = one_kill(
-        base, data_dir, kafka_broker, tmp_path, restart=False
+        base, data_dir, kafka_broker, tmp_path, restart=False, standbys=standbys
     )
     print(f"kill, no restart: longest partition stall {stall:.1f} s, rebalances {rebalances}")
     report("SIGKILL, no restart (3 workers)", "SIGKILL", lost, doubled, stall)
