@@ -45,7 +45,10 @@ Inventory (module: private name -> why)
   ``set_persisted_offset`` and the transactional id format of Faust's ``TransactionManager``
   -> a batch's changelog records leave as whole record batches, not one Faust send each;
   inside a batch, ``__setitem__`` / ``__delitem__`` bypass Faust's per-key store write and
-  hand the batch's serialized writes to ``GuardedStore.write_batch`` (one RocksDB write).
+  hand the batch's serialized writes to ``GuardedStore.write_batch`` (one RocksDB write);
+  ``persist_offset_on_commit`` is keyed by the source partition, which Faust's
+  ``TableManager.on_commit`` looks up (Faust keys it by the changelog partition, so under
+  exactly_once no offset was ever persisted and every recovery replayed the changelog).
 * ``commit.store_memory``: Faust's ``Store._dbs`` -> the RocksDB memory figures of the memory probe.
 * ``commit.transactions`` (``TransactionalProducer``, the base of ``FlushingProducer``): aiokafka's
   ``_txn_manager.state`` and ``_sender.sender_task`` (a producer's transaction state and

@@ -13,9 +13,9 @@ still has its marker when it is next assigned, to this process or a restarted on
 and rebuilt from the changelog, which holds committed writes only (the consumer reads it
 ``read_committed``). The rebuild is logged.
 
-Under exactly_once Faust never advances the persisted offset on commit (it looks its pending
-offsets up by source partition, but stores them by changelog partition), so that offset only
-comes from reading the committed changelog and cannot run ahead of it either.
+Under exactly_once the persisted offset advances only once a transaction committed
+(``commit.changelog``); writes sent after that commit began keep their partition's marker, so a
+store whose offset ran ahead of the committed changelog is wiped like any other.
 """
 
 from __future__ import annotations
