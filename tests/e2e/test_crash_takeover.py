@@ -32,6 +32,7 @@ from tests.faults import lost_and_doubled, report
 from tests.support import (
     PARTITIONS,
     Process,
+    active_starts,
     command_env,
     diff_report,
     ground_truth,
@@ -578,3 +579,42 @@ def test_a_stall_monitor_sees_an_offset_go_backwards(tmp_path):
         assert monitor.backwards == [("stations", 2, 40, 30)]
     finally:
         monitor.halt()
+
+
+@pytest.mark.timeout(240)
+def test_a_survivor_promotes_its_standbys_instead_of_replaying_the_changelogs(
+    base, data_dir, kafka_broker, tmp_path
+):
+    """Two workers with a standby each: every partition of the one killed has its standby on
+    the survivor, whose recovery then starts where the standby had read to, not at -1."""
+    env = {
+        **base,
+        "WEATHER_SESSION_TIMEOUT_SEC": str(SHORT_SESSION_SEC),
+        "WEATHER_STANDBY_REPLICAS": "1",
+    }
+    group = Group(env, tmp_path)
+    group.start("a")
+    group.start("b")
+    producer = producing(base, tmp_path / "producer.log", 13)
+    monitor = StallMonitor(data_dir)
+    try:
+        group.wait_ready("a", "b")
+        wait_for(lambda: all(offsets(data_dir, k) for k in KINDS), 60, "first snapshots")
+        monitor.start()
+        wait_for(lambda: all_committed(kafka_broker), 60, "a commit of every partition")
+        wait_every_partition_moves(data_dir, "every partition to move after the commits")
+        group.kill("b")
+        del group.workers["b"]
+        wait_every_partition_moves(data_dir, "the takeover of b")
+        starts = active_starts(group.workers["a"].log.read_text())
+        stall = monitor.stop()
+        lost, doubled = finish(group, producer, data_dir, kafka_broker)
+    finally:
+        stop_everything(group, producer, monitor)
+    report("SIGKILL, standby promoted (2 workers)", "SIGKILL", lost, doubled, stall)
+    assert monitor.backwards == [], f"offsets went backwards: {monitor.backwards}"
+    assert_exact(data_dir, kafka_broker)
+    assert group.problems() == []
+    assert len(starts) == 10, starts  # a owns every changelog partition now
+    replayed = sorted(tp for tp, offset in starts.items() if offset < 0)
+    assert replayed == [], f"read from the start instead of a standby's offset: {replayed}"

@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.support import command_env, run_cli, wait_caught_up, wait_for, worker
-
-_ROW = re.compile(r"\|\s*(weather-[a-z-]+-changelog|〃)\s*\|\s*(\d+)\s*\|\s*(-?\d+)\s*\|")
-
-
-def active_starts(text: str) -> dict[tuple[str, int], int]:
-    """The last "Reading Starts At - Active" table of a worker log: partition -> offset."""
-    table = text.rsplit("Reading Starts At - Active", 1)[1].split("\n+-", 2)[:2]
-    starts, topic = {}, ""
-    for name, partition, offset in _ROW.findall("\n".join(table)):
-        topic = topic if name == "〃" else name
-        starts[(topic, int(partition))] = int(offset)
-    return starts
+from tests.support import active_starts, command_env, run_cli, wait_caught_up, wait_for, worker
 
 
 @pytest.mark.timeout(240)
