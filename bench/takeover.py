@@ -22,7 +22,8 @@ Measured from the snapshot files (polled every 10 ms):
   its offset), p50/p99: before the kill, and after the takeover (records sent once every
   partition moved again).
 
-Run: ``python bench/takeover.py [--before 20] [--after 30] [--scenario restart|kill|both]``;
+Run: ``python bench/takeover.py [--before 20] [--after 30] [--scenario restart|kill|both]
+[--standbys N]``;
 the table goes to stdout, progress to stderr.
 """
 
@@ -64,7 +65,7 @@ _ASSIGNED = re.compile(r"\|\s*temperatures\s*\|\s*\{([^}]*)\}")
 class Worker:
     """A worker process sharing ``data_dir`` with its peers, with its own state folder."""
 
-    def __init__(self, settings: Settings, root: Path, name: str) -> None:
+    def __init__(self, settings: Settings, root: Path, name: str, standbys: int = 0) -> None:
         self.name = name
         self.log = root / f"{name}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WEATHER_", "KAFKA_"))}
@@ -74,6 +75,7 @@ class Worker:
             WEATHER_STATE_DIR=str(root / f"{name}-state"),
             WEATHER_SNAPSHOT_INTERVAL_SEC=str(SNAPSHOT_INTERVAL_SEC),
             WEATHER_SESSION_TIMEOUT_SEC=str(SESSION_TIMEOUT_SEC),
+            WEATHER_STANDBY_REPLICAS=str(standbys),
             PYTHONUNBUFFERED="1",
         )
         args = [str(FAUST), "-A", "weather_app", "worker", "--without-web", "-l", "info"]
@@ -189,14 +191,14 @@ SCENARIOS = {
 }
 
 
-def run(before: float, after: float, keep: Path | None, scenario: str) -> str:
+def run(before: float, after: float, keep: Path | None, scenario: str, standbys: int) -> str:
     with tempfile.TemporaryDirectory(prefix="bench-takeover-") as tmp:
         root = keep or Path(tmp)
         with EmbeddedBroker(free_port(), root / "broker") as broker:
             settings = Settings(kafka_broker=broker.address, data_dir=root / "data")
             reset_everything(settings, product_topics(settings), report=lambda _: None)
             ensure_topics(settings, product_topics(settings), report=lambda _: None)
-            workers = [Worker(settings, root, f"w{i}") for i in range(3)]
+            workers = [Worker(settings, root, f"w{i}", standbys) for i in range(3)]
             timeline = Timeline(settings.data_dir / TEMPERATURES)
             pacer = Pacer(settings)
             try:
@@ -215,7 +217,7 @@ def run(before: float, after: float, keep: Path | None, scenario: str) -> str:
                 killed = time.perf_counter()
                 victim.kill()
                 if scenario == "restart":
-                    workers[workers.index(victim)] = Worker(settings, root, victim.name)
+                    workers[workers.index(victim)] = Worker(settings, root, victim.name, standbys)
                     wait_for(lambda: True if timeline.moved_since(killed) else None, "restart")
                 # every partition moves again, after the takeover (the restart's recovery)
                 moved = killed if scenario == "restart" else killed + SESSION_TIMEOUT_SEC
@@ -240,11 +242,12 @@ def run(before: float, after: float, keep: Path | None, scenario: str) -> str:
         stalls = {p: timeline.longest_stall(p, killed, ended) for p in _partitions()}
         lat_before = latencies(pacer, timeline, began + 1, killed)
         lat_after = latencies(pacer, timeline, settled, ended)
-    return report(scenario, lost, stalls, lat_before, lat_after)
+    return report(scenario, standbys, lost, stalls, lat_before, lat_after)
 
 
 def report(
     scenario: str,
+    standbys: int,
     lost: set[int],
     stalls: dict[int, float],
     before: list[float],
@@ -255,7 +258,8 @@ def report(
     what, target = SCENARIOS[scenario]
     lines = [
         f"3 exactly_once workers, {RATE} rec/s to temperatures ({len(stalls)} partitions), "
-        f"session timeout {SESSION_TIMEOUT_SEC:g} s, one worker: {what}",
+        f"session timeout {SESSION_TIMEOUT_SEC:g} s, {standbys} standby replicas, one worker: "
+        + what,
         "longest time without progress after the kill, per partition: "
         + ", ".join(f"{p}: {s:.1f} s" for p, s in sorted(stalls.items())),
     ]
@@ -286,11 +290,12 @@ def main() -> None:
     parser.add_argument("--after", type=float, default=30.0, help="seconds after the takeover")
     parser.add_argument("--keep", type=Path, help="run in (and keep) this folder: logs, data")
     parser.add_argument("--scenario", choices=[*SCENARIOS, "both"], default="both")
+    parser.add_argument("--standbys", type=int, default=0, help="WEATHER_STANDBY_REPLICAS")
     args = parser.parse_args()
     chosen = list(SCENARIOS) if args.scenario == "both" else [args.scenario]
     for scenario in chosen:
         keep = args.keep / scenario if args.keep else None
-        print(run(args.before, args.after, keep, scenario), flush=True)
+        print(run(args.before, args.after, keep, scenario, args.standbys), flush=True)
 
 
 if __name__ == "__main__":
