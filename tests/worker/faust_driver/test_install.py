@@ -35,6 +35,7 @@ def test_install_applies_every_patch_and_registers_the_guarded_store(restored_dr
         "FetchResult.getall",
         "Fetcher._proc_fetch_request",
         "GroupCoordinator._on_join_complete",
+        "Recovery._build_offsets",
     }
     assert faust.stores.by_url("rocksdb://") is GuardedStore
     assert stores.uncommitted is tracker
@@ -43,7 +44,11 @@ def test_install_applies_every_patch_and_registers_the_guarded_store(restored_dr
 def test_without_the_broker_quirks_their_patches_stay_off(restored_driver, tmp_path):
     assert {patch.quirk for patch in PATCHES if patch.quirk} == QUIRK_PATCHES
     install(UncommittedWrites(tmp_path / "uncommitted"), broker_quirks=False)
-    assert applied() == {"PartitionRecords.__init__", "FetchResult.getall"}
+    assert applied() == {
+        "PartitionRecords.__init__",
+        "FetchResult.getall",
+        "Recovery._build_offsets",
+    }
 
 
 def test_an_unknown_version_installs_nothing(restored_driver, tmp_path, monkeypatch):
