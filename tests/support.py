@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -281,3 +282,17 @@ def wait_offsets(
         offsets = {p: s["offset"] for p, s in (found or {}).items()}
         log = worker.tail() if worker is not None else ""
         raise AssertionError(f"{kind}: files at {offsets}, topic ends {ends}\n{log}") from None
+
+
+_CHANGELOG_ROW = re.compile(r"\|\s*(weather-[a-z-]+-changelog|〃)\s*\|\s*(\d+)\s*\|\s*(-?\d+)\s*\|")
+
+
+def active_starts(text: str) -> dict[tuple[str, int], int]:
+    """The last "Reading Starts At - Active" table of a worker log: changelog partition ->
+    the offset its recovery read from (-1: the start)."""
+    table = text.rsplit("Reading Starts At - Active", 1)[1].split("\n+-", 2)[:2]
+    starts, topic = {}, ""
+    for name, partition, offset in _CHANGELOG_ROW.findall("\n".join(table)):
+        topic = topic if name == "〃" else name
+        starts[(topic, int(partition))] = int(offset)
+    return starts

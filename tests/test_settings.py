@@ -57,6 +57,10 @@ def test_cli_override_keeps_unset_values():
         ({"KAFKA_BROKER": "no-port"}, "KAFKA_BROKER"),
         ({"KAFKA_BROKER": "host:99999"}, "KAFKA_BROKER"),
         ({"WEATHER_CONNECT_TIMEOUT_SEC": "0"}, "WEATHER_CONNECT_TIMEOUT_SEC"),
+        ({"WEATHER_WORKER_ID": "w 1"}, "WEATHER_WORKER_ID"),
+        ({"WEATHER_STANDBY_REPLICAS": "4"}, "WEATHER_STANDBY_REPLICAS"),
+        ({"WEATHER_STANDBY_REPLICAS": "-1"}, "WEATHER_STANDBY_REPLICAS"),
+        ({"WEATHER_WORKER_ID": "w" * 201}, "WEATHER_WORKER_ID"),
     ],
 )
 def test_invalid_values_fail_fast_naming_the_setting(env, named):
@@ -192,3 +196,13 @@ def test_a_refused_password_setting_never_shows_the_password():
         Settings.from_env({"KAFKA_SASL_PASSWORD": PASSWORD})
     assert str(raised.value).startswith("KAFKA_SASL_PASSWORD is set")
     assert PASSWORD not in str(raised.value)
+
+
+def test_a_worker_id_is_read_and_refused_in_one_line():
+    assert Settings.from_env({"WEATHER_WORKER_ID": "w-1.a_b"}).worker_id == "w-1.a_b"
+    assert Settings.from_env({}).worker_id is None
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"WEATHER_WORKER_ID": "w/1"})
+    assert str(raised.value) == (
+        "WEATHER_WORKER_ID must be 1..200 letters, digits, '.', '_' or '-', got 'w/1'"
+    )

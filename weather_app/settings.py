@@ -31,6 +31,8 @@ BROKER_QUIRKS = ("auto", "embedded", "none")
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
+#: a group.instance.id the broker and every log line take as it is
+_WORKER_ID = re.compile(r"[A-Za-z0-9._\-]{1,200}")
 _HOST_PORT = re.compile(r"[A-Za-z0-9._\-\[\]:]+:[0-9]{1,5}")  # ASCII digits, no trailing newline
 
 
@@ -80,7 +82,11 @@ class Settings:
     worker_produces: str = "none"
     broker_quirks: str = "auto"
     session_timeout: float = 10.0
+    #: warm copies of each table partition kept by other workers (Faust's standby replicas)
+    standby_replicas: int = 0
     state_dir: Path | None = None
+    #: the worker's static member id in the consumer group (None: derived from its state folder)
+    worker_id: str | None = None
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
     #: debug: trace the worker's memory into this file (see worker/memory_probe.py)
@@ -194,7 +200,9 @@ _ENVIRONMENT: dict[str, tuple[str, Any]] = {
     "WEATHER_WORKER_PRODUCES": ("worker_produces", str),
     "WEATHER_BROKER_QUIRKS": ("broker_quirks", str),
     "WEATHER_SESSION_TIMEOUT_SEC": ("session_timeout", float),
+    "WEATHER_STANDBY_REPLICAS": ("standby_replicas", int),
     "WEATHER_STATE_DIR": ("state_dir", Path),
+    "WEATHER_WORKER_ID": ("worker_id", str),
     "WEATHER_METRICS_PORT": ("metrics_port", int),
     "WEATHER_METRICS_HOST": ("metrics_host", str),
     "WEATHER_DEBUG_MEMORY_FILE": ("debug_memory_file", Path),
@@ -257,6 +265,12 @@ def _validate(settings: Settings) -> None:
     if not math.isfinite(settings.session_timeout) or not 3 <= settings.session_timeout <= 300:
         raise SettingsError(
             f"session_timeout must be 3..300 seconds, got {settings.session_timeout!r}"
+        )
+    if not 0 <= settings.standby_replicas <= 3:
+        raise SettingsError(f"standby_replicas must be 0..3, got {settings.standby_replicas!r}")
+    if settings.worker_id is not None and not _WORKER_ID.fullmatch(settings.worker_id):
+        raise SettingsError(
+            f"worker_id must be 1..200 letters, digits, '.', '_' or '-', got {settings.worker_id!r}"
         )
     if settings.worker_produces not in WORKER_PRODUCES:
         raise SettingsError(

@@ -43,6 +43,7 @@ def test_every_workaround_says_what_it_answers_and_where_it_is_applied():
         "fetch wait",
         "empty SyncGroup rejoin",
         "member eviction",
+        "static rejoin",
     ]
     for quirk in QUIRKS:
         assert quirk.behaviour and quirk.workaround

@@ -1,4 +1,13 @@
-"""Evicting this worker's previous, crashed incarnation from the consumer group at start.
+"""The worker's membership of the consumer group: its static id, its leave, evictions.
+
+Each worker joins as a static member (KIP-345): :func:`worker_id` is its ``group.instance.id``
+(``WEATHER_WORKER_ID``, by default derived from its state folder, so two workers on two state
+folders never share one). On Apache Kafka a worker restarted within the session timeout gets
+its partitions back with no rebalance of the others. A static member does not leave the group
+when it closes, so a worker stopped on purpose removes itself (:func:`leave_group`, the admin
+call that removes members), and its partitions move at once, not after a session timeout.
+
+Evicting this worker's previous, crashed incarnation from the consumer group at start.
 
 A worker killed without leaving its group stays a member until the broker expires its session;
 the embedded broker (noida-db 0.2.3) never does, and keeps the group stuck in a rebalance that
@@ -11,7 +20,9 @@ Kafka this only makes restarts faster.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +55,32 @@ class ForeignMetadataWarnings(logging.Filter):
 logging.getLogger(GROUPS_LOGGER).addFilter(ForeignMetadataWarnings())
 
 
+def worker_id(settings: Settings) -> str:
+    """This worker's static member id: ``WEATHER_WORKER_ID``, or one derived from the host and
+    the state folder's absolute path (two state folders never share one)."""
+    if settings.worker_id is not None:
+        return settings.worker_id
+    folder = str(Layout(settings).state_dir.resolve())
+    digest = hashlib.sha256(f"{socket.gethostname()}\0{folder}".encode()).hexdigest()
+    return f"{APP_ID}-{digest[:16]}"
+
+
+def leave_group(settings: Settings) -> None:
+    """Remove this worker's static member from the group (it stopped on purpose).
+
+    A static member's close sends no LeaveGroup; without this its partitions would wait a
+    session timeout. A member already gone (a peer evicted it) is said in one line.
+    """
+    instance = worker_id(settings)
+    try:
+        with admin_client(settings) as admin:
+            admin.remove_group_members(APP_ID, [MemberToRemove(group_instance_id=instance)])
+    except (KafkaError, OSError, WeatherError) as error:
+        log.info("static member %s did not leave group %s: %s", instance, APP_ID, error)
+    else:
+        log.info("static member %s left group %s", instance, APP_ID)
+
+
 def member_file(settings: Settings) -> Path:
     return Layout(settings).member_id
 
@@ -70,7 +107,8 @@ def evict_previous_member(settings: Settings) -> None:
 
 
 def members_dir(settings: Settings) -> Path:
-    """Liveness files of the workers sharing ``WEATHER_DATA_DIR`` (one per member id)."""
+    """Liveness files of the workers sharing ``WEATHER_DATA_DIR`` (one per member id and one
+    per static instance id)."""
     return Layout(settings).members
 
 
@@ -89,7 +127,9 @@ def evict_dead_members(
     """Remove from the group the members whose liveness file is older than the session timeout.
 
     The broker should expire them itself; noida-db never does, so a worker that died without
-    leaving would hold its partitions (and the whole group's rebalance) forever. A member that
+    leaving would hold its partitions (and the whole group's rebalance) forever. A worker also beats
+    under its static instance id (:func:`worker_id`) from its start, so a member whose instance
+    id has a fresh file is alive before it knows its member id. A member that
     died before its first beat has no file at all: ``unseen`` (kept by the caller between
     calls) remembers since when each member without a file has been seen in the group, and
     one seen that way for longer than the session timeout is evicted too. ``admin`` is a
@@ -111,9 +151,19 @@ def evict_dead_members(
         if admin is None:
             admin = stack.enter_context(admin_client(settings))
         group = admin.describe_groups([APP_ID]).get(APP_ID, {})
-        members = {member["member_id"] for member in group.get("members", [])}
+        instances = {
+            member["member_id"]: member.get("group_instance_id")
+            for member in group.get("members", [])
+        }
+        members = set(instances)
+        # a static member's worker beats under its instance id from its start: its join can
+        # wait a whole rebalance before it learns the member id it would beat under
+        beating = {name for name in files if name not in stale}
         if unseen is not None:
             for member in members - set(files) - {own_member_id}:
+                if instances[member] in beating:
+                    unseen.pop(member, None)
+                    continue
                 since = unseen.setdefault(member, now)
                 if now - since > settings.session_timeout:
                     stale[member] = now - since
@@ -176,6 +226,8 @@ class Liveness(threading.Thread):
         unseen: dict[str, float] = {}
         admin: KafkaAdminClient | None = None
         ticks = 0
+        instance = worker_id(self.settings)
+        heartbeat(self.settings, instance)  # alive before the join tells the member id
         while not self.stopping.wait(0.25):
             own = self.member_id()
             try:
@@ -187,6 +239,7 @@ class Liveness(threading.Thread):
                 previous = own
                 ticks += 1
                 if ticks % 4 == 0:
+                    heartbeat(self.settings, instance)
                     if own is not None:
                         heartbeat(self.settings, own)
                     if admin is None:

@@ -73,6 +73,17 @@ QUIRKS: tuple[Quirk, ...] = (
         "liveness file and evicts peers whose file went stale, and its own dropped ids",
         "weather_app.kafka.membership (started by weather_app.worker.app)",
     ),
+    Quirk(
+        "static rejoin",
+        "hands a static member that rejoins under its instance id (a worker restarted after a "
+        "SIGKILL) another member's assignment, with no rebalance: both then own those "
+        "partitions (seen with two aiokafka members: the restarted one always got the second "
+        "member's partitions)",
+        "the restarted worker evicts its previous incarnation before it joins (the member "
+        "eviction's start step), so the group rebalances instead of handing out a stale "
+        "assignment; against Apache Kafka the restart is a static rejoin",
+        "weather_app.kafka.membership (evict_previous_member, called by weather_app.worker.app)",
+    ),
 )
 
 

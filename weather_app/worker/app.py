@@ -6,11 +6,12 @@ installs the summary agents and leader-run producers, which take the app as thei
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from weather_app.core.topics import PARTITIONS, SUMMARISED
 from weather_app.errors import WeatherError
-from weather_app.kafka.membership import Liveness, evict_previous_member
+from weather_app.kafka.membership import Liveness, evict_previous_member, leave_group
 from weather_app.kafka.quirks import broker_quirks_on
 from weather_app.kafka.watch import BrokerWatch
 from weather_app.settings import Settings
@@ -79,6 +80,11 @@ class WeatherApp(InternalsApp):
         if self.memory_probe is not None:
             self.memory_probe.stop()
         await super().on_stop()
+
+    async def on_shutdown(self) -> None:
+        """After the consumer stopped: leave the group (a static member's close does not)."""
+        await super().on_shutdown()
+        await asyncio.to_thread(leave_group, self.settings)
 
     async def crash(self, reason: BaseException) -> None:
         """A broker that forgot the producers' state is one line and exit 1 (a restart

@@ -11,6 +11,7 @@ from __future__ import annotations
 from weather_app.core.topics import APP_ID
 from weather_app.files.layout import Layout
 from weather_app.kafka.clients import faust_credentials
+from weather_app.kafka.membership import worker_id
 from weather_app.settings import Settings
 from weather_app.worker.agents import SummaryAgents
 from weather_app.worker.app import WeatherApp
@@ -47,14 +48,17 @@ def create_app(settings: Settings) -> WorkerApp:
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,
+        # a static member (KIP-345): a worker restarted within the session timeout gets its
+        # partitions back with no rebalance of the others (kafka/membership.py)
+        consumer_group_instance_id=worker_id(settings),
         # a crashed worker's partitions move to the others once its session expires
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=max(settings.session_timeout / 10, 0.5),
         broker_rebalance_timeout=settings.session_timeout * 2,
-        # no standby replicas: a takeover restores from the changelog itself. faust 0.15.3's
-        # standby reading lost records now and then (a replica that had read a changelog to
-        # its end lacked a key written at its start), and these changelogs are small
-        table_standby_replicas=0,
+        # standby replicas (WEATHER_STANDBY_REPLICAS): faust 0.15.3's standby reading lost
+        # records now and then (a replica that had read a changelog to its end lacked a key
+        # written at its start)
+        table_standby_replicas=settings.standby_replicas,
         # a fetch hands over up to 20,000 records, and up to 65,536 may wait for the agents
         # (which take each partition's waiting records as one batch) before partitions
         # pause: against 5,000 and 16,384 the worker spent 0.6-1.0 us less per record on its

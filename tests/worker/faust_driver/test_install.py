@@ -37,6 +37,7 @@ def test_install_applies_every_patch_and_registers_the_guarded_store(restored_dr
         "GroupCoordinator._on_join_complete",
         "GroupCoordinator._do_heartbeat",
         "GroupCoordinator.ensure_active_group",
+        "Recovery._build_offsets",
     }
     assert faust.stores.by_url("rocksdb://") is GuardedStore
     assert stores.uncommitted is tracker
@@ -50,6 +51,7 @@ def test_without_the_broker_quirks_their_patches_stay_off(restored_driver, tmp_p
         "FetchResult.getall",
         "GroupCoordinator._do_heartbeat",
         "GroupCoordinator.ensure_active_group",
+        "Recovery._build_offsets",
     }
 
 

@@ -45,7 +45,10 @@ Inventory (module: private name -> why)
   ``set_persisted_offset`` and the transactional id format of Faust's ``TransactionManager``
   -> a batch's changelog records leave as whole record batches, not one Faust send each;
   inside a batch, ``__setitem__`` / ``__delitem__`` bypass Faust's per-key store write and
-  hand the batch's serialized writes to ``GuardedStore.write_batch`` (one RocksDB write).
+  hand the batch's serialized writes to ``GuardedStore.write_batch`` (one RocksDB write);
+  ``persist_offset_on_commit`` is keyed by the source partition, which Faust's
+  ``TableManager.on_commit`` looks up (Faust keys it by the changelog partition, so under
+  exactly_once no offset was ever persisted and every recovery replayed the changelog).
 * ``commit.store_memory``: Faust's ``Store._dbs`` -> the RocksDB memory figures of the memory probe.
 * ``commit.transactions`` (``TransactionalProducer``, the base of ``FlushingProducer``): aiokafka's
   ``_txn_manager.state`` and ``_sender.sender_task`` (a producer's transaction state and
@@ -55,11 +58,15 @@ Inventory (module: private name -> why)
 * ``recovery`` (``ConsumerThread``, Faust's aiokafka consumer thread, built by the consumer's
   ``_new_consumer_thread``): ``_highwaters`` (a changelog's end from the broker when
   read_committed's last stable offset is not known yet; Faust took it as -1 and skipped
-  recovery), ``_seek_wait`` (no seek to an offset a rebalance left unknown).
+  recovery), ``_seek_wait`` (no seek to an offset a rebalance left unknown); Faust's
+  ``Recovery._build_offsets`` (patched: a store partition whose offset is beyond its
+  changelog's last offset is wiped and read from the start instead of ``ConsistencyError``),
+  with recovery's ``active_highwaters`` and ``tp_to_table``.
 * ``commit.stores`` (``GuardedStore``, Faust's RocksDB ``Store``, made the ``rocksdb://`` store by
   ``faust.stores.STORES.aliases``): ``_set`` / ``_del`` (mark a store partition before a write
   no commit covers yet), ``persisted_offset`` (where recovery reads from: the start, after
-  wiping a partition that still holds such writes), ``_db_for_partition`` / ``_key_index``
+  wiping a partition that still holds such writes; ``wipe_for_rebuild``, recovery's way to
+  wipe one), ``_db_for_partition`` / ``_key_index``
   (the wipe, and ``write_batch``: a batch's writes as one rocksdict ``WriteBatch``, the key
   index kept as ``_set`` keeps it), recovery's ``active_offsets`` / ``standby_offsets``
   (forget where the wiped partition was read up to); ``faust.streams.current_event`` (the

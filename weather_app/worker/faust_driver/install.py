@@ -19,11 +19,12 @@ from weather_app.worker.faust_driver.commit import stores
 from weather_app.worker.faust_driver.commit.stores import UncommittedWrites
 from weather_app.worker.faust_driver.group import EMPTY_ASSIGNMENT_REJOIN, HEARTBEAT_TIME, JOIN_TIME
 from weather_app.worker.faust_driver.patch import Patch
+from weather_app.worker.faust_driver.recovery import REBUILD_AHEAD
 from weather_app.worker.faust_driver.transport.consumer import PARSED_RECORDS
 from weather_app.worker.faust_driver.transport.fetch import BATCH_GETALL
 from weather_app.worker.faust_driver.transport.fetch_wait import EMPTY_FETCH_WAIT
 
-#: every aiokafka method the driver replaces
+#: every aiokafka or Faust method the driver replaces
 PATCHES: tuple[Patch, ...] = (
     PARSED_RECORDS,
     BATCH_GETALL,
@@ -31,6 +32,7 @@ PATCHES: tuple[Patch, ...] = (
     EMPTY_ASSIGNMENT_REJOIN,
     HEARTBEAT_TIME,
     JOIN_TIME,
+    REBUILD_AHEAD,
 )
 
 

@@ -26,6 +26,12 @@ A rebalance during recovery adds partitions whose start offset is not known yet 
 sets the running recovery pass seeks next; Faust then crashes with "Offset must be a positive
 integer" although that pass is about to restart anyway. :meth:`ConsumerThread._seek_wait`
 leaves such partitions alone: the next pass seeks them.
+
+A store whose persisted changelog offset lies beyond the changelog's end (the topics were
+reset or deleted under a worker's own state folder; under at_least_once Faust persists the
+offset on every commit) made Faust's recovery raise ``ConsistencyError`` on every start.
+:data:`REBUILD_AHEAD` wipes such a partition instead (one log line) and reads its changelog
+from the start, as a store with uncommitted writes is rebuilt (``commit.stores``).
 """
 
 from __future__ import annotations
@@ -33,8 +39,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import aiokafka
+from faust.tables.recovery import Recovery
 from faust.transport.drivers.aiokafka import (
     AIOKafkaConsumerThread,
     ensure_aiokafka_TP,
@@ -43,6 +51,7 @@ from faust.transport.drivers.aiokafka import (
 from faust.types import TP
 
 from weather_app.kafka.clients import Brokers, changelog_tail_probe
+from weather_app.worker.faust_driver.patch import Patch
 
 log = logging.getLogger(__name__)
 
@@ -151,3 +160,35 @@ async def _read_back(
         else:
             undecided[tp] = end
     return undecided
+
+
+_faust_build_offsets = Recovery._build_offsets
+
+
+async def _build_offsets_rebuilding_ahead(
+    self: Recovery, consumer: Any, tps: set[TP], destination: Any, title: str
+) -> None:
+    """Faust's ``_build_offsets``; then each partition whose offset is beyond its changelog's
+    last offset is wiped and read again from the start (Faust raised ``ConsistencyError``)."""
+    await _faust_build_offsets(self, consumer, tps, destination, title)
+    if not tps:
+        return
+    if title == "active":
+        highwaters = dict(self.active_highwaters)
+    else:  # Faust builds the standbys' highwaters later, after this check would matter
+        ends = await consumer.highwaters(*tps)
+        highwaters = {tp: end - 1 for tp, end in ends.items() if end is not None}
+    for tp in tps:
+        offset, highwater = destination.get(tp), highwaters.get(tp)
+        if offset is None or highwater is None or offset <= highwater:
+            continue
+        store = self.tp_to_table[tp].data
+        wipe = getattr(store, "wipe_for_rebuild", None)
+        if wipe is None:
+            continue  # not a guarded store: Faust's check says what is wrong
+        wipe(tp, f"is ahead of its changelog (offset {offset} > last offset {highwater})")
+        destination[tp] = -1
+
+
+#: recovery rebuilds a store partition that is ahead of its changelog instead of crashing
+REBUILD_AHEAD = Patch(Recovery, "_build_offsets", _build_offsets_rebuilding_ahead)

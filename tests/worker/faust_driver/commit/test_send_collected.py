@@ -140,8 +140,10 @@ def test_under_exactly_once_a_sent_batch_becomes_the_persisted_offset_at_the_com
 
     asyncio.run(send_then_ack())
     assert ports.persisted == []
-    app.tables.on_commit_tp(TP(CHANGELOG, 2))
-    assert ports.persisted == [(TP(CHANGELOG, 2), 40)]
+    app.tables.on_commit_tp(TP(CHANGELOG, 2))  # Faust's commit names the source partitions
+    assert ports.persisted == []
+    app.tables.on_commit_tp(TP(TEMPERATURES, 2))  # the one whose records wrote partition 2
+    assert ports.persisted == [(TP(TEMPERATURES, 2), 40)]
 
 
 def test_under_at_least_once_a_sent_batch_is_the_persisted_offset_at_once(ports, monkeypatch):

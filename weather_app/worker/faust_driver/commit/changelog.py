@@ -10,7 +10,8 @@ keeps each write's serialized changelog record; :meth:`BatchedTable.send_collect
 sends each partition's records, in write order, as whole record batches in the partition's
 transaction (``FlushingProducer.send_records``). Each batch's last offset becomes the
 store's persisted offset as Faust's ``_on_changelog_sent`` makes it: at the commit under
-``exactly_once``, at once under ``at_least_once``.
+``exactly_once`` (keyed by the source partition, which Faust's commit looks up; Faust's own
+keying by the changelog partition never persisted one), at once under ``at_least_once``.
 
 Private Faust names used: ``Table._sensor_on_set`` / ``_sensor_on_del`` (what ``on_key_set``
 tells the sensors), ``app.tables.persist_offset_on_commit`` and the store's
@@ -43,6 +44,8 @@ class BatchedTable(faust.Table):
         self._store_writes: dict[int, tuple[TP, list[tuple[bytes, bytes | None]]]] = {}
         #: partition -> store writes (``write_batch`` calls) whose records are not sent yet
         self._unsent: dict[int, int] = {}
+        #: changelog partition -> the source partition whose records write it
+        self._sources: dict[int, TP] = {}
 
     @contextlib.contextmanager
     def collecting(self) -> Iterator[None]:
@@ -79,6 +82,7 @@ class BatchedTable(faust.Table):
         record = (self._dump_key(key), value)
         self._collected.setdefault(partition, []).append(record)
         pending = self._store_writes.get(partition)
+        self._sources[partition] = event.message.tp
         if pending is None:
             pending = self._store_writes[partition] = (event.message.tp, [])
         pending[1].append(record)
@@ -158,7 +162,12 @@ class BatchedTable(faust.Table):
         # recovery then reads at most the rest of that batch again (writes are idempotent)
         tp = TP(sent.topic, sent.partition)
         if self.app.in_transaction:
-            self.app.tables.persist_offset_on_commit(self.data, tp, sent.offset)
+            # Faust's on_commit looks pending offsets up by the committed source partition:
+            # keyed by the changelog partition (as Faust's own send does) they were never
+            # persisted, and every recovery read the changelog from its start. The store
+            # takes only the partition number, the same for source and changelog
+            source = self._sources.get(sent.partition, tp)
+            self.app.tables.persist_offset_on_commit(self.data, source, sent.offset)
         else:
             self.data.set_persisted_offset(tp, sent.offset)
 

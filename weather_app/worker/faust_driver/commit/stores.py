@@ -22,9 +22,9 @@ store with writes its changelog never got, and no marker to wipe it. Such writes
 as unsent until ``send_collected`` has queued their records, and a partition with unsent
 writes keeps its marker through a commit.
 
-Under exactly_once Faust never advances the persisted offset on commit (it looks its pending
-offsets up by source partition, but stores them by changelog partition), so that offset only
-comes from reading the committed changelog and cannot run ahead of it either.
+Under exactly_once the persisted offset advances only once a transaction committed
+(``commit.changelog``); writes sent after that commit began keep their partition's marker, so a
+store whose offset ran ahead of the committed changelog is wiped like any other.
 """
 
 from __future__ import annotations
@@ -183,15 +183,7 @@ class GuardedStore(Store):
         reading; the right moment to drop a partition that holds uncommitted writes.
         """
         if uncommitted is not None and uncommitted.is_dirty(self.table_name, tp.partition):
-            wiped = self._wipe(tp.partition)
-            log.warning(
-                "%s[%d]: local store held writes of an uncommitted transaction; "
-                "wiped %d keys, rebuilding it from the changelog",
-                self.table_name,
-                tp.partition,
-                wiped,
-            )
-            uncommitted.rebuilt(self.table_name, tp.partition)
+            self.wipe_for_rebuild(tp, "held writes of an uncommitted transaction")
             # recovery keeps the offset it read up to before (``setdefault`` after this call):
             # forget it, or the rebuild would start there instead of at the beginning
             recovery = self.app.tables.recovery
@@ -199,6 +191,20 @@ class GuardedStore(Store):
                 offsets.pop(tp, None)
             return None
         return super().persisted_offset(tp)
+
+    def wipe_for_rebuild(self, tp: TP, why: str) -> None:
+        """Empty partition ``tp`` (its persisted offset too), saying so in one line; the
+        caller makes recovery read its changelog from the start."""
+        wiped = self._wipe(tp.partition)
+        log.warning(
+            "%s[%d]: local store %s; wiped %d keys, rebuilding it from the changelog",
+            self.table_name,
+            tp.partition,
+            why,
+            wiped,
+        )
+        if uncommitted is not None:
+            uncommitted.rebuilt(self.table_name, tp.partition)
 
     def _wipe(self, partition: int) -> int:
         db = self._db_for_partition(partition)
