@@ -47,6 +47,9 @@ def spark_session(app_name: str) -> SparkSession:
     with the job as a zip (:func:`package_zip`): workers need Python with the ``spark``
     extra's dependencies, not the project.
     """
+    remote = os.environ.get("SPARK_REMOTE")  # pyspark then builds a Spark Connect session
+    if remote and os.environ.get("SPARK_MASTER"):
+        raise WeatherError("set SPARK_MASTER or SPARK_REMOTE, not both")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     # read by the JVM when it starts, passed on to Python workers
@@ -57,10 +60,7 @@ def spark_session(app_name: str) -> SparkSession:
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.session.timeZone", "UTC")
     )
-    if os.environ.get("SPARK_REMOTE"):  # pyspark then builds a Spark Connect session
-        if os.environ.get("SPARK_MASTER"):
-            raise WeatherError("set SPARK_MASTER or SPARK_REMOTE, not both")
-    else:  # the server's own settings, which a Connect client cannot change
+    if not remote:  # the server's own settings, which a Connect client cannot change
         builder = (
             builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
             .config("spark.ui.enabled", "false")
