@@ -17,6 +17,7 @@ from collections.abc import Callable
 from py4j.protocol import Py4JError
 from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
+from pyspark.sql.utils import is_remote
 
 from weather_app.errors import WeatherError
 
@@ -66,7 +67,12 @@ _FAILURE_LOGGERS = (
 
 
 def quiet_failure_logs(spark: SparkSession) -> None:
-    """Turn off Spark's logs of the failure :func:`run_job` reports itself in one line."""
+    """Turn off Spark's logs of the failure :func:`run_job` reports itself in one line.
+
+    Not through Spark Connect: the logs are the server's, and the client has no JVM.
+    """
+    if is_remote():
+        return
     configurator = spark._jvm.org.apache.logging.log4j.core.config.Configurator  # type: ignore[union-attr]
     level = spark._jvm.org.apache.logging.log4j.Level.OFF  # type: ignore[union-attr]
     for name in _FAILURE_LOGGERS:

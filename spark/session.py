@@ -9,14 +9,19 @@ Two ways to read Kafka, same options and same schema:
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import sys
+import tempfile
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from confluent_kafka import KafkaException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.utils import is_remote
 
 from spark.kafka_security import security_options
 from spark.kafka_source import KafkaDataSource
@@ -35,11 +40,18 @@ WORKER_SITE = Path(__file__).resolve().parent / "worker_site"
 def spark_session(app_name: str) -> SparkSession:
     """A SparkSession for the pipeline's jobs, with the Kafka data source registered.
 
-    ``local[*]`` unless ``SPARK_MASTER`` says otherwise; UTC session time zone; quiet (no UI,
-    no progress bars, WARN logs). Python workers run this interpreter, can import this
+    ``local[*]`` unless ``SPARK_MASTER`` says otherwise, or a Spark Connect session when
+    ``SPARK_REMOTE`` (``sc://host:port``) is set; UTC session time zone; quiet (no UI, no
+    progress bars, WARN logs). Local Python workers run this interpreter, can import this
     repository (they unpickle :mod:`spark.kafka_source` classes) whatever the current folder,
     and import pyspark from its installed, compiled files (``worker_site/sitecustomize.py``).
+    Anywhere else (a cluster's executors, a Connect server) the ``spark`` package is shipped
+    with the job as a zip (:func:`package_zip`): workers need Python with the ``spark``
+    extra's dependencies, not the project.
     """
+    remote = os.environ.get("SPARK_REMOTE")  # pyspark then builds a Spark Connect session
+    if remote and os.environ.get("SPARK_MASTER"):
+        raise WeatherError("set SPARK_MASTER or SPARK_REMOTE, not both")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     # read by the JVM when it starts, passed on to Python workers
@@ -47,18 +59,53 @@ def spark_session(app_name: str) -> SparkSession:
     _add_to_pythonpath(WORKER_SITE)
     builder = (
         SparkSession.builder.appName(app_name)
-        .master(os.environ.get("SPARK_MASTER", "local[*]"))
         .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
     )
-    if os.environ.get("SPARK_PACKAGES"):  # e.g. Spark's own Kafka connector on a cluster
-        builder = builder.config("spark.jars.packages", os.environ["SPARK_PACKAGES"])
+    if not remote:  # the server's own settings, which a Connect client cannot change
+        builder = (
+            builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+        )
+        if os.environ.get("SPARK_PACKAGES"):  # e.g. Spark's own Kafka connector on a cluster
+            builder = builder.config("spark.jars.packages", os.environ["SPARK_PACKAGES"])
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
+    if is_remote():
+        spark.addArtifacts(str(package_zip()), pyfile=True)
+    else:
+        spark.sparkContext.setLogLevel("WARN")
+        if not spark.sparkContext.master.startswith("local"):
+            spark.sparkContext.addPyFile(str(package_zip()))
+    # after the zip: a Python function keeps the includes it was registered with
     spark.dataSource.register(KafkaDataSource)
     return spark
+
+
+def package_zip() -> Path:
+    """This ``spark`` package as a zip of its sources, for the workers of a cluster.
+
+    Named by its content under the temporary folder, so jobs running at once share it and a
+    changed package gets a new file (written whole, then renamed: a reader never sees half).
+    """
+    buffer = io.BytesIO()
+    package = Path(__file__).resolve().parent
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for source in sorted(package.rglob("*.py")):
+            relative = source.relative_to(package.parent)
+            if "worker_site" not in relative.parts:
+                # a fixed date: the same sources give the same bytes, hence the same name
+                info = zipfile.ZipInfo(relative.as_posix(), date_time=(2000, 1, 1, 0, 0, 0))
+                archive.writestr(info, source.read_bytes(), zipfile.ZIP_DEFLATED)
+    data = buffer.getvalue()
+    path = (
+        Path(tempfile.gettempdir()) / f"weather-spark-{hashlib.sha256(data).hexdigest()[:16]}.zip"
+    )
+    if not path.exists():
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        partial.write_bytes(data)
+        partial.replace(path)
+    return path
 
 
 def read_kafka(

@@ -27,7 +27,7 @@ THREE_BROKERS = dict(
     if line and not line.startswith("#")
 )
 SETTINGS_NAMES = set(_ENVIRONMENT) | {"WEATHER_DELAY_SEC"}
-SPARK_NAMES = {"SPARK_MASTER", "SPARK_PACKAGES"}  # read by spark/session.py
+SPARK_NAMES = {"SPARK_MASTER", "SPARK_PACKAGES", "SPARK_REMOTE"}  # read by spark/session.py
 _VARIABLE = re.compile(r"\$\{(\w+):-([^}]*)\}")
 
 
@@ -123,12 +123,43 @@ def test_images_are_pinned_and_spark_versions_agree():
         for d in dependencies["optional-dependencies"]["spark"]
         if d.startswith("pyspark")
     )
-    spark_images = {s["image"] for s in SERVICES.values() if s["image"].startswith("apache/spark")}
-    assert spark_images == {f"apache/spark:{pyspark}-python3"}
+    assert not [s for s in SERVICES.values() if s["image"].startswith("apache/spark")]
     assert SERVICES["spark-job"]["environment"]["SPARK_PACKAGES"].endswith(f":{pyspark}")
     dockerfile = (REPO / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11\.\d+-slim", dockerfile, re.M)
+    assert re.search(r"^FROM python:3\.11\.\d+-slim\S* AS spark-node$", dockerfile, re.M)
+    assert re.search(r"^FROM spark-node$", dockerfile, re.M)  # the app: the same Spark
     assert "openjdk-17" in dockerfile and '".[spark]"' in dockerfile
+
+
+def spark_nodes() -> dict[str, dict]:
+    return {name: s for name, s in SERVICES.items() if s["image"].startswith("weather-spark-node")}
+
+
+def test_the_spark_cluster_runs_the_installed_pyspark_without_the_project():
+    """As the cluster fixture (tests/spark/cluster.py): spark-class from pyspark, on machines
+    with the jobs' dependencies but not the project, which each job ships itself."""
+    nodes = spark_nodes()
+    assert set(nodes) == {"spark-master", "spark-worker"}
+    assert {s["image"] for s in nodes.values()} == {"weather-spark-node:0.1.0"}
+    for node in nodes.values():
+        assert node["build"] == {"context": ".", "target": "spark-node"}
+    master, worker = argv(nodes["spark-master"]), argv(nodes["spark-worker"])
+    assert master[:2] == ["spark-class", "org.apache.spark.deploy.master.Master"]
+    assert worker[:2] == ["spark-class", "org.apache.spark.deploy.worker.Worker"]
+    port = master[master.index("--port") + 1]
+    url = f"spark://{master[master.index('--host') + 1]}:{port}"
+    assert worker[2] == url == SERVICES["spark-job"]["environment"]["SPARK_MASTER"]
+    ui_port = master[master.index("--webui-port") + 1]
+    assert f"127.0.0.1:{ui_port}/json/" in " ".join(nodes["spark-master"]["healthcheck"]["test"])
+    assert SERVICES["spark-job"]["depends_on"]["spark-master"]["condition"] == "service_healthy"
+    stage = (REPO / "Dockerfile").read_text().split("FROM spark-node")[0]
+    assert re.search(r"pip install [^\n]*\[spark\]", stage)
+    assert "pip uninstall --yes weather-app" in stage  # the dependencies only
+    for name, service in SERVICES.items():
+        assert "PYTHONPATH" not in service.get("environment", {}), name
+    assert "--source" not in argv(SERVICES["spark-job"])  # the Python source, shipped
+    data = SERVICES["spark-job"]["environment"]["WEATHER_DATA_DIR"]
+    assert f"weather-data:{data}" in nodes["spark-worker"]["volumes"]  # executors write there
 
 
 def test_services_start_in_order_without_sleeps():

@@ -1,18 +1,25 @@
-"""The SparkSession's Python workers import the installed pyspark, not Spark's zip of it."""
+"""The SparkSession's Python workers import the installed pyspark, not Spark's zip of it; the
+zip of the ``spark`` package a job ships to a cluster; SPARK_MASTER or SPARK_REMOTE."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyspark
+import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 
-from spark.session import WORKER_SITE
-from tests.support import wait_for
+import spark as spark_package
+from spark.session import WORKER_SITE, package_zip, spark_session
+from tests.support import command_env, wait_for
+from weather_app.errors import WeatherError
 
 QUERY_TIMEOUT = 90.0
 
@@ -114,3 +121,34 @@ def test_python_workers_import_the_installed_pyspark(spark: SparkSession) -> Non
     offsets = progress["sources"][0]["endOffset"]
     offsets = json.loads(offsets) if isinstance(offsets, str) else offsets
     assert str(Path(offsets["pyspark"]).resolve()) == installed, offsets
+
+
+def test_the_shipped_zip_is_the_spark_package_named_by_its_content(tmp_path: Path) -> None:
+    zipped = package_zip()
+    assert package_zip() == zipped  # the same sources, the same file
+    package = Path(spark_package.__file__).parent
+    expected = {
+        f"spark/{path.relative_to(package).as_posix()}"
+        for path in package.rglob("*.py")
+        if "worker_site" not in path.parts
+    }
+    assert set(zipfile.ZipFile(zipped).namelist()) == expected
+    # what a cluster's Python worker does with it: the zip first on its path
+    found = subprocess.run(
+        [sys.executable, "-c", "import spark.kafka_source as m; print(m.__file__)"],
+        cwd=tmp_path,
+        env={**command_env(), "PYTHONPATH": str(zipped)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert found.stdout.strip() == str(zipped / "spark" / "kafka_source.py")
+
+
+def test_a_master_and_a_connect_server_together_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SPARK_MASTER", "spark://127.0.0.1:7077")
+    monkeypatch.setenv("SPARK_REMOTE", "sc://127.0.0.1:15002")
+    with pytest.raises(WeatherError, match="SPARK_MASTER or SPARK_REMOTE, not both"):
+        spark_session("both")
