@@ -46,8 +46,8 @@ def spark_session(app_name: str) -> SparkSession:
     repository (they unpickle :mod:`spark.kafka_source` classes) whatever the current folder,
     and import pyspark from its installed, compiled files (``worker_site/sitecustomize.py``).
     Anywhere else (a cluster's executors, a Connect server) the ``spark`` package is shipped
-    with the job as a zip (:func:`package_zip`): workers need Python with the ``spark``
-    extra's dependencies, not the project.
+    with the job as a zip (:func:`package_zip`, with the ``weather_app`` modules its tasks
+    import): workers need Python with the ``spark`` extra's dependencies, not the project.
     """
     remote = os.environ.get("SPARK_REMOTE")  # pyspark then builds a Spark Connect session
     if remote and os.environ.get("SPARK_MASTER"):
@@ -82,17 +82,25 @@ def spark_session(app_name: str) -> SparkSession:
     return spark
 
 
+#: the packages a job's Python workers import: this one, and ``weather_app`` for the
+#: settings and the Kafka client config the source's tasks use (its modules load only
+#: what they import: no Faust, no worker)
+SHIPPED_PACKAGES = ("spark", "weather_app")
+
+
 def package_zip() -> Path:
-    """This ``spark`` package as a zip of its sources, for the workers of a cluster.
+    """The ``spark`` and ``weather_app`` packages as a zip of their sources, for the workers
+    of a cluster.
 
     Named by its content under the temporary folder, so jobs running at once share it and a
     changed package gets a new file (written whole, then renamed: a reader never sees half).
     """
     buffer = io.BytesIO()
-    package = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parent.parent
+    sources = sorted(path for name in SHIPPED_PACKAGES for path in (root / name).rglob("*.py"))
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for source in sorted(package.rglob("*.py")):
-            relative = source.relative_to(package.parent)
+        for source in sources:
+            relative = source.relative_to(root)
             if "worker_site" not in relative.parts:
                 # a fixed date: the same sources give the same bytes, hence the same name
                 info = zipfile.ZipInfo(relative.as_posix(), date_time=(2000, 1, 1, 0, 0, 0))

@@ -123,26 +123,36 @@ def test_python_workers_import_the_installed_pyspark(spark: SparkSession) -> Non
     assert str(Path(offsets["pyspark"]).resolve()) == installed, offsets
 
 
-def test_the_shipped_zip_is_the_spark_package_named_by_its_content(tmp_path: Path) -> None:
+def test_the_shipped_zip_holds_the_packages_a_task_imports_named_by_its_content(
+    tmp_path: Path,
+) -> None:
     zipped = package_zip()
     assert package_zip() == zipped  # the same sources, the same file
-    package = Path(spark_package.__file__).parent
+    root = Path(spark_package.__file__).parent.parent
     expected = {
-        f"spark/{path.relative_to(package).as_posix()}"
-        for path in package.rglob("*.py")
+        path.relative_to(root).as_posix()
+        for name in ("spark", "weather_app")
+        for path in (root / name).rglob("*.py")
         if "worker_site" not in path.parts
     }
     assert set(zipfile.ZipFile(zipped).namelist()) == expected
     # what a cluster's Python worker does with it: the zip first on its path
+    code = (
+        "import spark.kafka_source as m, weather_app.kafka.clients as c;"
+        "print(m.__file__); print(c.__file__)"
+    )
     found = subprocess.run(
-        [sys.executable, "-c", "import spark.kafka_source as m; print(m.__file__)"],
+        [sys.executable, "-c", code],
         cwd=tmp_path,
         env={**command_env(), "PYTHONPATH": str(zipped)},
         capture_output=True,
         text=True,
         check=True,
     )
-    assert found.stdout.strip() == str(zipped / "spark" / "kafka_source.py")
+    assert found.stdout.split() == [
+        str(zipped / "spark" / "kafka_source.py"),
+        str(zipped / "weather_app" / "kafka" / "clients.py"),
+    ]
 
 
 def test_a_master_and_a_connect_server_together_are_refused(

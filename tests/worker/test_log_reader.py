@@ -52,3 +52,25 @@ def test_a_record_and_a_span_read_on_the_side(settings: Settings):
             await reader.close()
 
     asyncio.run(scenario())
+
+
+def test_closing_waits_for_the_read_in_flight_and_later_reads_find_nothing(settings: Settings):
+    """The worker closes the reader as it stops, maybe while the snapshot timer reads: that
+    read ends as it would have (closed under it, aiokafka raised ConsumerStoppedError and the
+    worker exited 1), and a read after the close compares nothing."""
+    topic = _topic_with_records(settings.bootstrap_servers)
+
+    async def scenario() -> None:
+        reader = LogReader(settings)
+        await reader.record_at(topic, 0, 0)  # started: the next read is a fetch, no set-up
+        read = asyncio.ensure_future(reader.record_at(topic, 0, 2000))
+        await asyncio.sleep(0)  # the read holds the reader when the close comes
+        await reader.close()
+        record = await read
+        assert (record.offset, record.value) == (2000, b"2000")
+        assert reader._consumer is None
+        assert await reader.record_at(topic, 0, 5) is None
+        assert [batch async for batch in reader.records(topic, 0, 0, 10)] == []
+        assert reader._consumer is None  # no consumer started again after the close
+
+    asyncio.run(scenario())

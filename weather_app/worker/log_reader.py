@@ -31,6 +31,7 @@ class LogReader:
         self.settings = settings
         self._consumer: aiokafka.AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()  # one read at a time: a read owns the assignment
+        self._closed = False
 
     async def record_at(self, topic: str, partition: int, offset: int) -> Any | None:
         """The record at ``offset``, or the first one after it when the log has none there.
@@ -39,6 +40,8 @@ class LogReader:
         """
         tp = aiokafka.TopicPartition(topic, partition)
         async with self._lock:
+            if self._closed:  # the worker is stopping: nothing is compared any more
+                return None
             consumer = await self._assigned(tp)
             if offset >= (await consumer.end_offsets([tp]))[tp]:
                 return None
@@ -59,6 +62,8 @@ class LogReader:
         fetch; ends early where the log does."""
         tp = aiokafka.TopicPartition(topic, partition)
         async with self._lock:
+            if self._closed:  # the worker is stopping: no batch will install a recount
+                return
             consumer = await self._assigned(tp)
             end = min(end, (await consumer.end_offsets([tp]))[tp])
             if start >= end:
@@ -74,9 +79,13 @@ class LogReader:
                     return
 
     async def close(self) -> None:
-        if self._consumer is not None:
-            consumer, self._consumer = self._consumer, None
-            await consumer.stop()
+        """Stop the consumer once the read in flight is done (the snapshot timer may be in
+        one while the worker stops: stopped under it, the read crashed the worker's exit)."""
+        async with self._lock:
+            self._closed = True
+            if self._consumer is not None:
+                consumer, self._consumer = self._consumer, None
+                await consumer.stop()
 
     async def _assigned(self, tp: aiokafka.TopicPartition) -> aiokafka.AIOKafkaConsumer:
         if self._consumer is None:
