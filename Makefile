@@ -20,7 +20,7 @@ run: install
 test: install
 	$(BIN)/python -m pytest
 
-test-fast: install  # everything but the end-to-end tests (tests/e2e, marked slow)
+test-fast: install  # everything but the tests marked slow (e2e, contract, Spark faults, cluster, Connect)
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: install
