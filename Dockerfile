@@ -1,7 +1,7 @@
 # Two images from one file:
 # * spark-node: a machine of the Spark cluster (master, workers): Python 3.11, Java 17 and the
 #   `spark` extra's dependencies (pyspark included), but not the project: a job ships its
-#   `spark` package to the executors itself (spark/session.py, package_zip);
+#   `spark` and `weather_app` sources to the executors itself (spark/session.py, package_zip);
 # * the app (last stage): the Faust worker, producers, plots and the Spark jobs.
 FROM python:3.11.9-slim-bookworm AS spark-node
 
@@ -24,6 +24,7 @@ COPY pyproject.toml README.md ./
 COPY proto ./proto
 COPY weather_app ./weather_app
 COPY spark ./spark
+COPY plots ./plots
 RUN pip install --no-cache-dir ".[spark]"
 
 ENV WEATHER_DATA_DIR=/data \

@@ -338,3 +338,16 @@ def _handshake_once(listener: socket.socket, context: ssl.SSLContext) -> None:
         connection.settimeout(10)
         with context.wrap_socket(connection, server_side=True) as tls:
             tls.recv(1)
+
+
+def test_the_app_image_copies_every_package_the_project_installs():
+    """The compose services run `plot`, the worker and the Spark jobs from the app image: a
+    package the project installs but the image lacks fails only at run time (plots did)."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packages = [
+        p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    ]
+    app_stage = (REPO / "Dockerfile").read_text().split("FROM spark-node\n")[1]
+    copied = set(re.findall(r"^COPY (\S+) \./\1$", app_stage, re.M))
+    assert sorted(packages) == ["plots", "spark", "weather_app"]
+    assert set(packages) <= copied, f"the app image lacks {set(packages) - copied}"
