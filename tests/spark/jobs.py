@@ -99,12 +99,16 @@ def resend(bootstrap: str, count: int) -> int:
 
 
 def expected_rows(bootstrap: str) -> set[tuple]:
-    """Dataset rows computed straight from stations-json: days whose two previous days exist."""
-    days: dict[tuple[str, dt.date], dict] = {}
-    for report in topic_reports(bootstrap):
-        days[report["station"], dt.date.fromisoformat(report["date"])] = report
+    """Dataset rows computed straight from stations-json."""
+    return rows_of(topic_reports(bootstrap))
+
+
+def rows_of(reports: list[dict]) -> set[tuple]:
+    """The dataset rows of ``reports``: days whose two previous days exist (the last report
+    of a station and day wins, as a repeated record does in the job)."""
+    days = {(r["station"], dt.date.fromisoformat(r["date"])): r for r in reports}
     rows = set()
-    for (station, date), report in days.items():
+    for (station, date), today in days.items():
         one = days.get((station, date - dt.timedelta(days=1)))
         two = days.get((station, date - dt.timedelta(days=2)))
         if one and two:
@@ -112,7 +116,7 @@ def expected_rows(bootstrap: str) -> set[tuple]:
                 (
                     station,
                     date,
-                    report["raining"],
+                    today["raining"],
                     date.month,
                     float(np.float32(one["degrees"])),
                     one["raining"],

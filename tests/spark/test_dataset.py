@@ -12,13 +12,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 from kafka import KafkaProducer
 from pyspark.sql import DataFrame, SparkSession
 
 from spark.dataset import dataset
 from spark.session import read_kafka
+from tests.spark.jobs import rows_of
 from tests.spark.topics import Topics
 
 STATIONS = ("A", "B")
@@ -54,28 +54,6 @@ def send(bootstrap: str, topic: str, reports: list[dict]) -> None:
         producer.flush()
     finally:
         producer.close()
-
-
-def expected(reports: list[dict]) -> set[tuple]:
-    days = {(r["station"], dt.date.fromisoformat(r["date"])): r for r in reports}
-    rows = set()
-    for (station, date), today in days.items():
-        one = days.get((station, date - dt.timedelta(days=1)))
-        two = days.get((station, date - dt.timedelta(days=2)))
-        if one and two:
-            rows.add(
-                (
-                    station,
-                    date,
-                    today["raining"],
-                    date.month,
-                    float(np.float32(one["degrees"])),
-                    one["raining"],
-                    float(np.float32(two["degrees"])),
-                    two["raining"],
-                )
-            )
-    return rows
 
 
 class Rows:
@@ -124,7 +102,7 @@ def test_a_repeated_station_day_gives_one_row(
     repeats = [report(s, d) for d in (2, 4) for s in STATIONS]  # in the same batches
     send(kafka_broker, topic, first + repeats)
     run(spark, kafka_broker, topic, checkpoint, sink)
-    assert sorted(sink.rows) == sorted(expected(first))  # days 2..5 of each station, once
+    assert sorted(sink.rows) == sorted(rows_of(first))  # days 2..5 of each station, once
 
     # A restart on the checkpoint, with repeats of days the first run already joined (the
     # dedup state must remember them across batches and runs) and of a new day.
@@ -134,4 +112,4 @@ def test_a_repeated_station_day_gives_one_row(
     run(spark, kafka_broker, topic, checkpoint, sink)
     rows = sink.rows
     assert len(rows) == len(set(rows)) == len(STATIONS) * 8
-    assert set(rows) == expected(first + second)
+    assert set(rows) == rows_of(first + second)
