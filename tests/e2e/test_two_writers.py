@@ -32,6 +32,7 @@ def test_a_second_worker_on_the_same_state_folder_is_refused(env, data_dir, fres
             f"worker its own WEATHER_STATE_DIR (lock {state / '.lock'})"
         ], log
         assert "Traceback" not in log
+        assert "left group" not in log  # the group's member of that state folder is the first's
         assert first.running()
 
 

@@ -35,6 +35,9 @@ class WeatherApp(InternalsApp):
     #: whether the embedded broker's workarounds are on (``WEATHER_BROKER_QUIRKS``, kafka/quirks)
     broker_quirks = True
     broker_watch: BrokerWatch | None = None
+    #: whether this worker passed its start checks (the state folder is its own): only then
+    #: is the group's member named after that folder this worker's to remove
+    started_as_owner = False
     memory_probe: MemoryProbe | None = None
 
     def __init__(self, settings: Settings, *args: Any, **kwargs: Any) -> None:
@@ -51,6 +54,7 @@ class WeatherApp(InternalsApp):
             # the Faust driver's patches: before the consumer fetches, or a table makes a store
             install(self.uncommitted, broker_quirks=self.broker_quirks)
             self.check_start()
+            self.started_as_owner = True
             if self.settings.metrics_port is not None:
                 self.metrics.serve(self.settings.metrics_host, self.settings.metrics_port)
         except WeatherError as error:  # one line on stderr, exit 1 (mode would add a traceback)
@@ -82,9 +86,14 @@ class WeatherApp(InternalsApp):
         await super().on_stop()
 
     async def on_shutdown(self) -> None:
-        """After the consumer stopped: leave the group (a static member's close does not)."""
+        """After the consumer stopped: leave the group (a static member's close does not).
+
+        Not after a refused start: the member named after the state folder is then the
+        running worker's that holds it (removing it made that worker rebalance).
+        """
         await super().on_shutdown()
-        await asyncio.to_thread(leave_group, self.settings)
+        if self.started_as_owner:
+            await asyncio.to_thread(leave_group, self.settings)
 
     async def crash(self, reason: BaseException) -> None:
         """A broker that forgot the producers' state is one line and exit 1 (a restart
