@@ -32,7 +32,8 @@ Inventory (module: private name -> why)
   ``_consumer_record`` (hand the fetcher's own parsed records to the agents instead of a
   ``ConsumerRecord`` each); aiokafka's
   ``_coordinator`` via Faust's ``_thread._ensure_consumer()`` (this member's id in the group,
-  for eviction after a crash).
+  for eviction after a crash); ``close`` (Faust's ran aiokafka's close coroutines on the main
+  loop, not the consumer thread's, when a rebalance completed during the stop: a hang).
 * ``transport.fetch``: aiokafka's ``FetchResult.getall`` and the ``PartitionRecords`` state it
   drives (``_records``, ``_check_crcs``, ``_isolation_level``, ``_aborted_producers``,
   ``_consume_aborted_up_to``, ``_contains_abort_marker``, ``next_fetch_offset``) -> the

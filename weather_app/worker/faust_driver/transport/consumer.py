@@ -69,6 +69,18 @@ class BatchingConsumer(Consumer):
             raise
         await super().on_partitions_revoked(revoked)
 
+    def close(self) -> None:
+        """Nothing to do: the consumer thread closes aiokafka's consumer when it stops.
+
+        Faust calls this when a rebalance completes while the app stops. Its aiokafka driver
+        then marked aiokafka's consumer closed, so the consumer thread's own stop skipped
+        closing it, and ran its client's and coordinator's close coroutines on the main
+        thread's loop instead of the consumer thread's: cross-thread cancellations that could
+        leave the thread's tasks waiting for ever (the worker ignored SIGTERM). The app is
+        stopping whenever this is called, and its stop stops the consumer thread.
+        """
+        self.log.info("a rebalance completed while stopping: the consumer closes as it stops")
+
     def _new_consumer_thread(self) -> ConsumerThread:
         """Faust's consumer thread, with changelog ends recovery can trust (see recovery)."""
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
