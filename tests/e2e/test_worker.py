@@ -122,3 +122,22 @@ def test_a_corrupt_snapshot_stops_the_worker_naming_the_file(
     assert work.wait(90) != 0
     assert f"corrupt snapshot {corrupt}: not valid JSON" in work.log.read_text()
     assert corrupt.read_text() == '{"partition": 2, "offset": '  # never silently reset
+
+
+def test_a_session_timeout_the_broker_refuses_stops_the_worker_with_one_line(
+    env, kafka_broker, tmp_path
+):
+    """4 s is below the broker's minimum (6 s on Apache Kafka by default and on noida-db):
+    aiokafka gives the join up and keeps the error for a poll Faust never makes, so the
+    worker used to wait for ever."""
+    work = worker({**env, "WEATHER_SESSION_TIMEOUT_SEC": "4"}, tmp_path / "worker.log").start()
+    assert work.wait(60) == 1, work.tail()
+    log = work.log.read_text()
+    errors = [line for line in log.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        f"error: the Kafka broker at {kafka_broker} (KAFKA_BROKER) refused this worker's join of "
+        "its consumer group (InvalidSessionTimeoutError: WEATHER_SESSION_TIMEOUT_SEC=4 is outside "
+        "the broker's group.min.session.timeout.ms..group.max.session.timeout.ms (6..1800 s by "
+        "default on Apache Kafka, at least 6 s on noida-db))"
+    ], log
+    assert "Traceback" not in log

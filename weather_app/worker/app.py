@@ -19,7 +19,7 @@ from weather_app.worker import interpreter
 from weather_app.worker.batches import RecordBatches
 from weather_app.worker.faust_driver.app import InternalsApp
 from weather_app.worker.faust_driver.commit.store_memory import store_memory
-from weather_app.worker.faust_driver.group import tenure
+from weather_app.worker.faust_driver.group import JoinRefused, tenure
 from weather_app.worker.faust_driver.install import install
 from weather_app.worker.faust_driver.transport.consumer import member_id
 from weather_app.worker.log_level import drop_unlogged_levels
@@ -96,10 +96,12 @@ class WeatherApp(InternalsApp):
             await asyncio.to_thread(leave_group, self.settings)
 
     async def crash(self, reason: BaseException) -> None:
-        """A broker that forgot the producers' state is one line and exit 1 (a restart
-        recovers); any other crash is Faust's, traceback and all."""
+        """A broker that forgot the producers' state, or refused the group join, is one line
+        and exit 1; any other crash is Faust's, traceback and all."""
         if lost_producer_state(reason):
             stop_now(producer_state_lost(self.settings, reason))
+        if isinstance(reason, JoinRefused):
+            stop_now(str(reason))
         await super().crash(reason)
 
     def check_start(self) -> None:

@@ -13,6 +13,11 @@ partitions.
 snapshot files' owner epochs are made of (``files/ownership.py``): :data:`HEARTBEAT_TIME` and
 :data:`JOIN_TIME` record the send time of each accepted heartbeat and join (aiokafka keeps
 only a monotonic time, inside its heartbeat routine).
+
+:func:`raise_refused_join`: a join the broker refuses for good (a session timeout outside its
+``group.min/max.session.timeout.ms``, an unauthorised group...) is kept by aiokafka's
+coordinator for the consumer's next poll, which Faust's fetch never makes: the worker waited
+for ever with one log line. The consumer thread raises it at its next fetch instead.
 """
 
 from __future__ import annotations
@@ -22,9 +27,16 @@ import time
 from typing import Any
 
 from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.errors import (
+    GroupAuthorizationFailedError,
+    InconsistentGroupProtocolError,
+    InvalidGroupIdError,
+    InvalidSessionTimeoutError,
+)
 from faust.exceptions import ConsumerNotStarted
 from faust.types import AppT
 
+from weather_app.errors import WeatherError
 from weather_app.worker.faust_driver.patch import Patch
 
 log = logging.getLogger(__name__)
@@ -104,3 +116,38 @@ def tenure(app: AppT) -> tuple[int, float] | None:
         return generation, confirmed[1]
     joining = getattr(coordinator, _JOINING, None)  # the generation came from a JoinGroup answer
     return None if joining is None else (generation, joining)
+
+
+#: join errors aiokafka's coordinator gives up on (it keeps them for the consumer's next poll)
+REFUSED_JOIN = (
+    InvalidSessionTimeoutError,
+    InconsistentGroupProtocolError,
+    InvalidGroupIdError,
+    GroupAuthorizationFailedError,
+)
+
+
+class JoinRefused(WeatherError):
+    """The broker refused this worker's join of the group for good."""
+
+
+def raise_refused_join(consumer: Any, broker: str, session_timeout: float) -> None:
+    """Raise :class:`JoinRefused` if the coordinator of aiokafka's ``consumer`` gave up its
+    join (``check_errors`` raises what it keeps, once)."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    if coordinator is None:
+        return
+    try:
+        coordinator.check_errors()
+    except REFUSED_JOIN as error:
+        why = type(error).__name__
+        if isinstance(error, InvalidSessionTimeoutError):
+            why += (
+                f": WEATHER_SESSION_TIMEOUT_SEC={session_timeout:g} is outside the broker's "
+                "group.min.session.timeout.ms..group.max.session.timeout.ms (6..1800 s by "
+                "default on Apache Kafka, at least 6 s on noida-db)"
+            )
+        raise JoinRefused(
+            f"the Kafka broker at {broker} (KAFKA_BROKER) refused this worker's join of its "
+            f"consumer group ({why})"
+        ) from None

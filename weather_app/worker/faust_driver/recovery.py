@@ -49,8 +49,10 @@ from faust.transport.drivers.aiokafka import (
     server_list,
 )
 from faust.types import TP
+from mode import Service
 
 from weather_app.kafka.clients import Brokers, changelog_tail_probe
+from weather_app.worker.faust_driver.group import JoinRefused, raise_refused_join
 from weather_app.worker.faust_driver.patch import Patch
 
 log = logging.getLogger(__name__)
@@ -59,10 +61,24 @@ log = logging.getLogger(__name__)
 PROBE_TIMEOUT_SEC = 5.0
 #: how far back from a changelog's end the probe looks for its last data record, in turn
 PROBE_WINDOWS = (500, 5_000, 50_000)
+#: how often the consumer thread looks for a join the broker refused
+REFUSED_JOIN_CHECK_SEC = 1.0
 
 
 class ConsumerThread(AIOKafkaConsumerThread):
-    """Faust's consumer thread, with changelog ends that are known, and end at the data."""
+    """Faust's consumer thread, with changelog ends that are known, and end at the data; it
+    also crashes the app on a group join the broker refused (``group.raise_refused_join``)."""
+
+    @Service.task
+    async def _watch_refused_join(self) -> None:
+        settings = self.app.settings  # type: ignore[attr-defined]
+        while not self.should_stop:
+            await self.sleep(REFUSED_JOIN_CHECK_SEC)
+            try:
+                raise_refused_join(self._consumer, settings.kafka_broker, settings.session_timeout)
+            except JoinRefused as error:
+                self.parent_loop.call_soon_threadsafe(asyncio.ensure_future, self.app.crash(error))
+                return
 
     async def _highwaters(self, partitions: Iterable[TP]) -> Mapping[TP, int]:
         partitions = list(partitions)
