@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/faust -A weather_app demo
 
-test: install
-	$(BIN)/python -m pytest
+test: install  # the slowest 25 tests listed at the end: where the suite's time goes
+	$(BIN)/python -m pytest --durations=25
 
 test-fast: install  # everything but the tests marked slow (e2e, contract, Spark faults, cluster, Connect)
 	$(BIN)/python -m pytest -m "not slow"
