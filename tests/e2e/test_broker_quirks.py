@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.support import run_cli, wait_for, wait_offsets, worker
+from weather_app.files.layout import Layout
+from weather_app.settings import Settings
 
 
 @pytest.mark.parametrize(("setting", "beats"), [("auto", True), ("none", False)])
@@ -27,6 +29,8 @@ def test_the_member_eviction_runs_only_while_the_workarounds_are_on(
         wait_offsets(data_dir / "temperatures", kafka_broker, "temperatures", 60, work)
         members = data_dir / ".members"
         assert (members.is_dir() and any(members.iterdir())) is beats
+        # the member id a restart would evict is recorded only for that eviction
+        assert Layout(Settings.from_env(env)).member_id.exists() is beats
     finally:
         assert work.stop() == 0
     assert f"the embedded broker's workarounds are {'on' if beats else 'off'}" in log.read_text()

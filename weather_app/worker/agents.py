@@ -248,7 +248,7 @@ class SummaryAgents:
 
     async def on_assigned(self, sender: AppT, assigned: set[TP], **kwargs: Any) -> None:
         member_id = self.app.member_id()
-        if member_id is not None:
+        if member_id is not None and self.app.broker_quirks:  # for the member eviction
             remember_member(self.settings, member_id)
         for name, topic in self.topics.items():
             partitions = sorted(tp.partition for tp in assigned if tp.topic == name)
