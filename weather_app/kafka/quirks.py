@@ -71,7 +71,8 @@ QUIRKS: tuple[Quirk, ...] = (
         "aiokafka dropped after an error, so the group's rebalance waits for it forever",
         "a worker evicts its previous incarnation at start; beside the event loop it beats a "
         "liveness file and evicts peers whose file went stale, and its own dropped ids",
-        "weather_app.kafka.membership (started by weather_app.worker.app)",
+        "weather_app.kafka.membership (started by weather_app.worker.app; the member id it "
+        "evicts is recorded by weather_app.worker.agents)",
     ),
     Quirk(
         "static rejoin",
