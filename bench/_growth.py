@@ -26,6 +26,7 @@ from types import SimpleNamespace
 from weather_app.core.generators import all_stations, dane_county
 from weather_app.core.partition import PartitionSummary
 from weather_app.core.topics import STATIONS, TEMPERATURES
+from weather_app.files.ownership import Owner
 from weather_app.kafka.producing import messages
 from weather_app.settings import Settings
 
@@ -57,6 +58,11 @@ def _records(topic: str, seed: int) -> Iterator[SimpleNamespace]:
         yield SimpleNamespace(offset=offset, key=key, value=value)
 
 
+def bench_owner() -> Owner:
+    """The one writer of a bench's snapshot folder: it never loses the files."""
+    return Owner("worker", 1, time.time())
+
+
 def snapshot_cost(topic: str, records: int, seed: int = 7) -> SnapshotCost:
     """One partition holding ``records`` records (every key of the series), then writes."""
     # the worker's exporter, as the worker runs it
@@ -72,7 +78,7 @@ def snapshot_cost(topic: str, records: int, seed: int = 7) -> SnapshotCost:
     summaries = PartitionedSummaries(table={}, topic=topic)  # type: ignore[arg-type]
     summaries.partitions[0] = PartitionState(summary)
     with tempfile.TemporaryDirectory(prefix="bench-snapshot-") as folder:
-        exporter = TableSnapshots(topic, Path(folder), summaries)
+        exporter = TableSnapshots(topic, Path(folder), summaries, bench_owner)
         exporter.export([0], force=True)  # the first render of a new partition state
         writes, renders = [], []
         for _ in range(WRITES):

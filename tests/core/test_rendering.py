@@ -92,6 +92,30 @@ def test_stations_render_byte_for_byte_with_names_needing_escapes():
         assert text.render(0, offset, groups) == _expected("stations", 0, offset, groups)
 
 
+#: stats the one-format path takes (int count, finite float sum, str dates) and ones it must
+#: leave to json.dumps: non-finite sums, an int sum, a bool count, escapes in the dates
+ODD_STATS: list[Stats] = [
+    {"count": 3, "sum": 0.1 + 0.2, "start": "1990-01-01", "end": "1990-01-03"},
+    {"count": 7, "sum": -1e-320, "start": "1990-01-01", "end": "1990-01-07"},
+    {"count": 2, "sum": float("nan"), "start": "1990-01-01", "end": "1990-01-02"},
+    {"count": 2, "sum": float("inf"), "start": "1990-01-01", "end": "1990-01-02"},
+    {"count": 1, "sum": 1.7976931348623157e308, "start": "1990-01-01", "end": "1990-01-01"},
+    {"count": 2, "sum": 5, "start": "1990-01-01", "end": "1990-01-02"},
+    {"count": True, "sum": 5.0, "start": "1990-01-01", "end": "1990-01-01"},
+    {"count": 1, "sum": 5.0, "start": "Ü\u2028", "end": 'q"\\'},
+]
+
+
+@pytest.mark.parametrize("topic", ["stations", "temperatures"])
+def test_every_kind_of_stats_renders_byte_for_byte_as_a_full_render(topic: str):
+    names = ["A", "Ü b"] if topic == "stations" else ["January/1990", "March/1990"]
+    groups = TrackedGroups()
+    text = SnapshotText(topic)
+    for offset, stats in enumerate(ODD_STATS):
+        groups[names[offset % 2]] = stats
+        assert text.render(1, offset, groups) == _expected(topic, 1, offset, groups)
+
+
 def test_a_render_encodes_only_the_groups_set_since_the_last(monkeypatch: pytest.MonkeyPatch):
     groups = TrackedGroups({f"S{index:03d}": _stats(1) for index in range(200)})
     text = SnapshotText("stations")

@@ -103,14 +103,15 @@ class SnapshotText:
             self._build(groups)
         stale: set[str | None] = set()
         added: dict[str | None, list[tuple[str, str, str]]] = {}
-        for name in changed:
-            section, sort_key = self._place(name)
-            text = self._fragment(sort_key, groups[name], section)
-            index = self._index.get(name)
+        place, fragment, indexes, texts = self._place, self._fragment, self._index, self._texts
+        for name in changed:  # every changed station of a busy partition: kept lean
+            section, sort_key = place(name)
+            text = fragment(sort_key, groups[name], section)
+            index = indexes.get(name)
             if index is None:
                 added.setdefault(section, []).append((sort_key, name, text))
             else:
-                self._texts[section][index] = text
+                texts[section][index] = text
             stale.add(section)
         for section, new in added.items():
             self._add(section, new)
@@ -183,6 +184,19 @@ class SnapshotText:
 
     def _fragment(self, key: str, stats: Stats, section: str | None) -> str:
         """``"key": {stats}`` as ``json.dumps(indent=2)`` writes it at the section's depth."""
+        count, total, start, end = stats["count"], stats["sum"], stats["start"], stats["end"]
+        if type(count) is int and type(total) is float and type(start) is str:
+            average = total / count  # as snapshot.exported_stats computes it
+            if type(end) is str and math.isfinite(total) and math.isfinite(average):
+                # the usual stats: one format, each value as json.dumps writes it
+                return (_STATION_STATS if section is None else _MONTH_STATS) % (
+                    _ascii(key),
+                    count,
+                    float.__repr__(total),
+                    float.__repr__(average),
+                    _ascii(start),
+                    _ascii(end),
+                )
         # json.dumps(indent=2) writes each value as json.dumps(value) does on its own
         template = _STATION_FRAGMENT if section is None else _MONTH_FRAGMENT
         return template.format(_ascii(key), *map(_json, snapshot.exported_stats(stats).values()))
@@ -213,4 +227,11 @@ def _fragment_template(indent: str) -> str:
 
 
 _STATION_FRAGMENT, _MONTH_FRAGMENT = _fragment_template(_INDENT), _fragment_template(_INDENT * 2)
+#: the same templates for ``%`` with an int count, float sum and average, str dates (in the
+#: fields' order, which ``SnapshotText._fragment`` relies on)
+assert _FRAGMENT_FIELDS == ("count", "sum", "avg", "start", "end")
+_STATION_STATS, _MONTH_STATS = (
+    template.replace("%", "%%").format("%s", "%d", "%s", "%s", "%s", "%s")
+    for template in (_STATION_FRAGMENT, _MONTH_FRAGMENT)
+)
 _ENTRY_SEPARATOR = ",\n"

@@ -9,7 +9,7 @@ mixes with another's, whatever a producer's partitioner did.
 The mirror (:class:`PartitionState`, around the core's :class:`PartitionSummary`) holds the
 same data for the partitions this worker owns. The agent reads it instead of RocksDB, and the
 snapshot exporter renders it, so snapshots can be written at shutdown, after Faust has closed
-the stores. A batch writes each changed key once.
+the stores. A batch writes each changed key once, all of them in one ``update`` of the table.
 
 A table whose position lies beyond the partition's log end counted records the log no longer
 has (a broker that lost acknowledged writes): the partition's keys are deleted and it is
@@ -25,7 +25,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -51,11 +51,14 @@ log = logging.getLogger(__name__)
 
 class SummaryTable(Protocol):
     """What the summaries need of their table (``faust_driver.commit.changelog.BatchedTable``):
-    its keys, and changelog records collected per batch and sent when the batch is done."""
+    its keys, and changelog records collected per batch and sent when the batch is done.
+    A table may also offer ``partition_items(partition)``, a partition's items without the
+    others' (read when a partition is loaded; without it, ``items()`` is filtered)."""
 
     def __iter__(self) -> Iterator[str]: ...
     def items(self) -> Iterable[tuple[str, Any]]: ...
     def __setitem__(self, key: str, value: Any) -> None: ...
+    def update(self, writes: Mapping[str, Any], /) -> None: ...
     def __delitem__(self, key: str) -> None: ...
     def collecting(self) -> AbstractContextManager[None]: ...
     async def send_collected(self) -> None: ...
@@ -297,12 +300,12 @@ class PartitionedSummaries:
         # Faust routes a table write to the changelog partition (and transaction) of the
         # current event; in a batch we make the partition's last event current explicitly.
         make_current(event)
-        partition = state.partition
-        for group, stats in changed.items():
-            self.table[f"{partition}/{group}"] = stats
-        self.table[f"{partition}/{OFFSET_KEY}"] = state.position
+        prefix = f"{state.partition}/"
+        writes: dict[str, Any] = {prefix + group: stats for group, stats in changed.items()}
+        writes[prefix + OFFSET_KEY] = state.position
         if state.last is not None:
-            self.table[f"{partition}/{LAST_KEY}"] = list(state.last)
+            writes[prefix + LAST_KEY] = list(state.last)
+        self.table.update(writes)  # one write per key, in this order, routed once
 
     def _load(self, partition: int) -> PartitionState:
         prefix = f"{partition}/"
@@ -313,7 +316,11 @@ class PartitionedSummaries:
         state = PartitionState(
             PartitionSummary(self.topic, partition), anchored=self.empty_means_start
         )
-        for key, value in self.table.items():
+        # only this partition's items where the table can (BatchedTable): decoding every
+        # other loaded partition's stations at each load cost a quarter of a second at start
+        # with 10,000 stations
+        items = getattr(self.table, "partition_items", None)
+        for key, value in items(partition) if items is not None else self.table.items():
             if not key.startswith(prefix):
                 continue
             name = key[len(prefix) :]

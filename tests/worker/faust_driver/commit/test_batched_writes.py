@@ -165,3 +165,75 @@ def test_writes_of_two_blocks_sent_at_once_are_clean_after_the_next_commit(table
 
     asyncio.run(scenario())
     assert not stores.uncommitted.is_dirty(table.name, SOURCE.partition)
+
+
+#: values as the summaries write them (stats, a position, a fingerprint) and ones that must
+#: take Faust's own path to the same bytes (non-finite sums, other types or key orders)
+VALUES = [
+    {"count": 3, "sum": 12.5, "start": "1990-01-01", "end": "1990-01-03"},
+    {"count": 1, "sum": -0.0, "start": "Ü\u2028\ud800", "end": '"\\'},
+    {"count": 2, "sum": 0.1 + 0.2, "start": "1990-01-01", "end": "1990-01-02"},
+    {"count": 2, "sum": float("nan"), "start": "a", "end": "b"},
+    {"count": 2, "sum": float("-inf"), "start": "a", "end": "b"},
+    {"count": True, "sum": 1.0, "start": "a", "end": "b"},
+    {"count": 2, "sum": 3, "start": "a", "end": "b"},
+    {"sum": 1.0, "count": 2, "start": "a", "end": "b"},
+    {"count": 2, "sum": 1.0, "start": "a", "end": "b", "extra": None},
+    42,
+    [17, 4_294_967_295],
+    "text",
+    1e300,
+    b"raw bytes",
+    None,
+]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=range(len(VALUES)))
+def test_values_are_the_bytes_faust_s_json_codec_makes(table, value):
+    faust_s = app.serializers.dumps_value(None, value, serializer="json")
+    assert table._dump_value(value) == faust_s
+
+
+@pytest.mark.parametrize("key", ["2/A", "2/#offset", "2/Üb 日本", "2/\ud800", '2/"q\\'])
+def test_keys_are_the_bytes_faust_s_json_codec_makes(table, key):
+    assert table._dump_key(key) == app.serializers.dumps_key(None, key, serializer="json")
+
+
+def test_an_update_in_a_block_writes_each_key_in_order_as_single_writes_would(table):
+    writes = {
+        "2/B": {"count": 2, "sum": 3.5, "start": "1990-01-01", "end": "1990-01-02"},
+        "2/A": {"count": 1, "sum": 1.25, "start": "1990-01-01", "end": "1990-01-01"},
+        "2/#offset": 42,
+        "2/#last": [41, 123456],
+    }
+    with table.collecting():
+        table["2/C"] = 1
+        table.update(writes)
+        table["2/D"] = 2
+    expected = [("2/C", 1), *writes.items(), ("2/D", 2)]
+    store = table.data
+    assert table._collected == {
+        SOURCE.partition: [
+            (store._encode_key(key), store._encode_value(value)) for key, value in expected
+        ]
+    }
+    for key, value in expected:
+        assert stored(table, key) == store._encode_value(value)
+    assert stores.uncommitted.is_dirty(table.name, SOURCE.partition)
+    table._collected = None
+
+
+def test_a_partition_s_items_come_from_its_own_database_only(table):
+    january = {"count": 3, "sum": 12.5, "start": "1990-01-01", "end": "1990-01-03"}
+    with table.collecting():
+        table.update({"2/January/1990": january, "2/#offset": 42})
+    other = TP(SOURCE.topic, 3)
+    record = ConsumerRecord(other.topic, other.partition, 7, 0, 0, b"k", b"v", None, 1, 1, ())
+    event = app.create_event(b"k", b"v", [], to_message(app.consumer, other, record))
+    make_current(event)
+    with table.collecting():
+        table["3/February/1990"] = 1
+    assert dict(table.partition_items(2)) == {"2/January/1990": january, "2/#offset": 42}
+    assert dict(table.partition_items(3)) == {"3/February/1990": 1}
+    assert dict(table.partition_items(4)) == {}
+    table._collected = None
