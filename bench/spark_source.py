@@ -15,6 +15,11 @@ What is measured, on a private embedded broker (noida-db) in a temporary folder:
   from ``start()`` until it terminates (planning, Python workers, every batch's commit);
 * cold means the first query of a fresh SparkSession (Python workers start, modules import,
   consumers connect), warm the median of ``--repeats`` queries after it;
+* the streaming source runner, A/B in the same session: forked from the session's warm
+  process (``spark/warm_runner.py``, the default) and started cold by Spark as it would be
+  (``SPARK_WARM_RUNNER=off``), each over the whole backlog and over one record per
+  partition, with where each query's time went (Spark's ``durationMs``, summed over its
+  triggers, and the rest: query start, the runner's start, the end);
 * cost model: a warm read of a tenth of the backlog and one of a record per partition give
   the fixed cost per query and the cost per record (batch and streaming); AvailableNow runs
   with several ``maxOffsetsPerTrigger`` give the cost per micro-batch (least squares of the
@@ -72,6 +77,7 @@ class Run:
     records: int
     seconds: float
     batches: int = 0
+    parts: dict[str, float] | None = None  # streaming: ms of each durationMs entry, summed
 
     @property
     def rate(self) -> float:
@@ -219,10 +225,15 @@ def stream_read(
         seconds = time.perf_counter() - start
         if query.exception() is not None:
             raise RuntimeError(f"streaming read failed: {query.exception()}")
-        sizes = [p["numInputRows"] for p in query.recentProgress if p["numInputRows"]]
+        progress = query.recentProgress
+        sizes = [p["numInputRows"] for p in progress if p["numInputRows"]]
     finally:
         query.stop()
-    return Run("streaming read", sum(sizes), seconds, len(sizes))
+    parts: dict[str, float] = {}
+    for trigger in progress:
+        for name, ms in trigger["durationMs"].items():
+            parts[name] = parts.get(name, 0) + ms
+    return Run("streaming read", sum(sizes), seconds, len(sizes), parts)
 
 
 class Checkpoints:
@@ -235,9 +246,41 @@ class Checkpoints:
 
 
 def cold_and_warm(first: Run, again: Callable[[], Run], repeats: int) -> tuple[Run, Run]:
-    runs = [again() for _ in range(repeats)]
-    seconds = statistics.median(run.seconds for run in runs)
-    return first, Run(first.label, runs[0].records, seconds, runs[0].batches)
+    return first, median_run([again() for _ in range(repeats)])
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The run of median time (the lower middle one for an even count)."""
+    return sorted(runs, key=lambda run: run.seconds)[(len(runs) - 1) // 2]
+
+
+def runner_cold(spark: Any, cold: bool) -> None:
+    """Re-register the source so its streaming runner starts cold (``SPARK_WARM_RUNNER=off``)
+    or is forked from the session's warm process again (the default)."""
+    from spark import warm_runner
+    from spark.session import spark_session
+
+    if cold:
+        os.environ[warm_runner.SETTING] = "off"
+    else:
+        os.environ.pop(warm_runner.SETTING, None)
+    if spark_session("bench-spark-source") is not spark:
+        raise RuntimeError("the streaming session changed under the runner A/B")
+
+
+def parts_line(label: str, run: Run) -> str:
+    """Where a streaming read's time went, as Spark's progress reports it (ms, all triggers)."""
+    parts = run.parts or {}
+    total = parts.get("triggerExecution", 0)
+    named = ", ".join(
+        f"{name} {ms:,.0f}"
+        for name, ms in sorted(parts.items(), key=lambda item: -item[1])
+        if name != "triggerExecution" and ms >= 1
+    )
+    return (
+        f"{label}: {run.seconds * 1000:,.0f} ms from start() to its end, of which triggers "
+        f"{total:,.0f} ms ({named}); outside triggers {run.seconds * 1000 - total:,.0f} ms"
+    )
 
 
 @dataclass(frozen=True)
@@ -354,13 +397,13 @@ def percentile(values: list[float], percent: float) -> float:
 
 def rows_table(baseline: float, runs: list[tuple[str, Run]]) -> list[str]:
     lines = [
-        f"{'reader':<46} {'records':>8} {'seconds':>7} {'rec/s':>9}  {'vs plain':>8}  "
+        f"{'reader':<62} {'records':>8} {'seconds':>7} {'rec/s':>9}  {'vs plain':>8}  "
         f"{'batches':>7}"
     ]
     for label, run in runs:
         batches = str(run.batches) if run.batches else "-"
         lines.append(
-            f"{label:<46} {run.records:>8,} {run.seconds:>7.2f} {run.rate:>9,.0f}  "
+            f"{label:<62} {run.records:>8,} {run.seconds:>7.2f} {run.rate:>9,.0f}  "
             f"{run.rate / baseline:>8.2f}  {batches:>7}"
         )
     return lines
@@ -439,7 +482,19 @@ def main() -> None:
 
                 streaming = cold_and_warm(stream(), stream, args.repeats)
                 stream_tenth = stream(starting=tail)
-                stream_tiny = stream(starting={p: end - 1 for p, end in ends.items()})
+                last_record = {p: end - 1 for p, end in ends.items()}
+                stream_tiny = median_run(
+                    [stream(starting=last_record) for _ in range(args.repeats)]
+                )
+                say("  the same, the runner started cold (SPARK_WARM_RUNNER=off)")
+                runner_cold(spark, True)
+                try:
+                    cold_full = median_run([stream() for _ in range(args.repeats)])
+                    cold_tiny = median_run(
+                        [stream(starting=last_record) for _ in range(args.repeats)]
+                    )
+                finally:
+                    runner_cold(spark, False)
                 limited = []
                 for parts in (2, 5, 10, 20):
                     limit = args.records // parts
@@ -479,7 +534,12 @@ def main() -> None:
                 ("AvailableNow read, cold (first query)", streaming[0]),
                 (f"AvailableNow read, warm (median of {args.repeats})", streaming[1]),
                 ("AvailableNow read, warm, a tenth", stream_tenth),
-                ("AvailableNow read, warm, 1 record per partition", stream_tiny),
+                (
+                    f"AvailableNow read, warm, 1 record per partition (median of {args.repeats})",
+                    stream_tiny,
+                ),
+                (f"  the same, runner started cold (median of {args.repeats})", cold_tiny),
+                (f"AvailableNow read, warm, runner cold (median of {args.repeats})", cold_full),
                 *((f"AvailableNow, maxOffsetsPerTrigger {lim:,}", run) for lim, run in limited),
             ],
         ),
@@ -488,6 +548,10 @@ def main() -> None:
             "AvailableNow read",
             cost_model(streaming[1], stream_tenth, stream_tiny, [run for _, run in limited]),
         ),
+        parts_line("AvailableNow read, warm (median)", streaming[1]),
+        parts_line("AvailableNow read, warm, runner cold (median)", cold_full),
+        parts_line("AvailableNow read, 1 record per partition (median)", stream_tiny),
+        parts_line("  the same, runner cold (median)", cold_tiny),
         *(latency_line(latency) for latency in latencies),
         f"load average (1 min) {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the "
         f"end, on {os.cpu_count()} cores",

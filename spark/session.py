@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 from pyspark.sql.utils import is_remote
 
+from spark import warm_runner
 from spark.kafka_security import security_options
 from spark.kafka_source import KafkaDataSource
 from weather_app.errors import WeatherError
@@ -37,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 WORKER_SITE = Path(__file__).resolve().parent / "worker_site"
 
 
-def spark_session(app_name: str) -> SparkSession:
+def spark_session(app_name: str, *, streaming: bool = True) -> SparkSession:
     """A SparkSession for the pipeline's jobs, with the Kafka data source registered.
 
     ``local[*]`` unless ``SPARK_MASTER`` says otherwise, or a Spark Connect session when
@@ -48,15 +49,26 @@ def spark_session(app_name: str) -> SparkSession:
     Anywhere else (a cluster's executors, a Connect server) the ``spark`` package is shipped
     with the job as a zip (:func:`package_zip`, with the ``weather_app`` modules its tasks
     import): workers need Python with the ``spark`` extra's dependencies, not the project.
+
+    ``streaming``: the job runs streaming queries; unless ``SPARK_WARM_RUNNER=off`` (or through
+    Spark Connect, where the server starts them), their source runners are then forked from a
+    warm Python process started here, beside the JVM (:mod:`spark.warm_runner`).
     """
     remote = os.environ.get("SPARK_REMOTE")  # pyspark then builds a Spark Connect session
     if remote and os.environ.get("SPARK_MASTER"):
         raise WeatherError("set SPARK_MASTER or SPARK_REMOTE, not both")
+    try:
+        warm = warm_runner.enabled(os.environ.get(warm_runner.SETTING))
+    except ValueError as error:
+        raise WeatherError(str(error)) from None
+    warm = warm and streaming and not remote
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     # read by the JVM when it starts, passed on to Python workers
     _add_to_pythonpath(REPO)
     _add_to_pythonpath(WORKER_SITE)
+    # started before the JVM: its imports overlap the JVM's start-up
+    runner_socket = warm_runner.start() if warm else None
     builder = (
         SparkSession.builder.appName(app_name)
         .config("spark.sql.shuffle.partitions", "4")
@@ -77,6 +89,11 @@ def spark_session(app_name: str) -> SparkSession:
         spark.sparkContext.setLogLevel("WARN")
         if not spark.sparkContext.master.startswith("local"):
             spark.sparkContext.addPyFile(str(package_zip()))
+        # the environment of the Python functions made from now on, the source's among them
+        if runner_socket:
+            spark.sparkContext.environment[warm_runner.SOCKET_ENV] = runner_socket
+        else:
+            spark.sparkContext.environment.pop(warm_runner.SOCKET_ENV, None)
     # after the zip: a Python function keeps the includes it was registered with
     spark.dataSource.register(KafkaDataSource)
     return spark

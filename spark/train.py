@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    spark = spark_session("weather-train")
+    spark = spark_session("weather-train", streaming=False)
     quiet_failure_logs(spark)
     try:
         data = spark.read.parquet(str(layout.spark_dataset)).withColumn(

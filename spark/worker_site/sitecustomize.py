@@ -9,6 +9,10 @@ query's fixed cost. Python imports this module at start-up from ``PYTHONPATH`` (
 by :func:`spark.session.spark_session`); it drops those zips when they belong to a pyspark
 installed on the path (the same files) and, for py4j, when the same py4j version is
 installed. A Spark installation elsewhere (``SPARK_HOME`` of a cluster) is left alone.
+
+Then, in the streaming source runner only, when the session named a warm runner process
+(``spark/warm_runner.py``): the runner is forked from that process, which has imported
+everything already, and this process only waits for it (exiting with its exit code).
 """
 
 from __future__ import annotations
@@ -39,5 +43,23 @@ def installed_copies(path: list[str]) -> list[str]:
     return copies
 
 
+def run_warm() -> None:
+    """Hand this process over to the warm runner process when it is a streaming source
+    runner and the session named one; return (and start cold) when that cannot be done."""
+    path = os.environ.get("WEATHER_SPARK_RUNNER_SOCKET")
+    if not path:
+        return
+    try:
+        from spark.warm_runner import is_runner, proxy
+    except ImportError:  # the project is not on this worker's path
+        return
+    if not is_runner(sys.orig_argv):
+        return
+    code = proxy(path)
+    if code is not None:
+        os._exit(code)
+
+
 for _copy in installed_copies(sys.path):
     sys.path.remove(_copy)
+run_warm()
