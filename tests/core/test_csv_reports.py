@@ -227,6 +227,16 @@ def test_a_64_character_utf8_station_name_is_taken():
     assert read_reports(lines(text), CsvOptions("stations")).reports[0].station == name
 
 
+def test_station_names_of_the_worker_tables_own_keys_are_rejected():
+    text = "date,station,degrees\n2012-01-01,#offset,1\n2012-01-02,#last,1\n2012-01-03,#1,1\n"
+    reports = read_reports(lines(text), CsvOptions("stations"))
+    assert [(r.line, r.reason) for r in reports.rejects] == [
+        (2, RESERVED_STATION),
+        (3, RESERVED_STATION),
+        (4, RESERVED_STATION),
+    ]
+
+
 @pytest.mark.parametrize(
     ("text", "options", "message"),
     [

@@ -358,7 +358,7 @@ def test_station_fields_agrees_with_decode_station(date, station, degrees):
         assert _outcome(station_fields, value) == _outcome(_reference_station, value)
 
 
-@pytest.mark.parametrize("name", ["partition", "offset"])
+@pytest.mark.parametrize("name", ["partition", "offset", "#offset", "#last"])
 def test_a_reserved_station_name_is_refused_on_the_fast_path_too(name):
     """Found by the fuzz tests: the protobuf shortcut counted a station named ``partition``."""
     value = Report(date="2000-01-01", station=name, degrees=1.0).SerializeToString()

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from weather_app.core.generators import StationDay, Temperature
-from weather_app.core.records import RESERVED_STATIONS
+from weather_app.core.records import reserved_station
 
 FIELDS = ("date", "station", "degrees", "raining")
 UNITS = ("C", "F")
@@ -124,7 +124,7 @@ def check_station_name(name: str) -> str:
     name = name.strip()
     if not name:
         raise RowProblem(NO_STATION)
-    if name in RESERVED_STATIONS:  # the snapshot file's own keys
+    if reserved_station(name):  # the snapshot file's or the worker table's own keys
         raise RowProblem(RESERVED_STATION)
     if len(name) > MAX_STATION_NAME:
         raise RowProblem(LONG_STATION)

@@ -24,6 +24,13 @@ MONTHS = tuple(calendar.month_name[1:])  # "January".."December", whatever the l
 _YYYY_MM_DD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 #: a snapshot file's own keys: a station of that name would overwrite the file's position
 RESERVED_STATIONS = ("partition", "offset")
+#: the worker table's bookkeeping keys begin with it (``#offset``, ``#last``)
+RESERVED_PREFIX = "#"
+
+
+def reserved_station(name: str) -> bool:
+    """Whether ``name`` would collide with a snapshot file's or the worker table's own keys."""
+    return name in RESERVED_STATIONS or name.startswith(RESERVED_PREFIX)
 
 
 class BadRecord(ValueError):
@@ -35,7 +42,7 @@ def decode_station(value: bytes | None) -> StationDay:
     station = fields.get("station")
     if not isinstance(station, str) or not station:
         raise BadRecord("missing station")
-    if station in RESERVED_STATIONS:
+    if reserved_station(station):
         raise BadRecord(f"station name {station!r} is reserved")
     raining = fields.get("raining", False)
     if raining not in (True, False, 0, 1):
@@ -107,7 +114,7 @@ def station_fields(value: bytes | None) -> tuple[str, str, float]:
             date, station, degrees = report.date, report.station, report.degrees
             if (
                 station
-                and station not in RESERVED_STATIONS
+                and not reserved_station(station)
                 and _month_of(date) is not None
                 and -MAX_DEGREES <= degrees <= MAX_DEGREES
             ):
