@@ -106,7 +106,9 @@ def test_a_bad_spark_warm_runner_value_is_one_clear_error(monkeypatch: pytest.Mo
 def test_a_runner_the_warm_process_cannot_stand_in_for_starts_cold(
     spark: SparkSession, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = warm_runner.start()  # the session's, already running
+    path = warm_runner.start()  # the session's, or a new one (a session made without it)
+    # a new one listens once it has imported the runner's modules
+    wait_for(lambda: os.path.exists(path), 60, "the warm process to listen")
     assert warm_runner.proxy(str(Path(path).with_name("absent"))) is None  # nothing to ask
     assert capsys.readouterr().err == ""
     monkeypatch.setattr(sys, "executable", "/elsewhere/bin/python")
