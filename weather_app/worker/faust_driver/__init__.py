@@ -79,8 +79,9 @@ Inventory (module: private name -> why)
   coordinator and a crashed worker).; ``_do_heartbeat`` / ``ensure_active_group`` (the send time
   of the last accepted heartbeat or join), ``generation`` and ``_coordinator`` via Faust's
   ``_thread._ensure_consumer()`` (this member's tenure: the snapshot files' owner epoch);
-  the coordinator's ``check_errors`` on the consumer thread's ``_consumer`` (a join the broker
-  refused for good, which aiokafka keeps for a poll Faust never makes: one line and exit 1).
+  the coordinator's ``_pending_exception`` / ``check_errors`` on the consumer thread's
+  ``_consumer`` (a join the broker refused for good, which aiokafka keeps for a poll Faust
+  never makes: one line and exit 1).
 * ``app`` (``InternalsApp``, the base of the worker's ``faust.App``): ``_new_consumer`` /
   ``_new_producer`` (build the two classes below), ``_on_partitions_revoked`` /
   ``_on_partitions_assigned`` (passed on to the consumer as Faust does), ``_create_directories``

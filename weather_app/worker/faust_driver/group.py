@@ -133,9 +133,10 @@ class JoinRefused(WeatherError):
 
 def raise_refused_join(consumer: Any, broker: str, session_timeout: float) -> None:
     """Raise :class:`JoinRefused` if the coordinator of aiokafka's ``consumer`` gave up its
-    join (``check_errors`` raises what it keeps, once)."""
+    join (``check_errors`` raises what it keeps, once). Any other error it keeps is left to
+    it: only a refused join is taken."""
     coordinator = getattr(consumer, "_coordinator", None)
-    if coordinator is None:
+    if coordinator is None or not isinstance(coordinator._pending_exception, REFUSED_JOIN):
         return
     try:
         coordinator.check_errors()
