@@ -200,25 +200,6 @@ def test_an_empty_table_under_exactly_once_counts_from_the_start_whatever_the_co
     assert summaries.table["2/January/1990"]["count"] == 3
 
 
-class PartitionedTable(FakeTable):
-    """A table that reads one partition's items on its own (as ``BatchedTable`` does)."""
-
-    def items(self):
-        raise AssertionError("a partition is loaded from its own items, not every partition's")
-
-    def partition_items(self, partition: int):
-        return [(k, v) for k, v in dict.items(self) if k.startswith(f"{partition}/")]
-
-
-def test_a_partition_is_loaded_from_its_own_items_where_the_table_has_them():
-    stats = {"count": 2, "sum": 3.0, "start": "1990-01-01", "end": "1990-01-02"}
-    table = PartitionedTable(
-        {"0/January/1990": stats, "0/#offset": 2, "1/January/1990": {**stats, "count": 9}}
-    )
-    state = PartitionedSummaries(table, "temperatures").state(0)
-    assert (state.position, state.groups) == (2, {"January/1990": stats})
-
-
 def test_without_it_an_empty_table_starts_where_the_consumer_resumes(summaries, clock):
     applied = summaries.apply(batch(2, record(2, 300, january(1))))
     assert (applied.rewind, applied.processed) == (None, [300])

@@ -51,9 +51,7 @@ log = logging.getLogger(__name__)
 
 class SummaryTable(Protocol):
     """What the summaries need of their table (``faust_driver.commit.changelog.BatchedTable``):
-    its keys, and changelog records collected per batch and sent when the batch is done.
-    A table may also offer ``partition_items(partition)``, a partition's items without the
-    others' (read when a partition is loaded; without it, ``items()`` is filtered)."""
+    its keys, and changelog records collected per batch and sent when the batch is done."""
 
     def __iter__(self) -> Iterator[str]: ...
     def items(self) -> Iterable[tuple[str, Any]]: ...
@@ -316,11 +314,7 @@ class PartitionedSummaries:
         state = PartitionState(
             PartitionSummary(self.topic, partition), anchored=self.empty_means_start
         )
-        # only this partition's items where the table can (BatchedTable): decoding every
-        # other loaded partition's stations at each load cost a quarter of a second at start
-        # with 10,000 stations
-        items = getattr(self.table, "partition_items", None)
-        for key, value in items(partition) if items is not None else self.table.items():
+        for key, value in self.table.items():
             if not key.startswith(prefix):
                 continue
             name = key[len(prefix) :]

@@ -221,19 +221,3 @@ def test_an_update_in_a_block_writes_each_key_in_order_as_single_writes_would(ta
         assert stored(table, key) == store._encode_value(value)
     assert stores.uncommitted.is_dirty(table.name, SOURCE.partition)
     table._collected = None
-
-
-def test_a_partition_s_items_come_from_its_own_database_only(table):
-    january = {"count": 3, "sum": 12.5, "start": "1990-01-01", "end": "1990-01-03"}
-    with table.collecting():
-        table.update({"2/January/1990": january, "2/#offset": 42})
-    other = TP(SOURCE.topic, 3)
-    record = ConsumerRecord(other.topic, other.partition, 7, 0, 0, b"k", b"v", None, 1, 1, ())
-    event = app.create_event(b"k", b"v", [], to_message(app.consumer, other, record))
-    make_current(event)
-    with table.collecting():
-        table["3/February/1990"] = 1
-    assert dict(table.partition_items(2)) == {"2/January/1990": january, "2/#offset": 42}
-    assert dict(table.partition_items(3)) == {"3/February/1990": 1}
-    assert dict(table.partition_items(4)) == {}
-    table._collected = None

@@ -20,10 +20,8 @@ batch's changed groups) with one routing, one store queue and one changelog queu
 
 Private Faust names used: ``Table._sensor_on_set`` / ``_sensor_on_del`` (what ``on_key_set``
 tells the sensors), ``app.tables.persist_offset_on_commit`` and the store's
-``set_persisted_offset`` (the two branches of ``_on_changelog_sent``), the transactional
-id Faust's ``TransactionManager.send`` derives (``{app id}-{group}-{partition}``), and the
-RocksDB store's ``_db_for_partition`` / ``_visible_items`` / ``_decode_key`` /
-``_decode_value`` (one partition's items: :meth:`BatchedTable.partition_items`).
+``set_persisted_offset`` (the two branches of ``_on_changelog_sent``), and the transactional
+id Faust's ``TransactionManager.send`` derives (``{app id}-{group}-{partition}``).
 """
 
 from __future__ import annotations
@@ -127,20 +125,6 @@ class BatchedTable(faust.Table):
         for partition, (source, records) in writes.items():
             self.data.write_batch(partition, records, source)  # type: ignore[attr-defined]
             self._unsent[partition] = self._unsent.get(partition, 0) + 1
-
-    def partition_items(self, partition: int) -> Iterator[tuple[Any, Any]]:
-        """The items the store keeps for one partition, decoded. ``items()`` reads and decodes
-        every open partition's keys and values (Faust's store has no per-partition view): a
-        worker loading its partitions one after another decoded the earlier ones' thousands
-        of stations again at each. A store without a database per partition gives ``items()``.
-        """
-        store = self.data
-        if not hasattr(store, "_db_for_partition"):
-            yield from self.items()
-            return
-        decode_key, decode_value = store._decode_key, store._decode_value
-        for key, value in store._visible_items(store._db_for_partition(partition)):
-            yield decode_key(key), decode_value(value)
 
     def on_key_set(self, key: Any, value: Any) -> None:
         if self._collected is None:
