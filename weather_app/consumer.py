@@ -35,14 +35,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError, OffsetOutOfRangeError
 
-from weather_app.core.continuity import (
-    DataLoss,
-    Place,
-    comparable,
-    place,
-    rebuilding_from,
-    refilled,
-)
+from weather_app.core.continuity import DataLoss, Place, place, rebuilding_from, refilled
 from weather_app.core.partition import PartitionSummary
 from weather_app.core.topics import PARTITIONS
 from weather_app.errors import WeatherError
@@ -56,10 +49,12 @@ from weather_app.files.fingerprints import (
 from weather_app.files.layout import Layout
 from weather_app.files.ownership import Owner
 from weather_app.files.snapshots import read_summary, snapshot_path
-from weather_app.kafka.clients import side_reader, summary_consumer
+from weather_app.kafka.clients import summary_consumer
 from weather_app.kafka.dead_letters import CONSUME, DeadLetters
+from weather_app.kafka.side_log import SideLog
 from weather_app.kafka.topics import broker_unreachable, lost_broker
 from weather_app.pipeline.exporter import SnapshotExporter
+from weather_app.pipeline.log_check import LogCheck
 from weather_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -110,6 +105,7 @@ def consume(
             f"{topic} has partitions 0..{PARTITIONS[topic] - 1}, not {', '.join(map(str, bad))}"
         )
     folder = Layout(settings).snapshots(topic)
+    side_log = SideLog(settings, topic, "read_uncommitted")  # as the consumer reads
     check_writable(folder, f"{topic} snapshot folder")
     # this run's epoch: a later run takes the files over, and this one then writes none
     owner = Owner("consume", time.time_ns(), time.time())
@@ -121,7 +117,8 @@ def consume(
         checkpoints = Checkpoints(folder, summaries, exporter)
         consumer = _assigned_consumer(settings, topic, summaries)
         try:
-            guard = LogGuard(settings, consumer, topic, summaries, checkpoints)
+            check = LogCheck(topic, side_log, lambda p: snapshot_path(folder, p).name)
+            guard = LogGuard(settings, consumer, topic, summaries, checkpoints, check)
             guard.check(force=True)
             guard.verify_fingerprints()
             rereads = Rereads(consumer, guard)
@@ -158,6 +155,7 @@ def consume(
         finally:
             consumer.close()
     finally:
+        side_log.close()
         dead_letters.close()
 
 
@@ -308,8 +306,10 @@ class LogGuard:
         topic: str,
         summaries: dict[int, PartitionSummary],
         checkpoints: Checkpoints,
+        check: LogCheck,
     ) -> None:
         self.settings = settings
+        self.log_check = check
         self.consumer = consumer
         self.topic = topic
         self.summaries = summaries
@@ -399,67 +399,25 @@ class LogGuard:
     def verify_fingerprints(self) -> None:
         """The last record each checkpoint read past must still be the one in the log; if
         not, the log lost records and was refilled past the position: recount it."""
-        timeout_ms = int(min(self.settings.connect_timeout, LOG_CHECK_SEC) * 1000)
-        try:
-            starts = self.consumer.beginning_offsets(self.partitions, timeout_ms=timeout_ms)
-            ends = self.consumer.end_offsets(self.partitions, timeout_ms=timeout_ms)
-        except KafkaTimeoutError:
-            return  # the broker went away meanwhile: the guard's own checks stop or go on
         recounted = False
         for tp in self.partitions:
-            kept = self.checkpoints.fingerprints[tp.partition]
-            if kept is None or not comparable(kept, starts[tp], ends[tp]):
-                continue  # nothing read yet, or the record left by retention: nothing to compare
-            found = self._record_at(tp, kept[0])
-            if found is not None and not refilled(kept, fingerprint(found)):
-                continue  # (None: gone since the look at the log's offsets)
-            self._refilled(tp, kept[0], starts[tp], ends[tp])
-            recounted = True
+            last = self.checkpoints.fingerprints[tp.partition]
+            bounds = self.log_check.refilled(tp.partition, last)
+            if bounds is not None and last is not None:
+                self._recounting(tp, last[0], bounds.start)
+                recounted = True
         if recounted:
             self.checkpoints.save()
 
     def refilled(self, tp: TopicPartition, offset: int) -> None:
         """The record at ``offset`` is not the one counted last: recount the partition."""
-        timeout_ms = int(min(self.settings.connect_timeout, LOG_CHECK_SEC) * 1000)
-        try:
-            start = self.consumer.beginning_offsets([tp], timeout_ms=timeout_ms)[tp]
-            end = self.consumer.end_offsets([tp], timeout_ms=timeout_ms)[tp]
-        except KafkaTimeoutError:
-            raise WeatherError(
-                f"{self.topic} partition {tp.partition}: the record at offset {offset} changed "
-                f"and the broker at {self.settings.kafka_broker} did not answer for the log's "
-                "offsets; the next run checks it again"
-            ) from None
-        self._refilled(tp, offset, start, end)
+        bounds = self.log_check.replaced(tp.partition, offset)
+        self._recounting(tp, offset, bounds.start)
         self.checkpoints.save()
 
-    def _refilled(self, tp: TopicPartition, offset: int, start: int, end: int) -> None:
-        log.error("%s", self._loss(tp).record_changed(offset, rebuilding_from(start, end)))
+    def _recounting(self, tp: TopicPartition, offset: int, start: int) -> None:
         self.losses.append((tp.partition, offset, self.summaries[tp.partition].position))
         self._recount(tp, start)
-
-    def _record_at(self, tp: TopicPartition, offset: int) -> Any | None:
-        """The record at ``offset``, or None if the log has none there (read on the side,
-        so the consumer's own fetch positions stay as they are)."""
-        reader = side_reader(self.settings)
-        try:
-            reader.assign([tp])
-            reader.seek(tp, offset)
-            deadline = time.monotonic() + self.settings.connect_timeout
-            while time.monotonic() < deadline:
-                try:
-                    fetched = reader.poll(timeout_ms=POLL_TIMEOUT_MS).get(tp, [])
-                except OffsetOutOfRangeError:  # gone since the look at the log's offsets
-                    return None
-                for record in fetched:
-                    return record if record.offset == offset else None
-        finally:
-            reader.close()
-        raise WeatherError(
-            f"{self.topic} partition {tp.partition}: cannot read offset {offset} to check "
-            f"{snapshot_path(self.checkpoints.folder, tp.partition).name} against the log "
-            f"within WEATHER_CONNECT_TIMEOUT_SEC ({self.settings.connect_timeout:g} s)"
-        )
 
     def _unreachable(self, now: float) -> None:
         if self.unreachable_since is None:

@@ -36,10 +36,6 @@ class Runtime(abc.ABC):
     def rebuilds_state(self, log_start: int, log_end: int) -> str:
         """How its line ends when its state (restored at start) claims more than the log."""
 
-    @abc.abstractmethod
-    def recounts_refill(self, log_start: int, log_end: int) -> str:
-        """How its line ends when the last record it counted was replaced by another."""
-
     @contextlib.contextmanager
     def running(self, log: Path) -> Iterator[Process]:
         """The runtime, stopped on the way out: it must exit 0 unless the test already failed
@@ -71,9 +67,6 @@ class Worker(Runtime):
     def rebuilds_state(self, log_start: int, log_end: int) -> str:
         return "rebuilding the partition's table from the log"
 
-    def recounts_refill(self, log_start: int, log_end: int) -> str:
-        return "counting the partition again from offset 0"
-
 
 class Consume(Runtime):
     name = "consume"
@@ -87,7 +80,6 @@ class Consume(Runtime):
         return f"rebuilding the partition's summary from offsets {log_start}..{log_end - 1}"
 
     rebuilds_state = rebuilds_file
-    recounts_refill = rebuilds_file
 
 
 RUNTIMES: dict[str, type[Runtime]] = {"worker": Worker, "consume": Consume}

@@ -31,6 +31,7 @@ from tests.support import (
     wait_for,
 )
 from tests.test_consumer_faults import send_days
+from weather_app.core.continuity import rebuilding_from
 from weather_app.files.layout import Layout
 from weather_app.kafka.topics import ensure_topics, product_topics
 from weather_app.settings import Settings
@@ -145,8 +146,7 @@ def test_a_log_refilled_past_the_saved_position_is_said_once_and_recounted(
         took = time.monotonic() - started
         assert runtime.data_loss_lines(process) == [
             f"{WHERE}the record at offset 9 is not the one {runtime.state} counted last (the "
-            "log lost records and was refilled past offset 9); "
-            + runtime.recounts_refill(0, refill)
+            "log lost records and was refilled past offset 9); " + rebuilding_from(0, refill)
         ]
         assert partition_0(settings)["January"]["1990"]["start"] == "1990-01-15"
         measured(
@@ -223,7 +223,7 @@ def test_a_log_refilled_past_a_running_runtime_is_said_once_and_recounted(
         took = time.monotonic() - started
         assert runtime.data_loss_lines(process) == [
             f"{WHERE}the record at offset 9 is not the one {runtime.state} counted last (the "
-            "log lost records and was refilled past offset 9); " + runtime.recounts_refill(0, 14)
+            "log lost records and was refilled past offset 9); " + rebuilding_from(0, 14)
         ]
         assert partition_0(settings)["January"]["1990"]["start"] == "1990-01-15"
         measured(settings, f"{runtime.name}: log refilled past it", "topic refilled", took)

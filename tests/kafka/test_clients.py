@@ -94,11 +94,11 @@ KAFKA_PYTHON_CLIENTS: dict[str, tuple[Callable[[Settings], Any], dict[str, Any]]
         },
     ),
     "side reader": (
-        clients.side_reader,
+        lambda settings: clients.side_reader(settings, "read_committed"),
         {
             "enable_auto_commit": False,
             "group_id": None,
-            "max_poll_records": 1,
+            "isolation_level": "read_committed",
             "auto_offset_reset": "none",
             "bootstrap_timeout_ms": 40_000,
         },
@@ -183,19 +183,8 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[Any, ...], dic
 
 
 def test_the_aiokafka_clients_have_the_broker_and_their_options(recorded):
-    clients.table_check_reader(Settings(kafka_broker="a:1,b:2"))
     clients.changelog_tail_probe(Brokers("c:3"))
     assert recorded == [
-        (
-            (),
-            {
-                "bootstrap_servers": ["a:1", "b:2"],
-                "security_protocol": "PLAINTEXT",
-                "enable_auto_commit": False,
-                "isolation_level": "read_committed",
-                "auto_offset_reset": "none",
-            },
-        ),
         (
             (),
             {
@@ -217,7 +206,7 @@ def test_the_spark_reachability_check_has_the_broker_and_quiet_logs(recorded):
 
 def test_the_aiokafka_reader_reaches_the_broker(settings: Settings):
     async def topics() -> set[str]:
-        consumer = clients.table_check_reader(settings)
+        consumer = clients.changelog_tail_probe(Brokers(settings.kafka_broker))
         await consumer.start()  # raises when no broker answers
         try:
             return await consumer.topics()
@@ -296,15 +285,14 @@ def test_the_readiness_probe_carries_the_security_it_is_given(kafka_broker: str,
 
 def test_the_aiokafka_and_confluent_clients_carry_sasl(recorded):
     settings = sasl_settings("a:1", "data", kafka_sasl_mechanism="SCRAM-SHA-256")
-    clients.table_check_reader(settings)
     clients.changelog_tail_probe(Brokers("c:3", settings.kafka_security))
     clients.cluster_probe(settings)
     clients.reachability_admin(Brokers("a:1", settings.kafka_security))
     expected = {**SASL_OPTIONS, "sasl_mechanism": "SCRAM-SHA-256"}
-    for _, kwargs in recorded[:3]:
+    for _, kwargs in recorded[:2]:
         assert {key: kwargs[key] for key in expected} == expected
         assert "ssl_context" not in kwargs
-    (config,), _ = recorded[3]
+    (config,), _ = recorded[2]
     assert {key: config[key] for key in config if key.startswith(("security", "sasl"))} == {
         "security.protocol": "sasl_plaintext",
         "sasl.mechanism": "SCRAM-SHA-256",

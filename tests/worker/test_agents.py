@@ -18,8 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +27,7 @@ from aiokafka.record.default_records import DefaultRecordBatch, DefaultRecordBat
 from faust.stores.memory import Store as MemoryStore
 from faust.types import TP
 
+from tests.pipeline.fakes import FakeLogView
 from weather_app import app
 from weather_app.core.codec import to_json, to_protobuf
 from weather_app.core.fingerprint import fingerprint
@@ -39,9 +39,11 @@ from weather_app.core.topics import (
     TEMPERATURE_SUMMARY_TABLE,
     TEMPERATURES,
 )
+from weather_app.pipeline.log_check import LogCheck
 from weather_app.worker.agents import SummaryAgents, TopicSummaries
 from weather_app.worker.batches import Batch, RecordBatches
 from weather_app.worker.faust_driver.transport.consumer import BatchingConsumer
+from weather_app.worker.tables import TABLE
 
 JANUARY = b"January"
 #: the changelog topics' groups, as the group leader's assignment hands them out
@@ -65,25 +67,6 @@ def parsed(offsets_and_records: Iterable[tuple[int, bytes | None, bytes]]) -> li
     return list(DefaultRecordBatch(bytes(builder.build())))
 
 
-class FakeLog:
-    """The side reader (``LogReader``) over every record fed so far."""
-
-    def __init__(self) -> None:
-        #: (topic, partition) -> offset -> record
-        self.written: dict[tuple[str, int], dict[int, Any]] = defaultdict(dict)
-
-    async def record_at(self, topic: str, partition: int, offset: int) -> Any:
-        return self.written[topic, partition].get(offset)
-
-    async def records(
-        self, topic: str, partition: int, start: int, end: int
-    ) -> AsyncIterator[list[Any]]:
-        written = self.written[topic, partition]
-        found = [written[offset] for offset in sorted(written) if start <= offset < end]
-        if found:  # as LogReader: no fetch, no list, for an empty range
-            yield found
-
-
 @dataclass
 class Worker:
     """The app's agents with what reached the fakes of its ports."""
@@ -98,7 +81,10 @@ class Worker:
         default_factory=list
     )
     seeks: list[tuple[TP, int]] = field(default_factory=list)
-    log: FakeLog = field(default_factory=FakeLog)
+    #: topic -> the side log view of every record fed so far
+    logs: dict[str, FakeLogView] = field(
+        default_factory=lambda: {TEMPERATURES: FakeLogView(), STATIONS: FakeLogView()}
+    )
     #: called by each dead letter's send (a test may begin a rebalance there)
     on_dead_letter: Callable[[], None] = lambda: None
 
@@ -111,8 +97,7 @@ class Worker:
         return await self.take_and_summarise(name)
 
     def put(self, name: str, partition: int, records: list[Any]) -> None:
-        for record in records:
-            self.log.written[name, partition][record.offset] = record
+        self.logs[name].put(partition, records)
         self.topic(name).batches.put(TP(name, partition), records)
 
     async def take_and_summarise(self, name: str) -> list[Batch]:
@@ -146,7 +131,8 @@ def worker(monkeypatch) -> Worker:
         monkeypatch.setattr(table, "_data", table._new_store_by_url("memory://"))
         monkeypatch.setattr(summaries, "partitions", {})
         monkeypatch.setattr(summaries, "_recounts", {})
-        monkeypatch.setattr(summaries, "reader", worker.log)
+        check = LogCheck(topic.topic, worker.logs[topic.topic], lambda _: TABLE)
+        monkeypatch.setattr(summaries, "check", check)
         monkeypatch.setattr(topic, "batches", RecordBatches(app, topic.topic, maxsize=1000))
 
     async def send_records_soon(topic, partition, records, *, transactional_id=None, on_sent=None):

@@ -15,12 +15,20 @@ from types import SimpleNamespace
 import pytest
 from faust.types import TP
 
+from tests.pipeline.fakes import FakeLogView
 from weather_app.core.codec import to_protobuf
 from weather_app.core.fingerprint import fingerprint
 from weather_app.core.generators import Temperature
+from weather_app.pipeline.log_check import LogCheck
+from weather_app.pipeline.ports import LogBounds
 from weather_app.worker import tables as tables_module
 from weather_app.worker.batches import Batch
-from weather_app.worker.tables import CONFIRM_AFTER_PAUSE_SEC, MAX_REWINDS, PartitionedSummaries
+from weather_app.worker.tables import (
+    CONFIRM_AFTER_PAUSE_SEC,
+    MAX_REWINDS,
+    TABLE,
+    PartitionedSummaries,
+)
 
 
 class FakeTable(dict):
@@ -205,29 +213,14 @@ def test_without_it_an_empty_table_starts_where_the_consumer_resumes(summaries, 
     assert (applied.rewind, applied.processed) == (None, [300])
 
 
-class FakeReader:
-    """The log as the worker's side reader sees it: one partition's records."""
-
-    def __init__(self, records: list[SimpleNamespace]) -> None:
-        self.log = records
-        self.reads: list[tuple[str, int, int]] = []
-
-    async def record_at(self, topic: str, partition: int, offset: int) -> SimpleNamespace | None:
-        self.reads.append(("at", partition, offset))
-        return next((r for r in self.log if r.offset >= offset), None)
-
-    async def records(self, topic: str, partition: int, start: int, end: int):
-        self.reads.append(("range", start, end))
-        for index in range(start, min(end, len(self.log)), 2):  # two records per fetch
-            yield self.log[index : min(index + 2, end)]
-
-
-def restored(reader: FakeReader, days: int) -> tuple[FakeTable, PartitionedSummaries]:
-    """A table that counted offsets 0..days-1 (January 1..days), restored by a new worker."""
+def restored(view: FakeLogView, days: int) -> tuple[FakeTable, PartitionedSummaries]:
+    """A table that counted offsets 0..days-1 (January 1..days), restored by a new worker
+    that checks it against the log ``view`` holds."""
     first = PartitionedSummaries(FakeTable(), "temperatures")
     first.apply(batch(1, *(record(1, o, january(o + 1)) for o in range(days))))
     table = FakeTable(first.table)
-    return table, PartitionedSummaries(table, "temperatures", reader=reader)
+    check = LogCheck("temperatures", view, lambda _: TABLE)
+    return table, PartitionedSummaries(table, "temperatures", check=check)
 
 
 def check_then_apply(summaries: PartitionedSummaries, counted: Batch):
@@ -247,15 +240,15 @@ def test_the_table_keeps_the_fingerprint_of_the_last_record_it_counted(summaries
 def test_a_log_that_still_holds_the_last_counted_record_goes_on_from_the_position(monkeypatch):
     monkeypatch.setattr(tables_module, "make_current", lambda _: None)
     log = [record(1, o, january(o + 1)) for o in range(6)]
-    reader = FakeReader(log)
-    table, summaries = restored(reader, 4)
+    view = FakeLogView(1, log)
+    table, summaries = restored(view, 4)
     applied = check_then_apply(summaries, batch(1, *log[4:]))
-    assert reader.reads == [("at", 1, 3)]
+    assert view.reads == [("at", 1, 3)]
     assert applied.processed == [4, 5]
     assert table["1/January/1990"]["count"] == 6
     # checked once per assignment: the next batch reads nothing on the side
     check_then_apply(summaries, batch(1, record(1, 6, january(7))))
-    assert reader.reads == [("at", 1, 3)]
+    assert view.reads == [("at", 1, 3)]
 
 
 def test_a_log_refilled_past_the_position_is_data_loss_and_is_counted_again(monkeypatch, caplog):
@@ -263,16 +256,16 @@ def test_a_log_refilled_past_the_position_is_data_loss_and_is_counted_again(monk
     monkeypatch.setattr(tables_module, "make_current", lambda _: None)
     log = [record(1, o, january(o + 20)) for o in range(6)]
     log[2].value = b"garbage"
-    reader = FakeReader(log)
-    table, summaries = restored(reader, 4)
-    with caplog.at_level("ERROR", logger="weather_app.worker.tables"):
+    view = FakeLogView(1, log)
+    table, summaries = restored(view, 4)
+    with caplog.at_level("ERROR"):
         applied = check_then_apply(summaries, batch(1, *log[4:]))
     assert [r.getMessage() for r in caplog.records] == [
         "data loss: temperatures partition 1: the record at offset 3 is not the one the "
         "worker's table counted last (the log lost records and was refilled past offset 3); "
-        "counting the partition again from offset 0"
+        "rebuilding the partition's summary from offsets 0..5"
     ]
-    assert reader.reads == [("at", 1, 3), ("range", 0, 4)]
+    assert view.reads == [("at", 1, 3), ("range", 0, 4)]
     assert applied.processed == [4, 5]  # only the batch's own offsets are acked
     assert [bad.record.offset for bad in applied.rejected] == [2]  # the recount's dead letter
     assert table == {
@@ -287,10 +280,10 @@ def test_a_log_that_ends_before_the_last_counted_record_is_left_to_the_shorter_l
     monkeypatch,
 ):
     monkeypatch.setattr(tables_module, "make_current", lambda _: None)
-    reader = FakeReader([record(1, o, january(o + 10)) for o in range(2)])
-    table, summaries = restored(reader, 4)
+    view = FakeLogView(1, [record(1, o, january(o + 10)) for o in range(2)])
+    table, summaries = restored(view, 4)
     asyncio.run(summaries.check_log(batch(1, record(1, 0, january(10)))))
-    assert reader.reads == [("at", 1, 3)] and summaries.state(1).checked
+    assert view.reads == [] and summaries.state(1).checked  # its offset is past the log
     assert table["1/#offset"] == 4  # untouched: the batch's own check decides
 
 
@@ -299,16 +292,16 @@ def test_a_partition_no_batch_comes_for_is_checked_by_the_timer(monkeypatch):
     (once per assignment), and the batch after its seek to 0 counts the log from there."""
     monkeypatch.setattr(tables_module, "make_current", lambda _: None)
     log = [record(1, o, january(o + 20)) for o in range(4)]
-    reader = FakeReader(log)
-    table, summaries = restored(reader, 4)
+    view = FakeLogView(1, log)
+    table, summaries = restored(view, 4)
 
     async def timer_then_batch():
-        assert await summaries.refilled_while_idle(1)
+        assert await summaries.refilled_while_idle(1) == LogBounds(0, 4)
         await summaries.check_log(batch(1, *log))  # the comparison is not made again
         return summaries.apply(batch(1, *log))
 
     applied = asyncio.run(timer_then_batch())
-    assert reader.reads == [("at", 1, 3), ("range", 0, 0)]
+    assert view.reads == [("at", 1, 3), ("range", 0, 0)]
     assert applied.processed == [0, 1, 2, 3]
     assert table["1/January/1990"] == {
         "count": 4,
@@ -316,14 +309,15 @@ def test_a_partition_no_batch_comes_for_is_checked_by_the_timer(monkeypatch):
         "start": january(20),
         "end": january(23),
     }
-    assert not asyncio.run(summaries.refilled_while_idle(1))  # checked: nothing to do
+    assert asyncio.run(summaries.refilled_while_idle(1)) is None  # checked: nothing to do
 
 
 def test_the_timer_finds_nothing_to_do_in_a_log_that_kept_its_records(monkeypatch):
     log = [record(1, o, january(o + 1)) for o in range(4)]
-    reader = FakeReader(log)
-    _, summaries = restored(reader, 4)
-    assert not asyncio.run(summaries.refilled_while_idle(1))
+    view = FakeLogView(1, log)
+    _, summaries = restored(view, 4)
+    assert asyncio.run(summaries.refilled_while_idle(1)) is None
+    assert view.reads == [("at", 1, 3)]
 
 
 def test_a_batch_after_a_pause_is_checked_again_and_a_refill_found_then_is_counted_again(
@@ -333,17 +327,18 @@ def test_a_batch_after_a_pause_is_checked_again_and_a_refill_found_then_is_count
     back to lost offsets 2..3 and was refilled (days 20, 21) before the next fetch at 4."""
     monkeypatch.setattr(tables_module, "make_current", lambda _: None)
     log = [record(1, o, january(o + 1)) for o in range(6)]
-    reader = FakeReader(log)
-    table, summaries = restored(reader, 2)
+    view = FakeLogView(1, log)
+    table, summaries = restored(view, 2)
     check_then_apply(summaries, batch(1, *log[2:4]))  # checked: the first batch
     clock[0] += 0.5
     check_then_apply(summaries, batch(1, log[4]))  # no pause: not checked
-    assert reader.reads == [("at", 1, 1)]
+    assert view.reads == [("at", 1, 1)]
     log[2:5] = [record(1, 2, january(20)), record(1, 3, january(21)), record(1, 4, january(22))]
     log.append(record(1, 6, january(23)))
+    view.replace(1, log)
     clock[0] += CONFIRM_AFTER_PAUSE_SEC + 0.1
     applied = check_then_apply(summaries, batch(1, log[5], log[6]))
-    assert reader.reads == [("at", 1, 1), ("at", 1, 4), ("range", 0, 5)]
+    assert view.reads == [("at", 1, 1), ("at", 1, 4), ("range", 0, 5)]
     assert applied.processed == [5, 6]
     assert table["1/January/1990"] == {
         "count": 6,  # days 1, 2, 20, 21, 22 and 23 (day 6, at offset 5, is older than 22)

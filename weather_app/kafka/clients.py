@@ -279,16 +279,17 @@ def summary_consumer(settings: Settings, fetch: Mapping[str, Any]) -> kafka.Kafk
     )
 
 
-def side_reader(settings: Settings) -> kafka.KafkaConsumer:
-    """Reads one record at an offset beside ``consume``'s consumer (its positions stay)."""
+def side_reader(settings: Settings, isolation_level: str) -> kafka.KafkaConsumer:
+    """Reads a partition on the side of a runtime's own consumer (``kafka/side_log.py``), with
+    that consumer's ``isolation_level`` so that it counts what the runtime counts."""
     from kafka import KafkaConsumer
 
     return KafkaConsumer(
         **kafka_python_config(settings),
         enable_auto_commit=False,
         group_id=None,
-        max_poll_records=1,
-        auto_offset_reset="none",
+        isolation_level=isolation_level,
+        auto_offset_reset="none",  # below the log start: nothing to compare, say so
         bootstrap_timeout_ms=_timeout_ms(settings),
     )
 
@@ -339,18 +340,6 @@ def debug_consumer(settings: Settings, topic: str, group: str) -> kafka.KafkaCon
 
 
 # -- aiokafka ----------------------------------------------------------------------------------
-
-
-def table_check_reader(settings: Settings) -> aiokafka.AIOKafkaConsumer:
-    """The worker's reader of source records to check its tables against the log."""
-    from aiokafka import AIOKafkaConsumer
-
-    return AIOKafkaConsumer(
-        **aiokafka_config(settings),
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        auto_offset_reset="none",  # below the log start: nothing to compare, say so
-    )
 
 
 def changelog_tail_probe(brokers: Brokers) -> aiokafka.AIOKafkaConsumer:

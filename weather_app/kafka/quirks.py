@@ -17,8 +17,8 @@ Only the worker applies them; the other commands never need one.
 
 Not switched, because they are right against any broker (noida-db only made them visible): the
 producers are not idempotent (``kafka/producing.py``: a broker that forgets producer ids would
-reorder a partition), the worker's side reader parses one record of a fetch that returned more
-(``worker/log_reader.py``), and both runtimes check their positions against the log's start and
+reorder a partition), the runtimes' side reader parses one record of a fetch that returned more
+(``kafka/side_log.py``), and both runtimes check their positions against the log's start and
 end (a broker that loses acknowledged writes is data loss, said in one line).
 """
 

@@ -8,6 +8,7 @@ partitions, and the revocation/shutdown signals export the partitions a worker i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -32,15 +33,17 @@ from weather_app.files.locks import FolderLock
 from weather_app.files.ownership import Owner
 from weather_app.kafka.dead_letters import WORKER, DeadLetters
 from weather_app.kafka.membership import remember_member
+from weather_app.kafka.side_log import SideLog
 from weather_app.kafka.topics import admin_client
+from weather_app.pipeline.log_check import LogCheck
+from weather_app.pipeline.ports import LogView
 from weather_app.settings import Settings
 from weather_app.worker.app import WeatherApp
 from weather_app.worker.batches import Batch, RecordBatches
 from weather_app.worker.faust_driver.commit.changelog import batched_table
-from weather_app.worker.log_reader import LogReader
 from weather_app.worker.progress_log import ProgressLog
 from weather_app.worker.snapshots import TableSnapshots
-from weather_app.worker.tables import PartitionedSummaries
+from weather_app.worker.tables import TABLE, PartitionedSummaries
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ class TopicSummaries:
     """One summarised topic's table, mirrors, exporter, batches and agent."""
 
     def __init__(
-        self, app: WeatherApp, settings: Settings, topic: str, reader: LogReader | None = None
+        self, app: WeatherApp, settings: Settings, topic: str, view: LogView | None = None
     ) -> None:
         self.app, self.topic = app, topic
         table = batched_table(app, TABLES[topic], default=None, partitions=PARTITIONS[topic])
@@ -61,7 +64,7 @@ class TopicSummaries:
             topic,
             log_end=self.log_end,
             empty_means_start=exactly_once,
-            reader=reader,
+            check=None if view is None else LogCheck(topic, view, lambda _: TABLE),
         )
         self.exporter = TableSnapshots(
             topic,
@@ -107,12 +110,21 @@ class SummaryAgents:
         self.app, self.settings = app, settings
         app.topic(DEAD_LETTERS, partitions=1, internal=True)  # created by the worker if missing
         self.dead_letters = DeadLetters(settings, WORKER)
-        self.log_reader = LogReader(settings)
+        # the side reads count what the worker's consumer counts: committed records only
+        # under exactly_once (Faust's consumer reads read_committed then)
+        isolation = (
+            "read_committed"
+            if settings.processing_guarantee == "exactly_once"
+            else "read_uncommitted"
+        )
+        self.side_logs = {topic: SideLog(settings, topic, isolation) for topic in TABLES}
         self.progress: ProgressLog | None = None
         if settings.debug_progress_file is not None:
             self.progress = ProgressLog(settings.debug_progress_file)
-        self.stations = TopicSummaries(app, settings, STATIONS, self.log_reader)
-        self.temperatures = TopicSummaries(app, settings, TEMPERATURES, self.log_reader)
+        self.stations = TopicSummaries(app, settings, STATIONS, self.side_logs[STATIONS])
+        self.temperatures = TopicSummaries(
+            app, settings, TEMPERATURES, self.side_logs[TEMPERATURES]
+        )
         self.topics = {STATIONS: self.stations, TEMPERATURES: self.temperatures}
         state = Layout(settings).state_dir
         self.state_lock = FolderLock(
@@ -221,12 +233,13 @@ class SummaryAgents:
 
     async def _check_idle(self, topic: TopicSummaries, partitions: list[int]) -> None:
         """Partitions no batch came for since their assignment are checked against the log
-        here; a refilled one is sought to offset 0, and its first batch gets it counted."""
+        here; a refilled one is sought to the log's start, and its first batch gets it
+        counted."""
         for partition in partitions:
             async with self._stopping_on_error():
                 refilled = await topic.summaries.refilled_while_idle(partition)
-            if refilled and not self.app.rebalancing:
-                await self.app.consumer.seek(TP(topic.topic, partition), 0)
+            if refilled is not None and not self.app.rebalancing:
+                await self.app.consumer.seek(TP(topic.topic, partition), refilled.start)
 
     def _ready(self) -> bool:
         return not self.app.rebalancing and self.app.tables.recovery.completed.is_set()
@@ -282,5 +295,6 @@ class SummaryAgents:
         self.dead_letters.close()
         if self.progress is not None:
             self.progress.close()
-        await self.log_reader.close()
+        for side_log in self.side_logs.values():
+            await asyncio.to_thread(side_log.close)
         self.state_lock.release()

@@ -16,7 +16,9 @@ has (a broker that lost acknowledged writes): the partition's keys are deleted a
 counted again from the start of the log. So did a table whose last counted record is no
 longer the one at its offset (the log lost records and was refilled past the position, which
 offsets alone cannot see): :meth:`PartitionedSummaries.check_log` compares the fingerprint
-before a partition's first batch and counts the log again from its start, read on the side.
+before a partition's first batch and counts the log again from its start, read on the side:
+both through the pipeline's :class:`~weather_app.pipeline.log_check.LogCheck`, the check
+``consume`` runs too, called here from a worker thread (its log view blocks).
 """
 
 from __future__ import annotations
@@ -32,14 +34,15 @@ from typing import Any, Protocol
 
 from faust.types import EventT
 
-from weather_app.core.continuity import DataLoss, lost_under_a_reset, refilled
+from weather_app.core.continuity import DataLoss, lost_under_a_reset
 from weather_app.core.fingerprint import Fingerprint, fingerprint
 from weather_app.core.partition import PartitionSummary, Rejected
 from weather_app.core.summary import Stats
+from weather_app.pipeline.log_check import LogCheck
+from weather_app.pipeline.ports import LogBounds
 from weather_app.worker.batches import Batch, Record
 from weather_app.worker.faust_driver.batching import make_current
 from weather_app.worker.faust_driver.transport.consumer import consumer_record
-from weather_app.worker.log_reader import LogReader
 
 OFFSET_KEY = "#offset"
 LAST_KEY = "#last"
@@ -81,8 +84,8 @@ class PartitionState:
     last: Fingerprint | None = None
     #: whether ``last`` was compared with the log since this worker loaded the partition
     checked: bool = False
-    #: that comparison, once begun: True if the log was refilled
-    comparison: asyncio.Future[bool] | None = None
+    #: that comparison, once begun: the log's bounds if it was refilled, else None
+    comparison: asyncio.Future[LogBounds | None] | None = None
     #: when the partition's last batch came (monotonic seconds)
     batch_at: float = -math.inf
 
@@ -128,7 +131,7 @@ class PartitionedSummaries:
         topic: str,
         log_end: Callable[[int], int | None] = lambda partition: None,
         empty_means_start: bool = False,
-        reader: LogReader | None = None,
+        check: LogCheck | None = None,
     ) -> None:
         self.table = table
         self.topic = topic
@@ -137,8 +140,8 @@ class PartitionedSummaries:
         self.empty_means_start = empty_means_start
         #: a partition's end offset as last seen by the consumer (None while unknown)
         self.log_end = log_end
-        #: reads the log on the side to check and recount a partition (None: never checked)
-        self.reader = reader
+        #: compares a partition with the log and recounts it, read on the side (None: never)
+        self.check = check
         self.partitions: dict[int, PartitionState] = {}
         #: partitions counted again from a refilled log, installed by the next ``apply``
         self._recounts: dict[int, tuple[PartitionState, list[Rejected]]] = {}
@@ -179,52 +182,43 @@ class PartitionedSummaries:
             return
         if state.checked:  # a new look: the log may have changed under the position since
             state.comparison = None
-        if not await self._refilled(state):
+        bounds = await self._refilled(state)
+        if bounds is None:
             state.checked = True
             return
-        assert self.reader is not None  # a refill is only found by reading
-        first = batch.records[0].offset
-        recount = PartitionState(PartitionSummary(self.topic, partition), anchored=True)
-        recount.checked = True
-        rejected: list[Rejected] = []
-        async for records in self.reader.records(self.topic, partition, 0, first):
-            rejected.extend(recount.summary.apply(records).rejected)
-            recount.last = fingerprint(records[-1])
+        assert self.check is not None  # a refill is only found by reading
+        counted = await asyncio.to_thread(
+            self.check.recount, partition, bounds.start, batch.records[0].offset
+        )
+        recount = PartitionState(counted.summary, anchored=True, last=counted.last, checked=True)
         recount.summary.version = state.version + 1  # a new state: the exporter must write it
         recount.replayed_to = recount.position
-        self._recounts[partition] = (recount, rejected)
+        self._recounts[partition] = (recount, counted.rejected)
 
-    async def refilled_while_idle(self, partition: int) -> bool:
+    async def refilled_while_idle(self, partition: int) -> LogBounds | None:
         """The same check for a partition no batch has come for since it was assigned (a log
-        refilled to no more than its old length brings none): True if the log was refilled,
-        and the caller seeks the partition to offset 0, whose batch then gets it counted."""
+        refilled to no more than its old length brings none): the log's bounds if it was
+        refilled, and the caller seeks the partition to their start, whose batch then gets it
+        counted."""
         state = self.state(partition)
         if state.checked:
-            return False
-        if await self._refilled(state):
-            return True
-        state.checked = True
-        return False
+            return None
+        bounds = await self._refilled(state)
+        if bounds is None:
+            state.checked = True
+        return bounds
 
-    async def _refilled(self, state: PartitionState) -> bool:
-        """Whether the record at the offset of ``state.last`` differs from it (compared once
-        per assignment; the agent and the snapshot timer share the one comparison)."""
-        if self.reader is None or state.last is None:
-            return False
+    async def _refilled(self, state: PartitionState) -> LogBounds | None:
+        """The log's bounds if the record at the offset of ``state.last`` is not it any more
+        (compared once per assignment; the agent and the snapshot timer share the one
+        comparison). A log that ends before it is left to ``_lost_by_the_log``."""
+        if self.check is None or state.last is None:
+            return None
         if state.comparison is None:
-            state.comparison = asyncio.ensure_future(self._compare(state.partition, state.last))
+            state.comparison = asyncio.ensure_future(
+                asyncio.to_thread(self.check.refilled, state.partition, state.last)
+            )
         return await asyncio.shield(state.comparison)
-
-    async def _compare(self, partition: int, last: Fingerprint) -> bool:
-        assert self.reader is not None
-        offset, _ = last
-        found = await self.reader.record_at(self.topic, partition, offset)
-        # none there: the log ends before it (``_lost_by_the_log`` sees that) or was trimmed
-        if found is None or not refilled(last, fingerprint(found)):
-            return False
-        then = "counting the partition again from offset 0"
-        log.error("%s", self._loss(partition).record_changed(offset, then))
-        return True
 
     def apply(self, batch: Batch) -> Applied:
         """Count a batch of one partition's records.
