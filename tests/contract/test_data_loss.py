@@ -248,7 +248,10 @@ def test_a_log_emptied_then_refilled_past_a_running_runtime_is_recounted(
             "the emptied log seen",
         )
         send_days(settings, 15, 14)
+        refilled = time.monotonic()
         until_ground_truth(settings, process, "the partition counted again from the log")
+        took = time.monotonic() - refilled
+        measured(settings, f"{runtime.name}: log emptied, then refilled", "topic", took)
         lines = runtime.data_loss_lines(process)
         assert len(lines) == len(set(lines)), lines  # each holder says each loss once
         assert partition_0(settings)["January"]["1990"] == {

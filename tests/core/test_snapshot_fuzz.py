@@ -301,6 +301,13 @@ def test_a_temperatures_file_parses_to_a_writable_summary_or_is_corrupt():
             None,
         )
     )
+    @example(  # another month of the right year: must be rejected, not only another year
+        (
+            b'{"partition": 2, "offset": 1, "May": {"1990": '
+            b'{"count": 1, "sum": 1, "start": "1990-06-01", "end": "1990-06-01"}}}',
+            CORRUPT,
+        )
+    )
     @example(
         (
             A_TEMPERATURES_FILE,
@@ -367,10 +374,11 @@ def test_regression_files_the_product_could_not_have_written_are_corrupt(data, r
         snapshot.parse(snapshot.STATIONS, data, 2)
 
 
-def test_regression_a_temperatures_group_whose_dates_lie_elsewhere_is_corrupt():
+@pytest.mark.parametrize("day", ["1991-06-01", "1990-06-01", "1991-05-01"])
+def test_regression_a_temperatures_group_whose_dates_lie_elsewhere_is_corrupt(day):
     data = (
         b'{"partition": 2, "offset": 1, "May": {"1990": '
-        b'{"count": 1, "sum": 1, "start": "1991-06-01", "end": "1991-06-01"}}}'
+        b'{"count": 1, "sum": 1, "start": "%s", "end": "%s"}}}' % (day.encode(), day.encode())
     )
     with pytest.raises(snapshot.CorruptSnapshot, match="dates outside May 1990"):
         snapshot.parse(snapshot.TEMPERATURES, data, 2)

@@ -11,7 +11,7 @@ import pytest
 from tests.dashboard.conftest import UNREACHABLE_BROKER
 from tests.dashboard.fixtures import write_all
 from tests.dashboard.http import get
-from tests.support import Process, command_env, run_cli, wait_for
+from tests.support import Process, command_env, run_cli, stopped_after, wait_for
 from weather_app.kafka.embedded import free_port
 
 
@@ -72,8 +72,8 @@ def test_a_second_dashboard_on_the_same_port_is_refused_and_the_first_serves_on(
     env = command_env(WEATHER_DATA_DIR=str(tmp_path), KAFKA_BROKER=UNREACHABLE_BROKER)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    first = Process(["dashboard", "--port", str(port)], env, tmp_path / "first.log").start()
-    try:
+    first = Process(["dashboard", "--port", str(port)], env, tmp_path / "first.log")
+    with stopped_after(first.start()):
         wait_listening(first, url)
         second = run_cli("dashboard", "--port", str(port), env=env, check=False, timeout=60)
         assert second.returncode == 1
@@ -81,8 +81,6 @@ def test_a_second_dashboard_on_the_same_port_is_refused_and_the_first_serves_on(
             f"error: cannot serve the dashboard: 127.0.0.1:{port} is already in use (try --port)"
         ]
         assert first.running() and reachable(url), first.tail()
-    finally:
-        assert first.stop() == 0
 
 
 def test_bad_port_is_one_line(tmp_path: Path) -> None:

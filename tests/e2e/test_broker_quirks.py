@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import run_cli, wait_for, wait_offsets, worker
+from tests.support import run_cli, stopped_after, wait_for, wait_offsets, worker
 from weather_app.files.layout import Layout
 from weather_app.settings import Settings
 
@@ -15,8 +15,7 @@ def test_the_member_eviction_runs_only_while_the_workarounds_are_on(
 ):
     """The liveness thread (member eviction) beats a file per member in ``.members``."""
     log = tmp_path / "worker.log"
-    work = worker({**env, "WEATHER_BROKER_QUIRKS": setting}, log).start()
-    try:
+    with stopped_after(worker({**env, "WEATHER_BROKER_QUIRKS": setting}, log).start()) as work:
         wait_for(lambda: "workarounds are" in log.read_text(), 60, "the workarounds' verdict")
         run_cli(
             "send",
@@ -31,6 +30,4 @@ def test_the_member_eviction_runs_only_while_the_workarounds_are_on(
         assert (members.is_dir() and any(members.iterdir())) is beats
         # the member id a restart would evict is recorded only for that eviction
         assert Layout(Settings.from_env(env)).member_id.exists() is beats
-    finally:
-        assert work.stop() == 0
     assert f"the embedded broker's workarounds are {'on' if beats else 'off'}" in log.read_text()

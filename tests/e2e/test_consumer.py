@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+from tests.faults import lost_and_doubled, report
 from tests.support import (
     PARTITIONS,
     Process,
@@ -149,8 +150,17 @@ def test_a_newer_consume_run_takes_a_partition_over_and_the_older_stops(
     finally:  # stopped_after(holder) would want exit 0: it is the one refused
         holder.stop(must_exit=False)
     expected = ground_truth(kafka_broker, "temperatures")
-    for partition in (2, 3):
-        assert same_stats(file_of(data_dir, partition), expected[partition]), partition
+    files = {partition: file_of(data_dir, partition) for partition in (2, 3)}
+    lost, doubled = lost_and_doubled(files, {p: expected[p] for p in files})
+    report(
+        "two `consume` runs on one partition",
+        "`consume 1 2` running, then `consume 2 3`, then records",
+        lost,
+        doubled,
+        None,
+    )
+    for partition, snapshot in files.items():
+        assert same_stats(snapshot, expected[partition]), partition
 
 
 def file_of(data_dir: Path, partition: int) -> dict:

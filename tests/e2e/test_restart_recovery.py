@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import active_starts, command_env, run_cli, wait_caught_up, wait_for, worker
+from tests.support import (
+    active_starts,
+    command_env,
+    run_cli,
+    stopped_after,
+    wait_caught_up,
+    wait_for,
+    worker,
+)
 
 
 @pytest.mark.timeout(240)
@@ -19,21 +27,15 @@ def test_a_restarted_worker_reads_its_changelogs_from_its_persisted_offsets(
     )
     run_cli("produce", "--dataset", "all", "--delay", "0", "--days", "400", "--seed", "2", env=env)
     log = tmp_path / "worker.log"
-    first = worker(env, log).start()
-    try:
+    with stopped_after(worker(env, log).start()) as first:
         for kind in ("stations", "temperatures"):
             wait_caught_up(data_dir / kind, kafka_broker, kind, 120, first)
-    finally:
-        assert first.stop() == 0, first.tail()
     start = log.stat().st_size
-    again = worker(env, log).start()
-    try:
+    with stopped_after(worker(env, log).start()) as again:
         wait_for(lambda: "[^Worker]: Ready" in log.read_text()[start:], 90, "the restart")
         starts = active_starts(log.read_text()[start:])
         for kind in ("stations", "temperatures"):
             wait_caught_up(data_dir / kind, kafka_broker, kind, 120, again)
-    finally:
-        assert again.stop() == 0, again.tail()
     assert len(starts) == 10, starts  # 6 stations and 4 temperatures changelog partitions
     replayed = {tp: offset for tp, offset in starts.items() if offset < 0}
     assert replayed == {}, f"read from the start again: {sorted(replayed)}"

@@ -10,7 +10,7 @@ from PIL import Image
 from plots.averages import read_averages
 from plots.charts import latest_months, yearly_trends
 from plots.refresh import refresh
-from tests.support import Process, command_env, run_cli, wait_for
+from tests.support import Process, command_env, run_cli, stopped_after, wait_for
 from weather_app.core import snapshot
 from weather_app.files.atomic import atomic_write
 
@@ -55,10 +55,10 @@ def test_plot_command_refreshes_when_data_grows(tmp_path):
     )
     write_partition(folder, 0, {"March/1990": stats(40.0, "1990", "03")})
     plots = data / "plots"
-    process = Process(
+    plotting = Process(
         ["plot", "--every", "0.2"], command_env(WEATHER_DATA_DIR=str(data)), tmp_path / "plot.log"
-    ).start()
-    try:
+    )
+    with stopped_after(plotting.start()):
         svg = plots / "month.svg"
         wait_for(
             lambda: svg.exists() and "January-1991" in svg_texts(svg.read_bytes()),
@@ -82,8 +82,6 @@ def test_plot_command_refreshes_when_data_grows(tmp_path):
             "the trend plot to gain a year",
         )
         assert "March-1990" in svg_texts(svg.read_bytes())
-    finally:
-        assert process.stop() == 0
 
 
 def test_plot_once_without_data_draws_nothing(tmp_path):

@@ -11,7 +11,7 @@ from collections import namedtuple
 
 import pytest
 
-from tests.faults import FailingWrites
+from tests.faults import FailingWrites, lost_and_doubled, report
 from weather_app.core import snapshot
 from weather_app.files.ownership import Owner
 from weather_app.worker.snapshots import TableSnapshots
@@ -67,6 +67,17 @@ def test_a_failed_write_keeps_the_file_logs_once_and_is_retried(
         recovered = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert recovered == [f"wrote {path} (offset 7) after 3 failed attempts"]
     assert files.failing() == []
+    # two days counted before the failures, two applied while the disk failed
+    expected = {0: {"January": {"1990": {"count": 4}}}}
+    lost, doubled = lost_and_doubled({0: json.loads(path.read_bytes())}, expected)
+    report(
+        f"worker: snapshot write fails ({errno.errorcode[error]})",
+        "`write()` of the temp file raises, 3 intervals",
+        lost,
+        doubled,
+        None,  # the retry is the next export call: no clock in this test
+    )
+    assert (lost, doubled) == (0, 0)
     offset, groups = snapshot.parse(snapshot.TEMPERATURES, path.read_bytes(), 0)
     assert offset == 7
     assert dict(groups)[("January", "1990")]["count"] == 4

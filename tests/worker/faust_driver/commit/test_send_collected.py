@@ -1,15 +1,19 @@
 """``BatchedTable.send_collected``: a batch's changelog records leave one send per partition.
 
-The app's real temperature table (a ``BatchedTable``) on a memory store, no broker. Fakes for
-its ports: the producer's ``send_records_soon`` (records what it is asked to send), the
-store's ``set_persisted_offset`` (records where recovery would start) and the assignor's
-changelog topic groups (what the group leader hands out at an assignment).
+The app's real temperature table (a ``BatchedTable``) on the store a worker gives it (a
+``GuardedStore``, RocksDB in a temporary folder: a store without ``write_batch`` takes another
+path, which no worker runs), no broker. Fakes for its ports: the producer's
+``send_records_soon`` (records what it is asked to send), the store's ``set_persisted_offset``
+(records where recovery would start) and the assignor's changelog topic groups (what the group
+leader hands out at an assignment).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +24,11 @@ from weather_app import app
 from weather_app.core.topics import APP_ID, TEMPERATURE_SUMMARY_TABLE, TEMPERATURES
 from weather_app.worker.faust_driver.batching import make_current
 from weather_app.worker.faust_driver.commit.changelog import BatchedTable
+from weather_app.worker.faust_driver.commit.stores import GuardedStore
 from weather_app.worker.faust_driver.transport.consumer import to_message
+
+#: the driver's patches (the guarded store, its uncommitted-writes markers), as a worker has them
+pytestmark = pytest.mark.usefixtures("driver_installed")
 
 CHANGELOG = f"{APP_ID}-{TEMPERATURE_SUMMARY_TABLE}-changelog"
 GROUP = 4
@@ -55,11 +63,16 @@ def event(partition: int) -> Any:
 
 
 @pytest.fixture
-def ports(monkeypatch) -> Ports:
+def ports(monkeypatch, tmp_path: Path) -> Iterator[Ports]:
     table = app.summaries.temperatures.summaries.table
     assert isinstance(table, BatchedTable)
-    monkeypatch.setattr(table, "_data", table._new_store_by_url("memory://"))
+    monkeypatch.setattr(GuardedStore, "path", property(lambda self: tmp_path / "tables"))
+    store = table._new_store_by_url("rocksdb://")
+    assert isinstance(store, GuardedStore)
+    monkeypatch.setattr(table, "_data", store)
     monkeypatch.setattr(table, "_verified_source_topics_for_partitions", {TEMPERATURES})
+    for state in ("_store_writes", "_unsent", "_sources"):
+        monkeypatch.setattr(table, state, {})
     monkeypatch.setattr(table, "_collected", None)
     ports = Ports(table)
 
@@ -74,7 +87,8 @@ def ports(monkeypatch) -> Ports:
     monkeypatch.setattr(app.assignor, "group_for_topic", {CHANGELOG: GROUP}.__getitem__)
     monkeypatch.setattr(app.tables, "_pending_persisted_offsets", {})
     monkeypatch.setattr(app, "in_transaction", True)  # exactly_once, as a started worker has
-    return ports
+    yield ports
+    store._dbs.clear()  # closes nothing Faust would not: the folder goes with tmp_path
 
 
 def sent(partition: int, offset: int) -> asyncio.Future:
