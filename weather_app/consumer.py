@@ -25,11 +25,9 @@ longer than the connect timeout, at start or later, stops the consumer with one 
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -43,18 +41,18 @@ from weather_app.files.atomic import check_writable, describe
 from weather_app.files.fingerprints import (
     Fingerprint,
     fingerprint,
-    read_fingerprint,
-    write_fingerprints,
 )
 from weather_app.files.layout import Layout
 from weather_app.files.ownership import Owner
-from weather_app.files.snapshots import read_summary, snapshot_path
+from weather_app.files.snapshots import snapshot_path
 from weather_app.kafka.clients import summary_consumer
 from weather_app.kafka.dead_letters import CONSUME, DeadLetters
 from weather_app.kafka.side_log import SideLog
 from weather_app.kafka.topics import broker_unreachable, lost_broker
 from weather_app.pipeline.exporter import SnapshotExporter
+from weather_app.pipeline.file_store import FileStore
 from weather_app.pipeline.log_check import LogCheck
+from weather_app.pipeline.ports import SavedState
 from weather_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -75,19 +73,6 @@ FETCH = {
     "fetch_max_bytes": 64 << 20,
     "check_crcs": True,
 }
-
-
-def load_or_create(files: SnapshotExporter, partition: int) -> PartitionSummary:
-    """The partition's summary from its file, or an empty one saved as its first file (by
-    the exporter, as every write: a newer run's claim refuses it)."""
-    path = files.path(partition)
-    if path.exists():
-        return read_summary(files.kind, path, partition)
-    summary = PartitionSummary(files.kind, partition)
-    if not files.write(summary):
-        error = files.failing()[partition]
-        raise WeatherError(f"cannot write {path}: {describe(error)}")
-    return summary
 
 
 def consume(
@@ -113,8 +98,10 @@ def consume(
     exporter.claim(partitions)
     dead_letters = DeadLetters(settings, CONSUME)
     try:
-        summaries = {p: load_or_create(exporter, p) for p in partitions}
-        checkpoints = Checkpoints(folder, summaries, exporter)
+        store = FileStore(exporter)
+        saved = {p: store.load(p) for p in partitions}
+        summaries = {p: state.summary for p, state in saved.items()}
+        checkpoints = Checkpoints(store, summaries, {p: state.last for p, state in saved.items()})
         consumer = _assigned_consumer(settings, topic, summaries)
         try:
             check = LogCheck(topic, side_log, lambda p: snapshot_path(folder, p).name)
@@ -160,23 +147,20 @@ def consume(
 
 
 class Checkpoints:
-    """Saves the partitions that moved; a failed save is retried at every later :meth:`save`."""
+    """Saves the partitions that moved to their store; a failed save is retried at every
+    later :meth:`save`."""
 
     def __init__(
-        self, folder: Path, summaries: dict[int, PartitionSummary], files: SnapshotExporter
+        self,
+        store: FileStore,
+        summaries: dict[int, PartitionSummary],
+        fingerprints: dict[int, Fingerprint | None],
     ) -> None:
-        self.folder = folder
+        self.store = store
+        self.folder = store.folder
         self.summaries = summaries
-        self.files = files
-        for partition in summaries:
-            self.files.floor(partition)  # each file was just loaded (or created): it is sound
-        #: offset each partition's file holds (what a restart resumes from)
-        self.saved = {p: s.position for p, s in summaries.items()}
-        #: the last record read before the saved position, and before the current one
-        self.saved_fingerprints: dict[int, Fingerprint | None] = {
-            p: read_fingerprint(folder, p, s.position) for p, s in summaries.items()
-        }
-        self.fingerprints = dict(self.saved_fingerprints)
+        #: the last record read before each partition's current position
+        self.fingerprints = fingerprints
         #: partitions ahead of their file
         self.pending: set[int] = set()
 
@@ -194,26 +178,17 @@ class Checkpoints:
 
     def save(self) -> None:
         for partition in sorted(self.pending):
-            summary = self.summaries[partition]
-            # first: an entry for the position the file holds and one for the new one
-            fingerprints = {
-                self.saved[partition]: self.saved_fingerprints[partition],
-                summary.position: self.fingerprints[partition],
-            }
-            before = functools.partial(write_fingerprints, self.folder, partition, fingerprints)
-            if not self.files.write(summary, before):
-                continue
-            self.pending.discard(partition)
-            self.saved[partition] = summary.position
-            self.saved_fingerprints[partition] = self.fingerprints[partition]
+            state = SavedState(self.summaries[partition], self.fingerprints[partition])
+            if self.store.replace(state):
+                self.pending.discard(partition)
 
     def check_saved(self) -> None:
         """Stopping with a file behind its summary is an error (its records are read again)."""
         if self.pending:
-            errors = self.files.failing()
+            errors = self.store.exporter.failing()
             unsaved = ", ".join(
                 f"{snapshot_path(self.folder, p)} (offset {self.summaries[p].position}, file "
-                f"at {self.saved[p]}: {describe(errors[p]) if p in errors else 'not saved'})"
+                f"at {self.store.held(p)}: {describe(errors[p]) if p in errors else 'not saved'})"
                 for p in sorted(self.pending)
             )
             raise WeatherError(f"could not save {unsaved}; the next run reads those records again")

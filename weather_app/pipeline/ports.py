@@ -1,17 +1,25 @@
-"""What the partition pipeline needs of a runtime's Kafka client: a view of one partition's log.
+"""What the partition pipeline needs of a runtime: a view of a partition's log, a state store.
 
-Every runtime hands in the same kind of view (``kafka/side_log.py`` builds one from the
+Every runtime hands in the same kind of log view (``kafka/side_log.py`` builds one from the
 settings), so the rules that read the log (``pipeline/log_check.py``) are written once. The
 view reads on the side: the runtime's own fetch positions stay where they are.
+
+Each runtime keeps its partitions' state in its own store behind :class:`StateStore` (the
+worker in a Faust table, ``worker/table_store.py``; ``consume`` in the snapshot file and the
+fingerprint file beside it, ``pipeline/file_store.py``): the same state, loaded, persisted with
+its position in one atomic write, and replaced whole; one test suite runs against both
+(``tests/pipeline/test_state_stores.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from weather_app.core.fingerprint import Record
+from weather_app.core.fingerprint import Fingerprint, Record
+from weather_app.core.partition import PartitionSummary
+from weather_app.core.summary import Stats
 
 
 @dataclass(frozen=True)
@@ -36,4 +44,34 @@ class LogView(Protocol):
     def records(self, partition: int, start: int, end: int) -> Iterator[list[Record]]:
         """The records from ``start`` up to (not including) ``end``, fetch by fetch; ends early
         where the log does."""
+        ...
+
+
+@dataclass
+class SavedState:
+    """A partition's state as a store keeps it: the summary (its groups and position) and the
+    fingerprint of the last record counted (None: nothing counted before the position).
+    ``positioned``: whether the store held a position (one that held none knows of nothing
+    counted)."""
+
+    summary: PartitionSummary
+    last: Fingerprint | None = None
+    positioned: bool = True
+
+
+class StateStore(Protocol):
+    """Where a runtime keeps its partitions' state between batches and across restarts."""
+
+    def load(self, partition: int) -> SavedState:
+        """The partition's saved state (an empty summary at 0 when nothing was saved)."""
+        ...
+
+    def persist(self, state: SavedState, changed: Mapping[str, Stats]) -> bool:
+        """Save ``changed`` (the groups a batch changed) with the position and the last record,
+        all in one atomic write; False when it could not be written now (said once: the
+        runtime tries again later, with the state then)."""
+        ...
+
+    def replace(self, state: SavedState) -> bool:
+        """Save ``state`` as the partition's whole state: nothing of the old one is kept."""
         ...

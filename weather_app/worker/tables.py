@@ -1,15 +1,13 @@
 """Per-partition summaries kept in a Faust table, with an in-memory mirror of each partition.
 
-The table is the durable state: every change goes to its changelog topic, inside the same
-Kafka transaction as the source offsets under ``exactly_once``. Keys are partition-qualified
-(``"3/A"``, ``"2/January/1990"``, ``"3/#offset"`` for the partition's position and
-``"3/#last"`` for the fingerprint of the last record counted) so one partition's state never
-mixes with another's, whatever a producer's partitioner did.
+The table is the durable state, kept through the pipeline's state-store port
+(``worker/table_store.py``: its keys): every change goes to its changelog topic, inside the
+same Kafka transaction as the source offsets under ``exactly_once``.
 
 The mirror (:class:`PartitionState`, around the core's :class:`PartitionSummary`) holds the
 same data for the partitions this worker owns. The agent reads it instead of RocksDB, and the
 snapshot exporter renders it, so snapshots can be written at shutdown, after Faust has closed
-the stores. A batch writes each changed key once, all of them in one ``update`` of the table.
+the stores.
 
 A table whose position lies beyond the partition's log end counted records the log no longer
 has (a broker that lost acknowledged writes): the partition's keys are deleted and it is
@@ -39,13 +37,14 @@ from weather_app.core.fingerprint import Fingerprint, fingerprint
 from weather_app.core.partition import PartitionSummary, Rejected
 from weather_app.core.summary import Stats
 from weather_app.pipeline.log_check import LogCheck
-from weather_app.pipeline.ports import LogBounds
+from weather_app.pipeline.ports import LogBounds, SavedState
 from weather_app.worker.batches import Batch, Record
 from weather_app.worker.faust_driver.batching import make_current
 from weather_app.worker.faust_driver.transport.consumer import consumer_record
+from weather_app.worker.table_store import LAST_KEY, OFFSET_KEY, TableStore
 
-OFFSET_KEY = "#offset"
-LAST_KEY = "#last"
+__all__ = ["LAST_KEY", "OFFSET_KEY", "TABLE", "PartitionState", "PartitionedSummaries"]
+
 #: what the data-loss lines call the worker's state
 TABLE = "the worker's table"
 
@@ -134,6 +133,7 @@ class PartitionedSummaries:
         check: LogCheck | None = None,
     ) -> None:
         self.table = table
+        self.store = TableStore(table, topic)
         self.topic = topic
         #: under exactly_once a partition with nothing in its table has counted nothing: it
         #: goes on from offset 0 whatever offset the consumer resumes at (see ``_load``)
@@ -277,49 +277,32 @@ class PartitionedSummaries:
     def _install(self, event: EventT, recount: PartitionState) -> PartitionState:
         """Put a partition counted again from the log in place of its table's state."""
         self._replace(event, recount)
-        self._persist(event, recount, recount.groups)
         return recount
 
     def _replace(self, event: EventT, state: PartitionState) -> None:
-        """Delete the partition's keys from the table; ``state`` is its mirror from now on."""
-        make_current(event)  # the deletions go to this partition's changelog (and transaction)
-        prefix = f"{state.partition}/"
-        for key in [key for key in self.table if key.startswith(prefix)]:
-            del self.table[key]
+        """``state`` is the partition's whole state in the table, and its mirror, from now on."""
+        make_current(event)  # the writes go to this partition's changelog (and transaction)
+        self.store.replace(SavedState(state.summary, state.last))
         self.partitions[state.partition] = state
 
     def _persist(self, event: EventT, state: PartitionState, changed: dict[str, Stats]) -> None:
         # Faust routes a table write to the changelog partition (and transaction) of the
         # current event; in a batch we make the partition's last event current explicitly.
         make_current(event)
-        prefix = f"{state.partition}/"
-        writes: dict[str, Any] = {prefix + group: stats for group, stats in changed.items()}
-        writes[prefix + OFFSET_KEY] = state.position
-        if state.last is not None:
-            writes[prefix + LAST_KEY] = list(state.last)
-        self.table.update(writes)  # one write per key, in this order, routed once
+        self.store.persist(SavedState(state.summary, state.last), changed)
 
     def _load(self, partition: int) -> PartitionState:
-        prefix = f"{partition}/"
+        saved = self.store.load(partition)
         # Under exactly_once the table and the committed offsets change in one transaction, so
         # an empty table means nothing was counted. Anchored at 0, a consumer that resumes
         # beyond it (a committed offset whose table changes did not survive) is rewound to 0
         # and the partition counted from the start, instead of from the middle of its log.
         state = PartitionState(
-            PartitionSummary(self.topic, partition), anchored=self.empty_means_start
+            saved.summary,
+            restored_position=saved.summary.position,
+            anchored=saved.positioned or self.empty_means_start,
+            last=saved.last,
         )
-        for key, value in self.table.items():
-            if not key.startswith(prefix):
-                continue
-            name = key[len(prefix) :]
-            if name == OFFSET_KEY:
-                state.summary.position = state.restored_position = int(value)
-                state.anchored = True
-            elif name == LAST_KEY:
-                offset, crc = value
-                state.last = (int(offset), int(crc))
-            else:
-                state.summary.groups[name] = _as_stats(value)
         log.info(
             "%s[%d]: summary loaded from the table: position %d, %d groups",
             self.topic,
@@ -388,7 +371,3 @@ def _may_rewind(state: PartitionState, position: int) -> bool:
     state.rewinds = state.rewinds + 1 if state.rewound_to == position else 1
     state.rewound_to, state.rewound_at = position, now
     return True
-
-
-def _as_stats(value: Any) -> Stats:
-    return Stats(count=value["count"], sum=value["sum"], start=value["start"], end=value["end"])
