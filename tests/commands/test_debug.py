@@ -16,6 +16,7 @@ def debugging(env: dict[str, str], tmp_path: Path, topic: str) -> Iterator[Path]
 
     On exit it is stopped with SIGTERM, which must end it cleanly (exit 0).
     """
+    tmp_path.mkdir(parents=True, exist_ok=True)
     out, err = tmp_path / "debug.out", tmp_path / "debug.err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
@@ -67,6 +68,21 @@ def test_debug_prints_only_new_records_in_the_spec_format(fresh_topics, cli_env,
         f"{{'partition': {records[0]['partition']}, 'key': 'December', "
         "'date': '1999-12-30', 'degrees': 31.5235}"
     )
+
+
+def test_a_second_run_starts_at_the_end_too(fresh_topics, cli_env, tmp_path):
+    """What arrived while no debug ran is not printed by the next run (a committed offset
+    would make it resume there)."""
+    with debugging(cli_env, tmp_path / "first", "temperatures") as out:
+        produce(cli_env, "temperatures", 3)
+        printed(out, 3, "the first run's records")
+    produce(cli_env, "temperatures", 40)  # while no debug runs
+    with debugging(cli_env, tmp_path / "second", "temperatures") as out:
+        record = '{"date": "1999-12-31", "degrees": 4.6}'
+        run_cli("send", "temperatures", record, "--key", "December", env=cli_env)
+        printed(out, 1, "the record sent during the second run")
+    records = [ast.literal_eval(line) for line in out.read_text().splitlines()]
+    assert [(r["key"], r["date"]) for r in records] == [("December", "1999-12-31")]
 
 
 def test_debug_stations_adds_station_and_rain(fresh_topics, cli_env, tmp_path):

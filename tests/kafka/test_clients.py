@@ -124,7 +124,12 @@ KAFKA_PYTHON_CLIENTS: dict[str, tuple[Callable[[Settings], Any], dict[str, Any]]
     ),
     "debug consumer": (
         lambda settings: clients.debug_consumer(settings, TEMPERATURES, "debug"),
-        {"group_id": "debug", "auto_offset_reset": "latest", "bootstrap_timeout_ms": 40_000},
+        {
+            "group_id": "debug",
+            "enable_auto_commit": False,
+            "auto_offset_reset": "latest",
+            "bootstrap_timeout_ms": 40_000,
+        },
     ),
 }
 

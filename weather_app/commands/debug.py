@@ -1,7 +1,8 @@
 """``faust -A weather_app debug``: print every new record of a topic, one dict per line.
 
-Consumer group "debug" with broker-assigned partitions; a new group starts at the end of the
-topic (it never seeks to the beginning). Records go to stdout, flushed; everything else to stderr.
+Consumer group "debug" with broker-assigned partitions; it commits nothing, so every run
+starts at the end of the topic (it never seeks to the beginning). Records go to stdout,
+flushed; everything else to stderr.
 """
 
 from __future__ import annotations

@@ -327,13 +327,16 @@ def lag_consumer(settings: Settings, timeout: float) -> kafka.KafkaConsumer:
 
 
 def debug_consumer(settings: Settings, topic: str, group: str) -> kafka.KafkaConsumer:
-    """The ``debug`` command's group member, from the topic's newest records on."""
+    """The ``debug`` command's group member, from the topic's newest records on: it commits
+    nothing, so every run starts at the end (a commit would make the next run, or one after a
+    topic reset, print records it had not been started for)."""
     from kafka import KafkaConsumer
 
     return KafkaConsumer(
         topic,
         **kafka_python_config(settings),
         group_id=group,
+        enable_auto_commit=False,
         auto_offset_reset="latest",
         bootstrap_timeout_ms=_timeout_ms(settings),
     )
