@@ -160,6 +160,28 @@ def test_under_exactly_once_a_sent_batch_becomes_the_persisted_offset_at_the_com
     assert ports.persisted == [(TP(TEMPERATURES, 2), 40)]
 
 
+def test_on_a_store_without_write_batches_the_commit_persists_it_too(ports, monkeypatch):
+    """The path no worker takes (its stores are ``GuardedStore``s): Faust writes the store and
+    the table collects the record; the source partition must still key the persisted offset
+    (keyed by the changelog partition it was never persisted)."""
+    memory = ports.table._new_store_by_url("memory://")
+    monkeypatch.setattr(ports.table, "_data", memory)
+    monkeypatch.setattr(memory, "set_persisted_offset", lambda tp, offset: None)
+    with ports.table.collecting():
+        ports.write(2, "2/A", 1)
+
+    async def send_then_ack() -> None:
+        await ports.table.send_collected()
+        (on_sent,) = [send[4] for send in ports.sends]
+        on_sent(sent(2, 40))
+
+    asyncio.run(send_then_ack())
+    persisted: list[tuple[TP, int]] = []
+    monkeypatch.setattr(memory, "set_persisted_offset", lambda tp, o: persisted.append((tp, o)))
+    app.tables.on_commit_tp(TP(TEMPERATURES, 2))
+    assert persisted == [(TP(TEMPERATURES, 2), 40)]
+
+
 def test_under_at_least_once_a_sent_batch_is_the_persisted_offset_at_once(ports, monkeypatch):
     monkeypatch.setattr(app, "in_transaction", False)
     with ports.table.collecting():

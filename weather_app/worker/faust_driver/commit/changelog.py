@@ -139,9 +139,13 @@ class BatchedTable(faust.Table):
         self._sensor_on_del(self, key)
 
     def _collect(self, key: Any, value: bytes | None) -> None:
+        """Collect a write Faust made to a store without write batches (its changelog record,
+        and the source partition whose commit persists it, as :meth:`_queue` does)."""
         partition = self.partition_for_key(key)
-        assert self._collected is not None and partition is not None
+        event = current_event()
+        assert self._collected is not None and partition is not None and event is not None
         self._collected.setdefault(partition, []).append((self._dump_key(key), value))
+        self._sources[partition] = event.message.tp
 
     def _dump_key(self, key: Any) -> bytes:
         if type(key) is str and self._json_keys:
