@@ -1,7 +1,8 @@
 """The layout's rules, checked on the source: dependencies run one way, Faust's privates stay put.
 
 * The pure core imports no framework and nothing of the product outside the core.
-* Each layer imports only the layers below it: core <- files <- kafka <- runtimes <- commands;
+* Each layer imports only the layers below it: core <- files <- pipeline <- kafka <- runtimes
+  <- commands (kafka takes only the pipeline's ports, which its side log implements);
   ``plots`` and ``spark`` take only the core, the settings and file I/O.
 * A private Faust, aiokafka or mode name (one those packages define with a leading underscore)
   is used only inside ``weather_app/worker/faust_driver``.
