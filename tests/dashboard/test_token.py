@@ -13,7 +13,7 @@ import pytest
 
 from tests.dashboard.conftest import UNREACHABLE_BROKER, ServerThread
 from tests.dashboard.fixtures import write_all
-from tests.dashboard.http import get
+from tests.dashboard.http import EventStream, get, request
 from tests.support import command_env, run_cli
 from weather_app.dashboard import server as dashboard_server
 from weather_app.dashboard.server import TOKEN_COOKIE
@@ -129,7 +129,6 @@ def test_the_bearer_token_opens_every_route(locked: ServerThread, path: str):
 
 def test_the_event_stream_opens_with_the_token(locked: ServerThread):
     import http.client
-    import urllib.parse
 
     url = urllib.parse.urlsplit(locked.url)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
@@ -138,6 +137,7 @@ def test_the_event_stream_opens_with_the_token(locked: ServerThread):
         response = connection.getresponse()
         assert response.status == 200
         assert response.headers["Content-Type"] == "text/event-stream"
+        assert_security_headers(response.headers)
         assert response.readline().startswith(b"retry: ")
     finally:
         connection.close()
@@ -177,14 +177,32 @@ def test_tokens_are_compared_in_constant_time(
     assert (digest(b"guess-guess-guess").digest(), digest(TOKEN.encode()).digest()) in compared
 
 
-def test_without_a_token_every_route_is_open_with_the_same_headers(tmp_path: Path):
+def test_without_a_token_every_response_has_the_same_headers(tmp_path: Path):
+    """Every route, and every kind of answer: 200, 304, 404, 405, /healthz, the event stream."""
     settings = locked_settings(tmp_path)
     running = ServerThread(Settings(data_dir=settings.data_dir, kafka_broker=UNREACHABLE_BROKER))
     try:
-        for path in ("/", "/api/stations", "/metrics", "/no/such/route"):
+        for path in ROUTES:
+            if path == "/events":
+                with EventStream(running.url) as stream:
+                    assert stream.response.status == 200
+                    assert_security_headers(stream.response.headers)
+                continue
             reply = get(running.url, path)
-            assert reply.status == (404 if path == "/no/such/route" else 200)
+            assert reply.status == (404 if path == "/no/such/route" else 200), path
             assert_security_headers(reply.headers)
+        etag = get(running.url, "/api/stations").headers["ETag"]
+        answers = {
+            304: get(running.url, "/api/stations", If_None_Match=etag),
+            404: get(running.url, "/api/no-such-dataset"),
+            405: request(running.url, "/api/stations", method="POST"),
+        }
+        for status, reply in answers.items():
+            assert reply.status == status
+            assert_security_headers(reply.headers)
+        health = get(running.url, "/healthz")
+        assert health.status in (200, 503)  # 503: once the lag is known to be unknown
+        assert_security_headers(health.headers)
     finally:
         running.close()
 
