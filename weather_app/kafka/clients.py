@@ -162,9 +162,19 @@ def tls_failure(connection: KafkaConnection, timeout: float) -> str | None:
     except ssl.SSLCertVerificationError as error:
         return f"TLS handshake failed: certificate verify failed: {error.verify_message}"
     except ssl.SSLError as error:
-        return f"TLS handshake failed: {error.reason or error}"
+        reason = error.reason or str(error)
+        if isinstance(error, ssl.SSLEOFError) or reason in _NOT_TLS:
+            return f"TLS handshake failed: {reason} (the broker answered without TLS: {_PLAIN})"
+        return f"TLS handshake failed: {reason}"
+    except ConnectionResetError:
+        return f"TLS handshake failed: connection reset (the broker answered without TLS: {_PLAIN})"
     except OSError as error:
         return f"TLS handshake failed: {error.strerror or type(error).__name__}"
+
+
+#: what OpenSSL says when the peer closes or answers in something else than TLS
+_NOT_TLS = ("UNEXPECTED_EOF_WHILE_READING", "WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE")
+_PLAIN = "a plaintext listener?"
 
 
 def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
