@@ -28,6 +28,8 @@ from weather_app.settings import Settings
 TIMEOUT = 3.0
 #: the TLS diagnosis after a failed connect may add up to 2 s; the rest is start-up slack
 LIMIT = TIMEOUT + 2.0 + 2.0
+#: a few connection attempts a second at most (the diagnosis's one included), not a retry storm
+MAX_CONNECTIONS = int(3 * TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,13 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
 
 
 @pytest.fixture
-def tls_listener(certificates: Certificates) -> Iterator[str]:
+def accepted() -> list[float]:
+    """When :func:`tls_listener` accepted each connection (a retry storm shows as many)."""
+    return []
+
+
+@pytest.fixture
+def tls_listener(certificates: Certificates, accepted: list[float]) -> Iterator[str]:
     """A TLS server on a free port presenting the CA-signed server certificate."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certificates.server_cert, certificates.server_key)
@@ -52,6 +60,7 @@ def tls_listener(certificates: Certificates) -> Iterator[str]:
                 continue
             except OSError:
                 return
+            accepted.append(time.monotonic())
             with contextlib.suppress(OSError), connection:
                 connection.settimeout(2)
                 with context.wrap_socket(connection, server_side=True) as tls:
@@ -106,7 +115,7 @@ def test_ssl_against_a_plaintext_port_fails_in_one_line_in_time(
 
 
 def test_a_ca_that_did_not_sign_the_broker_fails_in_one_line_in_time(
-    tls_listener: str, certificates: Certificates, tmp_path: Path
+    tls_listener: str, certificates: Certificates, tmp_path: Path, accepted: list[float]
 ):
     settings = ssl_settings(tls_listener, certificates.other_ca, tmp_path)
 
@@ -121,16 +130,18 @@ def test_a_ca_that_did_not_sign_the_broker_fails_in_one_line_in_time(
         "(SSL: TLS handshake failed: certificate verify failed: "
         "unable to get local issuer certificate)"
     ), message
+    assert len(accepted) <= MAX_CONNECTIONS, len(accepted)
 
 
 def test_spark_reachability_check_names_the_tls_failure(
-    tls_listener: str, certificates: Certificates, tmp_path: Path
+    tls_listener: str, certificates: Certificates, tmp_path: Path, accepted: list[float]
 ):
     security = ssl_settings(tls_listener, certificates.other_ca, tmp_path).kafka_security
     message, took = failure_of(lambda: require_broker(Brokers(tls_listener, security), TIMEOUT))
     assert took < LIMIT, took
     assert "\n" not in message
     assert "certificate verify failed" in message, message
+    assert len(accepted) <= MAX_CONNECTIONS, len(accepted)  # librdkafka's default: ~60
 
 
 #: a command's start-up (imports, on a busy machine) on top of the connect timeout and diagnosis

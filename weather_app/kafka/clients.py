@@ -393,4 +393,12 @@ def reachability_admin(connection: KafkaConnection) -> confluent_kafka.admin.Adm
     """A Spark job's check that a broker answers before its query starts."""
     from confluent_kafka.admin import AdminClient
 
-    return AdminClient({**confluent_config(connection), "log_level": 2})  # no per-retry lines
+    return AdminClient(
+        {
+            **confluent_config(connection),
+            "log_level": 2,  # no per-retry lines
+            # a second between attempts: a TLS handshake that fails was retried ~20 times a
+            # second (librdkafka's 100 ms) for the whole connect timeout
+            "reconnect.backoff.ms": 1000,
+        }
+    )
