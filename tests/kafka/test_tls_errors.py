@@ -159,9 +159,14 @@ STARTUP_SLACK = 20.0
     ],
 )
 def test_runtimes_exit_with_one_line_on_a_wrong_ca(
-    args: tuple[str, ...], tls_listener: str, certificates: Certificates, cli_env: dict[str, str]
+    args: tuple[str, ...],
+    tls_listener: str,
+    certificates: Certificates,
+    cli_env: dict[str, str],
+    accepted: list[float],
 ):
-    """One error line (the worker's start-up log lines come before it), in bounded time."""
+    """One error line (the worker's start-up log lines come before it), in bounded time, with
+    a few connection attempts."""
     env = {
         **cli_env,
         "KAFKA_BROKER": tls_listener,
@@ -182,3 +187,4 @@ def test_runtimes_exit_with_one_line_on_a_wrong_ca(
     assert lines[0].startswith("error: cannot reach the Kafka broker"), lines
     assert "certificate verify failed" in lines[0], lines
     assert took < LIMIT + STARTUP_SLACK, took
+    assert len(accepted) <= MAX_CONNECTIONS, len(accepted)
