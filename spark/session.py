@@ -54,6 +54,7 @@ def spark_session(app_name: str, *, streaming: bool = True) -> SparkSession:
     Spark Connect, where the server starts them), their source runners are then forked from a
     warm Python process started here, beside the JVM (:mod:`spark.warm_runner`).
     """
+    job_settings()  # a setting the job cannot run with: one line now, not after the JVM's start
     remote = os.environ.get("SPARK_REMOTE")  # pyspark then builds a Spark Connect session
     if remote and os.environ.get("SPARK_MASTER"):
         raise WeatherError("set SPARK_MASTER or SPARK_REMOTE, not both")

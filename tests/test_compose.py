@@ -106,7 +106,7 @@ def test_replication_matches_the_broker_count(profile, env, brokers, min_isr):
         voters.add(quorum)
     assert len(voters) == 1 and len(voters.pop().split(",")) == brokers
     for service in app_services().values():
-        if "secure" in service.get("profiles", []):  # its own broker: test_secure_profile_*
+        if service in SECURE_APPS.values():  # its own broker: test_secure_profile_*
             continue
         app_env = {k: resolve(v, env) for k, v in service["environment"].items()}
         assert app_env["WEATHER_REPLICATION_FACTOR"] == str(brokers)
@@ -199,11 +199,7 @@ def test_scaled_workers_share_snapshots_but_not_their_state():
 
 # -- the `secure` profile ----------------------------------------------------------------------
 
-SECURE_APPS = {
-    name: service
-    for name, service in app_services().items()
-    if "secure" in service.get("profiles", [])
-}
+SECURE_APPS = {name: service for name, service in app_services().items() if "-secure" in name}
 START_SCRIPT = (REPO / "scripts" / "kafka-secure-start.sh").read_text()
 SECRETS_DIR = "/run/secrets/"
 
@@ -226,10 +222,24 @@ def test_secure_profile_runs_the_pipeline_against_its_own_broker():
         "worker-secure",
         "producer-secure",
         "dashboard-secure",
+        "spark-job-secure",
     }
+    assert {name.removesuffix("-secure") for name in SECURE_APPS} >= {
+        name
+        for name, service in app_services().items()
+        if name != "plots" and "-secure" not in name
+    }  # every app service that reads Kafka (plot reads the snapshot files only)
     for name, service in SECURE_APPS.items():
         plain = SERVICES[name.removesuffix("-secure")]
         assert argv(service) == argv(plain), name
+        assert service["volumes"] == ["weather-secure-data:/data"], name
+    job = SECURE_APPS["spark-job-secure"]
+    assert "SPARK_MASTER" not in job["environment"]  # local[*]: the secrets are in this container
+    assert (
+        job["environment"]["SPARK_PACKAGES"]
+        == SERVICES["spark-job"]["environment"]["SPARK_PACKAGES"]
+    )
+    assert job["profiles"] == ["secure-jobs"]  # run on demand, as spark-job is
     kafka = SERVICES["kafka-secure"]
     assert kafka["profiles"] == ["secure"] and kafka["image"] == SERVICES["kafka"]["image"]
     assert SERVICES["topics-secure"]["depends_on"] == {

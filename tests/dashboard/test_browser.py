@@ -214,9 +214,7 @@ def test_ten_thousand_stations_show_the_highest_and_lowest_and_a_search_finds_an
     server = ServerThread(settings, lag=CaughtUp())
     problems: list[str] = []
     try:
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
+        page = watched_page(browser, problems, viewport={"width": 1280, "height": 1000})
         page.goto(server.url + "/")
         page.wait_for_selector("body[data-ready=true]", timeout=30_000)
         labels = page.locator("#chart-stations g.mark-rect path").evaluate_all(

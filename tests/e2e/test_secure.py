@@ -3,13 +3,15 @@
 The embedded broker takes SASL/PLAIN handshakes with any credentials and lists each
 ``SaslHandshake`` / ``SaslAuthenticate`` it receives in ``noida-db activity`` (one line each,
 stamped to the second). Each runtime runs alone in a window of whole seconds of its own, so a
-``SaslAuthenticate`` stamped inside the window is that runtime's. The same runs without the
-settings leave no SASL line at all. The password, distinctive, must appear in no output, log,
-HTTP answer or data file of any run.
+``SaslAuthenticate`` stamped inside the window is that runtime's. The Spark jobs that read Kafka
+(dataset, stats, predict) each get a window; train reads the dataset's parquet only. The same
+runs without the settings leave no SASL line at all. The password, distinctive, must appear in
+no output, log, HTTP answer or data file of any run.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -21,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.commands.test_debug import debugging
+from tests.spark.jobs import job_until
 from tests.support import (
     BIN,
     REPO,
@@ -90,9 +93,15 @@ class Activity:
             self.outputs.append(text if isinstance(text, str) else text.decode(errors="replace"))
 
 
-def spark_job(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+#: a row of the stats table, and a prediction, for station A (the jobs' console output)
+STATS_ROW = r"^\|A\s*\|\d{4}-\d\d-\d\d\|\d{4}-\d\d-\d\d\|\d+\s*\|"
+PREDICTION_ROW = r"^\|A\s*\|\d{4}-\d\d-\d\d\|[01]\.0\s*\|$"
+
+
+def spark_job(env: dict[str, str], name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m spark.NAME ARGS`` run to its end."""
     result = subprocess.run(
-        [sys.executable, "-m", "spark.dataset", *args],
+        [sys.executable, "-m", f"spark.{name}", *args],
         env={**env, "PYSPARK_PYTHON": sys.executable},
         cwd=REPO,
         capture_output=True,
@@ -100,8 +109,19 @@ def spark_job(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
         timeout=1200,
         stdin=subprocess.DEVNULL,
     )
-    assert result.returncode == 0, f"spark.dataset exited {result.returncode}:\n{result.stderr}"
+    assert result.returncode == 0, f"spark.{name} exited {result.returncode}:\n{result.stderr}"
     return result
+
+
+def spark_streaming_job(
+    activity: Activity, env: dict[str, str], pattern: str, name: str, errors: Path
+) -> None:
+    """A streaming job run until it prints a line matching ``pattern``; its output kept."""
+    printed = job_until(
+        {**env, "PYSPARK_PYTHON": sys.executable}, pattern, name, "--every", "2", stderr=errors
+    )
+    assert re.search(pattern, printed, re.M), f"spark.{name} printed no such line:\n{printed}"
+    activity.keep(printed, errors.read_bytes())
 
 
 def fetch(url: str) -> bytes:
@@ -112,7 +132,9 @@ def fetch(url: str) -> bytes:
 def run_pipeline(
     activity: Activity, broker: EmbeddedBroker, env: dict[str, str], tmp: Path, spark: bool = True
 ) -> None:
-    """topics, produce, worker, consume, debug, dashboard lag and a Spark job, one at a time."""
+    """topics, produce, worker, consume, debug, dashboard lag, then (with ``spark``) the Spark
+    jobs that read Kafka (dataset, stats, predict after train), one at a time; without
+    ``spark`` the dataset job only (the others read Kafka through the same ``read_kafka``)."""
     data_dir = Path(env["WEATHER_DATA_DIR"])
     data_dir.mkdir()
     tmp = tmp / "runs"
@@ -160,12 +182,18 @@ def run_pipeline(
             activity.keep(wait_for(lag_known, 120, "the dashboard's lag of 0"))
             activity.keep(fetch(url + "/"), fetch(url + "/metrics"))
         activity.keep(log.read_bytes())
+    with activity.step("spark dataset job"):
+        result = spark_job(env, "dataset", "--available-now")
+        activity.keep(result.stdout, result.stderr)
+    written = (data_dir / "spark" / "dataset").rglob("*.parquet")
+    assert any(written), "the Spark job wrote nothing"
     if spark:
-        with activity.step("spark dataset job"):
-            result = spark_job(env, "--available-now")
-            activity.keep(result.stdout, result.stderr)
-        written = (data_dir / "spark" / "dataset").rglob("*.parquet")
-        assert any(written), "the Spark job wrote nothing"
+        result = spark_job(env, "train", "--seed", "3")  # no Kafka: the dataset's parquet
+        activity.keep(result.stdout, result.stderr)
+        with activity.step("spark stats job"):
+            spark_streaming_job(activity, env, STATS_ROW, "stats", tmp / "stats.err")
+        with activity.step("spark predict job"):
+            spark_streaming_job(activity, env, PREDICTION_ROW, "predict", tmp / "predict.err")
     for path in [*data_dir.rglob("*"), *tmp.rglob("*")]:
         if path.is_file() and not path.is_symlink():
             activity.keep(path.read_bytes())
@@ -206,9 +234,10 @@ def test_every_runtime_authenticates_and_no_output_shows_the_password(
     assert len(activity.outputs) > 20  # the check read every run's output
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1200)
 def test_without_the_settings_no_runtime_authenticates(tmp_path: Path, broker_dir: Path):
-    """The same runs but the Spark job (minutes; its reader takes the same settings)."""
+    """The same runs, of the Spark jobs the dataset job only (minutes each; the others read
+    Kafka through the same ``read_kafka``)."""
     activity = Activity(broker_dir, expect_sasl=False)
     broker = EmbeddedBroker(free_port(), broker_dir)
     with activity.step("the embedded broker's readiness check"):

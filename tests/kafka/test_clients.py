@@ -205,7 +205,17 @@ def test_the_aiokafka_clients_have_the_broker_and_their_options(recorded):
 def test_the_spark_reachability_check_has_the_broker_and_quiet_logs(recorded):
     clients.reachability_admin(Brokers("a:1,b:2"))
     assert recorded == [
-        (({"bootstrap.servers": "a:1,b:2", "security.protocol": "plaintext", "log_level": 2},), {})
+        (
+            (
+                {
+                    "bootstrap.servers": "a:1,b:2",
+                    "security.protocol": "plaintext",
+                    "log_level": 2,
+                    "reconnect.backoff.ms": 1000,
+                },
+            ),
+            {},
+        )
     ]
 
 

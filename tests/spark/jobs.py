@@ -43,22 +43,25 @@ def job_until(
     *args: str,
     timeout: float = 240,
     cwd: Path = REPO,
+    stderr: Path | None = None,
 ) -> str:
-    """Run a streaming job until a line of its output matches ``pattern``; its output so far.
+    """Run a streaming job until a line of its output matches ``pattern``; its output so far
+    (its stderr into the file ``stderr``, if given).
 
     The job's first trigger pays for a cold JVM and Python workers, which takes anything from
     seconds to a minute on a busy machine: waiting for the line beats guessing a run time.
     """
-    process = subprocess.Popen(
-        [sys.executable, "-m", f"spark.{name}", *args, "--seconds", str(timeout)],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
+    with open(stderr or os.devnull, "wb") as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"spark.{name}", *args, "--seconds", str(timeout)],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
     lines: list[str] = []
     try:
         assert process.stdout is not None

@@ -162,3 +162,31 @@ def test_a_master_and_a_connect_server_together_are_refused(
     monkeypatch.setenv("SPARK_REMOTE", "sc://127.0.0.1:15002")
     with pytest.raises(WeatherError, match="SPARK_MASTER or SPARK_REMOTE, not both"):
         spark_session("both")
+
+
+@pytest.mark.parametrize("job", ["stats", "dataset", "predict"])
+def test_a_bad_security_setting_is_refused_in_one_line_before_spark_starts(
+    job: str, tmp_path: Path
+) -> None:
+    """The settings are read before the JVM: its start-up lines would come first, and take
+    seconds, for a job that cannot run."""
+    (tmp_path / "spark" / "model").mkdir(parents=True)  # predict checks for it before Spark
+    env = command_env(
+        WEATHER_DATA_DIR=str(tmp_path),
+        KAFKA_SECURITY_PROTOCOL="SASL_SSL",
+        KAFKA_SASL_USERNAME="weather",
+        KAFKA_SASL_PASSWORD="pw-Session-3Fj",
+        KAFKA_SSL_CAFILE=str(tmp_path / "no-such-ca.pem"),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", f"spark.{job}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode != 0
+    assert result.stderr.splitlines() == [
+        f"error: KAFKA_SSL_CAFILE is not a readable file: {tmp_path / 'no-such-ca.pem'}"
+    ]

@@ -286,11 +286,12 @@ def _token_required(token: str) -> Any:
     ``Authorization: Bearer`` (tools, Prometheus), or the cookie a browser gets by opening any
     page with ``?token=`` once (redirected to the same URL without it, so the token leaves the
     address bar; the page's fetches, event stream and downloads then carry the cookie).
-    Anything else is a bare 401. Every comparison takes constant time."""
-    expected = token.encode()
+    Anything else is a bare 401. Every comparison takes constant time: of digests, so not even
+    the token's length shows."""
+    expected = _digest(token)
 
     def matches(given: str | None) -> bool:
-        return given is not None and hmac.compare_digest(given.encode(), expected)
+        return given is not None and hmac.compare_digest(_digest(given), expected)
 
     @web.middleware
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -311,3 +312,9 @@ def _token_required(token: str) -> Any:
         )
 
     return check
+
+
+def _digest(text: str) -> bytes:
+    """SHA-256 of ``text``; header bytes that are not UTF-8 (aiohttp keeps them as surrogates,
+    which a plain ``encode`` refuses) digest too, as a value that matches no token."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()

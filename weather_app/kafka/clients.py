@@ -162,9 +162,19 @@ def tls_failure(connection: KafkaConnection, timeout: float) -> str | None:
     except ssl.SSLCertVerificationError as error:
         return f"TLS handshake failed: certificate verify failed: {error.verify_message}"
     except ssl.SSLError as error:
-        return f"TLS handshake failed: {error.reason or error}"
+        reason = error.reason or str(error)
+        if isinstance(error, ssl.SSLEOFError) or reason in _NOT_TLS:
+            return f"TLS handshake failed: {reason} (the broker answered without TLS: {_PLAIN})"
+        return f"TLS handshake failed: {reason}"
+    except ConnectionResetError:
+        return f"TLS handshake failed: connection reset (the broker answered without TLS: {_PLAIN})"
     except OSError as error:
         return f"TLS handshake failed: {error.strerror or type(error).__name__}"
+
+
+#: what OpenSSL says when the peer closes or answers in something else than TLS
+_NOT_TLS = ("UNEXPECTED_EOF_WHILE_READING", "WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE")
+_PLAIN = "a plaintext listener?"
 
 
 def faust_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
@@ -375,4 +385,12 @@ def reachability_admin(connection: KafkaConnection) -> confluent_kafka.admin.Adm
     """A Spark job's check that a broker answers before its query starts."""
     from confluent_kafka.admin import AdminClient
 
-    return AdminClient({**confluent_config(connection), "log_level": 2})  # no per-retry lines
+    return AdminClient(
+        {
+            **confluent_config(connection),
+            "log_level": 2,  # no per-retry lines
+            # a second between attempts: a TLS handshake that fails was retried ~20 times a
+            # second (librdkafka's 100 ms) for the whole connect timeout
+            "reconnect.backoff.ms": 1000,
+        }
+    )
