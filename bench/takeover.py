@@ -23,8 +23,8 @@ Measured from the snapshot files (polled every 10 ms):
   partition moved again).
 
 Run: ``python bench/takeover.py [--before 20] [--after 30] [--scenario restart|kill|both]
-[--standbys N]``;
-the table goes to stdout, progress to stderr.
+[--standbys N [N ...]] [--keep DIR]`` (``--standbys 0 1``: each scenario without and with a
+standby replica, one after the other); the table goes to stdout, progress to stderr.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ _ASSIGNED = re.compile(r"\|\s*temperatures\s*\|\s*\{([^}]*)\}")
 class Worker:
     """A worker process sharing ``data_dir`` with its peers, with its own state folder."""
 
-    def __init__(self, settings: Settings, root: Path, name: str, standbys: int = 0) -> None:
+    def __init__(self, settings: Settings, root: Path, name: str, standbys: int) -> None:
         self.name = name
         self.log = root / f"{name}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WEATHER_", "KAFKA_"))}
@@ -290,12 +290,19 @@ def main() -> None:
     parser.add_argument("--after", type=float, default=30.0, help="seconds after the takeover")
     parser.add_argument("--keep", type=Path, help="run in (and keep) this folder: logs, data")
     parser.add_argument("--scenario", choices=[*SCENARIOS, "both"], default="both")
-    parser.add_argument("--standbys", type=int, default=0, help="WEATHER_STANDBY_REPLICAS")
+    parser.add_argument(
+        "--standbys",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="WEATHER_STANDBY_REPLICAS; several values: each scenario with each, in turn",
+    )
     args = parser.parse_args()
     chosen = list(SCENARIOS) if args.scenario == "both" else [args.scenario]
     for scenario in chosen:
-        keep = args.keep / scenario if args.keep else None
-        print(run(args.before, args.after, keep, scenario, args.standbys), flush=True)
+        for standbys in args.standbys:
+            keep = args.keep / f"{scenario}-{standbys}" if args.keep else None
+            print(run(args.before, args.after, keep, scenario, standbys), flush=True)
 
 
 if __name__ == "__main__":
