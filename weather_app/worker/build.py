@@ -53,7 +53,10 @@ def create_app(settings: Settings) -> WorkerApp:
         consumer_group_instance_id=worker_id(settings),
         # a crashed worker's partitions move to the others once its session expires
         broker_session_timeout=settings.session_timeout,
-        broker_heartbeat_interval=max(settings.session_timeout / 10, 0.5),
+        # a heartbeat is how a member learns that the group rebalances (a peer restarted or
+        # evicted): at a tenth of the session timeout (1 s) a takeover waited up to 1 s per
+        # member and round for it (bench/takeover.py); a thirtieth costs a few small requests
+        broker_heartbeat_interval=max(settings.session_timeout / 30, 0.2),
         broker_rebalance_timeout=settings.session_timeout * 2,
         # standby replicas (WEATHER_STANDBY_REPLICAS, 1 by default): a worker that takes a dead
         # peer's partition over promotes its warm copy instead of reading the changelog from
