@@ -228,6 +228,14 @@ def run(before: float, after: float, keep: Path | None, scenario: str, standbys:
                 settled = max(
                     next(t for t, _ in timeline.changes[p] if t > moved) for p in _partitions()
                 )
+                # wall-clock times, to line the files up with the workers' log lines
+                say(
+                    f"killed at {wall_clock(killed)}; first progress after: "
+                    + ", ".join(
+                        f"{p}: {wall_clock(next(t for t, _ in timeline.changes[p] if t > killed))}"
+                        for p in _partitions()
+                    )
+                )
                 time.sleep(after)  # the phase after the takeover: a duration, not a condition
                 ended = time.perf_counter()
                 survivors = [w for w in workers if w.name != victim.name]
@@ -278,6 +286,12 @@ def report(
             f"p99 {percentile(values, 99):5.0f} ms   ({len(values)} samples)"
         )
     return "\n".join(lines)
+
+
+def wall_clock(moment: float) -> str:
+    """A ``time.perf_counter()`` moment as the wall-clock time of day the logs show."""
+    wall = time.time() - (time.perf_counter() - moment)
+    return time.strftime("%H:%M:%S", time.localtime(wall)) + f".{int(wall % 1 * 1000):03d}"
 
 
 def _partitions() -> range:
