@@ -23,8 +23,8 @@ Measured from the snapshot files (polled every 10 ms):
   partition moved again).
 
 Run: ``python bench/takeover.py [--before 20] [--after 30] [--scenario restart|kill|both]
-[--standbys N]``;
-the table goes to stdout, progress to stderr.
+[--standbys N [N ...]] [--keep DIR]`` (``--standbys 0 1``: each scenario without and with a
+standby replica, one after the other); the table goes to stdout, progress to stderr.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ _ASSIGNED = re.compile(r"\|\s*temperatures\s*\|\s*\{([^}]*)\}")
 class Worker:
     """A worker process sharing ``data_dir`` with its peers, with its own state folder."""
 
-    def __init__(self, settings: Settings, root: Path, name: str, standbys: int = 0) -> None:
+    def __init__(self, settings: Settings, root: Path, name: str, standbys: int) -> None:
         self.name = name
         self.log = root / f"{name}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("WEATHER_", "KAFKA_"))}
@@ -228,6 +228,14 @@ def run(before: float, after: float, keep: Path | None, scenario: str, standbys:
                 settled = max(
                     next(t for t, _ in timeline.changes[p] if t > moved) for p in _partitions()
                 )
+                # wall-clock times, to line the files up with the workers' log lines
+                say(
+                    f"killed at {wall_clock(killed)}; first progress after: "
+                    + ", ".join(
+                        f"{p}: {wall_clock(next(t for t, _ in timeline.changes[p] if t > killed))}"
+                        for p in _partitions()
+                    )
+                )
                 time.sleep(after)  # the phase after the takeover: a duration, not a condition
                 ended = time.perf_counter()
                 survivors = [w for w in workers if w.name != victim.name]
@@ -280,6 +288,12 @@ def report(
     return "\n".join(lines)
 
 
+def wall_clock(moment: float) -> str:
+    """A ``time.perf_counter()`` moment as the wall-clock time of day the logs show."""
+    wall = time.time() - (time.perf_counter() - moment)
+    return time.strftime("%H:%M:%S", time.localtime(wall)) + f".{int(wall % 1 * 1000):03d}"
+
+
 def _partitions() -> range:
     return range(PARTITIONS[TEMPERATURES])
 
@@ -290,12 +304,19 @@ def main() -> None:
     parser.add_argument("--after", type=float, default=30.0, help="seconds after the takeover")
     parser.add_argument("--keep", type=Path, help="run in (and keep) this folder: logs, data")
     parser.add_argument("--scenario", choices=[*SCENARIOS, "both"], default="both")
-    parser.add_argument("--standbys", type=int, default=0, help="WEATHER_STANDBY_REPLICAS")
+    parser.add_argument(
+        "--standbys",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="WEATHER_STANDBY_REPLICAS; several values: each scenario with each, in turn",
+    )
     args = parser.parse_args()
     chosen = list(SCENARIOS) if args.scenario == "both" else [args.scenario]
     for scenario in chosen:
-        keep = args.keep / scenario if args.keep else None
-        print(run(args.before, args.after, keep, scenario, args.standbys), flush=True)
+        for standbys in args.standbys:
+            keep = args.keep / f"{scenario}-{standbys}" if args.keep else None
+            print(run(args.before, args.after, keep, scenario, standbys), flush=True)
 
 
 if __name__ == "__main__":

@@ -618,3 +618,65 @@ def test_a_survivor_promotes_its_standbys_instead_of_replaying_the_changelogs(
     assert len(starts) == 10, starts  # a owns every changelog partition now
     replayed = sorted(tp for tp, offset in starts.items() if offset < 0)
     assert replayed == [], f"read from the start instead of a standby's offset: {replayed}"
+
+
+def total_offset(data_dir: Path) -> int:
+    """Records summarised so far, over every partition file of both kinds."""
+    return sum(sum(offsets(data_dir, kind).values()) for kind in KINDS)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("kill_when", ["standbys_started", "standbys_caught_up"])
+def test_standbys_started_on_filled_changelogs_are_promoted_with_every_key(
+    kill_when, base, data_dir, kafka_broker, tmp_path
+):
+    """``b`` joins while ``a`` summarises a running producer alone, so b's standbys start on
+    changelogs a has filled (a standby read from the start, whose first fetch comes back at
+    once) and restart on every rebalance while they grow; ``a`` is then SIGKILLed and ``b``
+    promotes them. b's files must equal the ground truth (a standby that missed a changelog
+    record lacks the keys it wrote) and its recovery must start at its standbys' offsets."""
+    env = {
+        **base,
+        "WEATHER_SESSION_TIMEOUT_SEC": str(SHORT_SESSION_SEC),
+        "WEATHER_STANDBY_REPLICAS": "1",
+    }
+    group = Group(env, tmp_path)
+    group.start("a")
+    producer = producing(base, tmp_path / "producer.log", 17)
+    monitor = StallMonitor(data_dir)
+    try:
+        group.wait_ready("a")
+        wait_for(lambda: all(offsets(data_dir, k) for k in KINDS), 60, "first snapshots")
+        monitor.start()
+        wait_for(lambda: all_committed(kafka_broker), 60, "a commit of every partition")
+        wait_for(lambda: total_offset(data_dir) >= 8_000, 90, "8,000 records summarised by a")
+        group.start("b")
+        group.wait_ready("b")
+        if kill_when == "standbys_caught_up":
+            # two more rebalances (c joins, then leaves): b's standbys restart on grown logs
+            group.start("c")
+            group.wait_ready("c")
+            assert group.workers["c"].stop() == 0, group.tails()
+            del group.workers["c"]
+            wait_every_partition_moves(data_dir, "every partition to move after c left")
+        group.kill("a")
+        del group.workers["a"]
+        wait_every_partition_moves(data_dir, "the takeover of a")
+        log = group.workers["b"].log.read_text()
+        starts = active_starts(log)
+        # b's active partitions before the takeover: one it wrote since its last commit is
+        # rebuilt from the start (commit.stores), whatever its standby held
+        kept = active_starts(log.rsplit("Reading Starts At - Active", 1)[0])
+        stall = monitor.stop()
+        lost, doubled = finish(group, producer, data_dir, kafka_broker)
+    finally:
+        stop_everything(group, producer, monitor)
+    report(f"SIGKILL, standby promoted ({kill_when})", "SIGKILL", lost, doubled, stall)
+    assert monitor.backwards == [], f"offsets went backwards: {monitor.backwards}"
+    assert_exact(data_dir, kafka_broker)
+    assert group.problems() == []
+    assert len(starts) == 10, starts  # b owns every changelog partition now
+    promoted = {tp: offset for tp, offset in starts.items() if tp not in kept}
+    assert promoted, f"b took over nothing: {starts}"
+    replayed = sorted(tp for tp, offset in promoted.items() if offset < 0)
+    assert replayed == [], f"read from the start instead of a standby's offset: {replayed}"

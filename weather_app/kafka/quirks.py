@@ -69,8 +69,9 @@ QUIRKS: tuple[Quirk, ...] = (
         "member eviction",
         "never expires the session of a member that died without leaving, nor the member id "
         "aiokafka dropped after an error, so the group's rebalance waits for it forever",
-        "a worker evicts its previous incarnation at start; beside the event loop it beats a "
-        "liveness file and evicts peers whose file went stale, and its own dropped ids",
+        "a worker evicts its previous incarnation right before its first join; beside the "
+        "event loop it beats a liveness file and evicts peers whose file went stale, and its "
+        "own dropped ids",
         "weather_app.kafka.membership (started by weather_app.worker.app; the member id it "
         "evicts is recorded by weather_app.worker.agents)",
     ),
@@ -80,10 +81,11 @@ QUIRKS: tuple[Quirk, ...] = (
         "SIGKILL) another member's assignment, with no rebalance: both then own those "
         "partitions (seen with two aiokafka members: the restarted one always got the second "
         "member's partitions)",
-        "the restarted worker evicts its previous incarnation before it joins (the member "
-        "eviction's start step), so the group rebalances instead of handing out a stale "
-        "assignment; against Apache Kafka the restart is a static rejoin",
-        "weather_app.kafka.membership (evict_previous_member, called by weather_app.worker.app)",
+        "the restarted worker evicts its previous incarnation right before it joins (the "
+        "member eviction's first step), so the group rebalances once, with it, instead of "
+        "handing out a stale assignment; against Apache Kafka the restart is a static rejoin",
+        "weather_app.kafka.membership (evict_previous_member, registered by weather_app.worker.app "
+        "with weather_app.worker.faust_driver.group.before_first_join)",
     ),
 )
 

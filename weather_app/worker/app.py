@@ -19,7 +19,7 @@ from weather_app.worker import interpreter
 from weather_app.worker.batches import RecordBatches
 from weather_app.worker.faust_driver.app import InternalsApp
 from weather_app.worker.faust_driver.commit.store_memory import store_memory
-from weather_app.worker.faust_driver.group import JoinRefused, tenure
+from weather_app.worker.faust_driver.group import JoinRefused, before_first_join, tenure
 from weather_app.worker.faust_driver.install import install
 from weather_app.worker.faust_driver.transport.consumer import member_id
 from weather_app.worker.log_level import drop_unlogged_levels
@@ -61,7 +61,8 @@ class WeatherApp(InternalsApp):
             raise SystemExit(f"error: {error}") from None
         self.consumer.on_committed = self.metrics.commits.inc  # type: ignore[attr-defined]
         if self.broker_quirks:  # the "member eviction" workaround (kafka/quirks.py)
-            evict_previous_member(self.settings)
+            settings = self.settings
+            before_first_join(lambda: evict_previous_member(settings))
             self.liveness = Liveness(self.settings, self.member_id)
             self.liveness.start()
         self.broker_watch = BrokerWatch(

@@ -53,11 +53,14 @@ def create_app(settings: Settings) -> WorkerApp:
         consumer_group_instance_id=worker_id(settings),
         # a crashed worker's partitions move to the others once its session expires
         broker_session_timeout=settings.session_timeout,
-        broker_heartbeat_interval=max(settings.session_timeout / 10, 0.5),
+        # a heartbeat is how a member learns that the group rebalances (a peer restarted or
+        # evicted): at a tenth of the session timeout (1 s) a takeover waited up to 1 s per
+        # member and round for it (bench/takeover.py); a thirtieth costs a few small requests
+        broker_heartbeat_interval=max(settings.session_timeout / 30, 0.2),
         broker_rebalance_timeout=settings.session_timeout * 2,
-        # standby replicas (WEATHER_STANDBY_REPLICAS): faust 0.15.3's standby reading lost
-        # records now and then (a replica that had read a changelog to its end lacked a key
-        # written at its start)
+        # standby replicas (WEATHER_STANDBY_REPLICAS, 1 by default): a worker that takes a dead
+        # peer's partition over promotes its warm copy instead of reading the changelog from
+        # the start (their reading lost records until faust_driver/recovery.py's drain fix)
         table_standby_replicas=settings.standby_replicas,
         # a fetch hands over up to 20,000 records, and up to 65,536 may wait for the agents
         # (which take each partition's waiting records as one batch) before partitions

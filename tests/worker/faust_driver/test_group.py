@@ -94,3 +94,21 @@ def test_a_member_whose_generation_was_reset_has_no_tenure(monkeypatch):
     asyncio.run(GroupCoordinator._do_heartbeat(member))  # type: ignore[arg-type]
     member.generation, member.member_id = -1, ""  # aiokafka's reset_generation (fenced)
     assert group.tenure(app_with(member)) is None
+
+
+def test_a_step_before_the_first_join_runs_once_and_before_its_join_group(monkeypatch):
+    """The restarted worker evicts its previous incarnation there, not when it starts: its
+    peers then rebalance once, with it, instead of once without it and again when it joins."""
+    order: list[str] = []
+    member = Member(3)
+
+    async def join(self: Member, subscription: object, previous: object) -> object:
+        order.append("JoinGroup")
+        return {"assignment"}
+
+    monkeypatch.setattr(group, "_original_ensure_active_group", join)
+    monkeypatch.setattr(group, "_first_join_steps", [])
+    group.before_first_join(lambda: order.append("evict the previous incarnation"))
+    for _ in range(2):
+        asyncio.run(GroupCoordinator.ensure_active_group(member, None, None))  # type: ignore[arg-type]
+    assert order == ["evict the previous incarnation", "JoinGroup", "JoinGroup"]

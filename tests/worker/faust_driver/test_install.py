@@ -38,6 +38,7 @@ def test_install_applies_every_patch_and_registers_the_guarded_store(restored_dr
         "GroupCoordinator._do_heartbeat",
         "GroupCoordinator.ensure_active_group",
         "Recovery._build_offsets",
+        "FlowControlEvent.resume",
     }
     assert faust.stores.by_url("rocksdb://") is GuardedStore
     assert stores.uncommitted is tracker
@@ -52,6 +53,7 @@ def test_without_the_broker_quirks_their_patches_stay_off(restored_driver, tmp_p
         "GroupCoordinator._do_heartbeat",
         "GroupCoordinator.ensure_active_group",
         "Recovery._build_offsets",
+        "FlowControlEvent.resume",
     }
 
 

@@ -4,11 +4,13 @@ and ending at the last data record when the log ends with a transaction marker."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from types import SimpleNamespace
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
 from yarl import URL
 
@@ -138,3 +140,60 @@ def test_the_probe_finds_the_last_committed_data_record_on_the_broker(kafka_brok
 
 def test_an_empty_log_needs_no_probe():
     assert asyncio.run(last_data_records(Brokers("127.0.0.1:1"), {TP("x", 0): 0})) == {}
+
+
+async def _queued_after_resume(suspended: bool) -> list[str]:
+    """What a managed queue still holds after a resume of a suspended or a running flow."""
+    from mode.utils.queues import FlowControlEvent, FlowControlQueue
+
+    flow = FlowControlEvent(initially_suspended=suspended)
+    queue: FlowControlQueue[str] = FlowControlQueue(flow_control=flow, clear_on_resume=True)
+    queue.put_nowait("a standby's changelog record")
+    flow.resume()
+    return [queue.get_nowait() for _ in range(queue.qsize())]
+
+
+def test_a_resume_of_a_running_flow_keeps_the_queued_records(driver_installed):
+    """Faust's on_recovery_completed resumes a running flow after the standbys were resumed:
+    mode's resume cleared their fetched changelog records, which were never read again."""
+    assert asyncio.run(_queued_after_resume(suspended=False)) == ["a standby's changelog record"]
+
+
+def test_a_resume_of_a_suspended_flow_still_clears_the_old_assignments_records(
+    driver_installed,
+):
+    assert asyncio.run(_queued_after_resume(suspended=True)) == []
+
+
+STANDBY = TP("weather-x-changelog", 2)
+
+
+class DrainingFetcher:
+    """aiokafka's ``Fetcher.fetched_records`` as it picks partitions: those buffered and in
+    ``partitions``, or every buffered one when ``partitions`` is empty."""
+
+    _closed = False
+
+    def __init__(self, buffered: dict[TP, list[int]]) -> None:
+        self.buffered = buffered
+        self._subscriptions = SimpleNamespace(fetch_context=contextlib.nullcontext)
+
+    async def fetched_records(self, partitions, timeout=0, max_records=None):
+        return {tp: v for tp, v in self.buffered.items() if not partitions or tp in partitions}
+
+
+def drain(fetch_records, active: set[TP]) -> dict[TP, list[int]]:
+    """What a fetch hands Faust while ``active`` (Faust's live set) is what it is."""
+    consumer_thread = ConsumerThread.__new__(ConsumerThread)
+    consumer_thread.consumer = SimpleNamespace(flow_active=True)
+    fake = SimpleNamespace(_closed=False, _fetcher=DrainingFetcher({STANDBY: [0, 1, 2]}))
+    return asyncio.run(fetch_records(consumer_thread, fake, active, timeout=0))
+
+
+def test_a_fetch_while_every_partition_is_paused_drains_none_of_them():
+    """Recovery pauses the actives before it resumes the standbys: a fetch waiting then got
+    a standby's records (Faust's live set was empty), which Faust dropped as paused."""
+    assert drain(AIOKafkaConsumerThread._fetch_records, set()) == {STANDBY: [0, 1, 2]}
+    assert drain(ConsumerThread._fetch_records, set()) == {}
+    assert drain(ConsumerThread._fetch_records, {KNOWN}) == {}
+    assert drain(ConsumerThread._fetch_records, {STANDBY}) == {STANDBY: [0, 1, 2]}

@@ -59,7 +59,10 @@ Inventory (module: private name -> why)
 * ``recovery`` (``ConsumerThread``, Faust's aiokafka consumer thread, built by the consumer's
   ``_new_consumer_thread``): ``_highwaters`` (a changelog's end from the broker when
   read_committed's last stable offset is not known yet; Faust took it as -1 and skipped
-  recovery), ``_seek_wait`` (no seek to an offset a rebalance left unknown); Faust's
+  recovery), ``_seek_wait`` (no seek to an offset a rebalance left unknown),
+  ``_fetch_records`` (a fetch drains only partitions active then: Faust's empty live set
+  drained paused standbys too); mode's ``FlowControlEvent.resume`` and ``_suspend`` (a
+  running flow's resume keeps the standbys' queued changelog records); Faust's
   ``Recovery._build_offsets`` (patched: a store partition whose offset is beyond its
   changelog's last offset is wiped and read from the start instead of ``ConsistencyError``),
   with recovery's ``active_highwaters`` and ``tp_to_table``.

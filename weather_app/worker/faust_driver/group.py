@@ -22,8 +22,10 @@ for ever with one log line. The consumer thread raises it at its next fetch inst
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka.consumer.group_coordinator import GroupCoordinator
@@ -90,7 +92,24 @@ async def _do_heartbeat(self: GroupCoordinator) -> bool:
     return bool(accepted)
 
 
+#: run once, on the consumer thread, right before this process's first JoinGroup (see
+#: :func:`before_first_join`)
+_first_join_steps: list[Callable[[], None]] = []
+
+
+def before_first_join(step: Callable[[], None]) -> None:
+    """Run ``step`` (blocking: it runs on a thread) right before this process first joins.
+
+    The worker evicts its previous incarnation there ("static rejoin" in kafka/quirks.py):
+    done when the worker started, it made its peers rebalance without it while its Faust
+    services were still starting (a second or more), and again when it joined.
+    """
+    _first_join_steps.append(step)
+
+
 async def _ensure_active_group(self: GroupCoordinator, subscription: Any, previous: Any) -> Any:
+    while _first_join_steps:
+        await asyncio.to_thread(_first_join_steps.pop(0))
     setattr(self, _JOINING, time.time())
     return await _original_ensure_active_group(self, subscription, previous)
 

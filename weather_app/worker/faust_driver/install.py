@@ -19,7 +19,10 @@ from weather_app.worker.faust_driver.commit import stores
 from weather_app.worker.faust_driver.commit.stores import UncommittedWrites
 from weather_app.worker.faust_driver.group import EMPTY_ASSIGNMENT_REJOIN, HEARTBEAT_TIME, JOIN_TIME
 from weather_app.worker.faust_driver.patch import Patch
-from weather_app.worker.faust_driver.recovery import REBUILD_AHEAD
+from weather_app.worker.faust_driver.recovery import (
+    REBUILD_AHEAD,
+    RESUME_CLEARS_ONLY_A_SUSPENDED_FLOW,
+)
 from weather_app.worker.faust_driver.transport.consumer import PARSED_RECORDS
 from weather_app.worker.faust_driver.transport.fetch import BATCH_GETALL
 from weather_app.worker.faust_driver.transport.fetch_wait import EMPTY_FETCH_WAIT
@@ -33,6 +36,7 @@ PATCHES: tuple[Patch, ...] = (
     HEARTBEAT_TIME,
     JOIN_TIME,
     REBUILD_AHEAD,
+    RESUME_CLEARS_ONLY_A_SUSPENDED_FLOW,
 )
 
 

@@ -32,6 +32,21 @@ reset or deleted under a worker's own state folder; under at_least_once Faust pe
 offset on every commit) made Faust's recovery raise ``ConsistencyError`` on every start.
 :data:`REBUILD_AHEAD` wipes such a partition instead (one log line) and reads its changelog
 from the start, as a store with uncommitted writes is rebuilt (``commit.stores``).
+
+A standby replica missed changelog records for good, so the worker that promoted it lacked
+the keys they wrote (the records at a changelog's start, for a standby that starts from
+there). Faust hands the fetch its live set of active partitions, and recovery pauses the
+actives ("Done reading from changelog topics") before it seeks and resumes the standbys; a
+fetch waiting meanwhile saw an empty set, for which aiokafka drains every partition, paused
+ones too, and Faust then dropped the records of partitions not active: the standbys', read
+just after their seek, their position past them, never read again.
+:meth:`ConsumerThread._fetch_records` drains only partitions in the set (none while it is
+empty). Second, mode's flow control clears the queues it manages (recovery's changelog queue
+among them) on every ``resume``, even of a flow already running, and Faust's
+``on_recovery_completed`` resumes it once more after the standbys were resumed: their records
+queued in between would be dropped the same way. With :data:`RESUME_CLEARS_ONLY_A_SUSPENDED_FLOW`
+a resume clears them only when the flow was suspended (a rebalance suspends it first, so what
+waits then belongs to the old assignment).
 """
 
 from __future__ import annotations
@@ -50,6 +65,7 @@ from faust.transport.drivers.aiokafka import (
 )
 from faust.types import TP
 from mode import Service
+from mode.utils.queues import FlowControlEvent
 
 from weather_app.kafka.clients import Brokers, changelog_tail_probe
 from weather_app.worker.faust_driver.group import JoinRefused, raise_refused_join
@@ -109,6 +125,28 @@ class ConsumerThread(AIOKafkaConsumerThread):
             )
         return {**known, **shorter}
 
+    async def _fetch_records(
+        self,
+        consumer: aiokafka.AIOKafkaConsumer,
+        active_partitions: set[TP] | None,
+        timeout: float | None = None,
+        max_records: int | None = None,
+    ) -> Any:
+        """Faust's, handing over only records of partitions active when they are drained.
+
+        Faust passes its live set of active partitions, which recovery pauses and resumes
+        while the fetch waits; aiokafka drains every partition when that set is empty
+        (recovery pauses the actives before it resumes the standbys), and Faust then drops
+        the records of the paused ones: a standby seeked to its start lost its first fetch.
+        """
+        active = None if active_partitions is None else _ActivePartitions(active_partitions)
+        return await super()._fetch_records(
+            consumer,
+            active,  # type: ignore[arg-type]
+            timeout=timeout,
+            max_records=max_records,
+        )
+
     async def _seek_wait(
         self, consumer: aiokafka.AIOKafkaConsumer, partitions: Mapping[TP, int | None]
     ) -> None:
@@ -117,6 +155,20 @@ class ConsumerThread(AIOKafkaConsumerThread):
             log.info("not seeking %s yet: their offsets are built by the next recovery", unknown)
         known = {tp: offset for tp, offset in partitions.items() if offset is not None}
         await super()._seek_wait(consumer, known)
+
+
+class _ActivePartitions:
+    """Faust's live set of active partitions as aiokafka's drain asks it: membership now, and
+    always true (aiokafka drains every partition, paused ones too, for an empty set)."""
+
+    def __init__(self, live: set[TP]) -> None:
+        self.live = live
+
+    def __contains__(self, tp: object) -> bool:
+        return tp in self.live
+
+    def __bool__(self) -> bool:
+        return True
 
 
 async def last_data_records(brokers: Brokers, ends: Mapping[TP, int]) -> dict[TP, int]:
@@ -208,3 +260,20 @@ async def _build_offsets_rebuilding_ahead(
 
 #: recovery rebuilds a store partition that is ahead of its changelog instead of crashing
 REBUILD_AHEAD = Patch(Recovery, "_build_offsets", _build_offsets_rebuilding_ahead)
+
+
+def _resume_clearing_only_a_suspended_flow(self: FlowControlEvent) -> None:
+    """mode's ``resume``, clearing the managed queues only if the flow was suspended: what a
+    running flow queued is current (a rebalance suspends the flow before it changes anything)."""
+    suspended = self._suspend.is_set()
+    self._suspend.clear()
+    self._resume.set()
+    if suspended:
+        self.clear()
+
+
+#: a resume of a running flow keeps the records queued meanwhile (the standbys' changelog
+#: records Faust's ``on_recovery_completed`` dropped)
+RESUME_CLEARS_ONLY_A_SUSPENDED_FLOW = Patch(
+    FlowControlEvent, "resume", _resume_clearing_only_a_suspended_flow
+)
