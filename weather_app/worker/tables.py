@@ -51,7 +51,9 @@ log = logging.getLogger(__name__)
 
 class SummaryTable(Protocol):
     """What the summaries need of their table (``faust_driver.commit.changelog.BatchedTable``):
-    its keys, and changelog records collected per batch and sent when the batch is done."""
+    its keys, and changelog records collected per batch and sent when the batch is done.
+    A table may also offer ``items_under(prefix)``, the items of ``items()`` whose key starts
+    with ``prefix`` (read when a partition is loaded)."""
 
     def __iter__(self) -> Iterator[str]: ...
     def items(self) -> Iterable[tuple[str, Any]]: ...
@@ -314,9 +316,7 @@ class PartitionedSummaries:
         state = PartitionState(
             PartitionSummary(self.topic, partition), anchored=self.empty_means_start
         )
-        for key, value in self.table.items():
-            if not key.startswith(prefix):
-                continue
+        for key, value in _items_under(self.table, prefix):
             name = key[len(prefix) :]
             if name == OFFSET_KEY:
                 state.summary.position = state.restored_position = int(value)
@@ -334,6 +334,16 @@ class PartitionedSummaries:
             len(state.groups),
         )
         return state
+
+
+def _items_under(table: SummaryTable, prefix: str) -> Iterable[tuple[str, Any]]:
+    """The table's items whose key starts with ``prefix``: ``items()`` filtered, or the
+    table's own ``items_under`` where it has one (``BatchedTable``: the same items, only
+    the matching ones decoded)."""
+    items_under = getattr(table, "items_under", None)
+    if items_under is not None:
+        return items_under(prefix)  # type: ignore[no-any-return]
+    return ((key, value) for key, value in table.items() if key.startswith(prefix))
 
 
 def _lost_by_the_log(state: PartitionState, records: Sequence[Record], end: int | None) -> bool:

@@ -49,7 +49,9 @@ Inventory (module: private name -> why)
   hand the batch's serialized writes to ``GuardedStore.write_batch`` (one RocksDB write);
   ``persist_offset_on_commit`` is keyed by the source partition, which Faust's
   ``TableManager.on_commit`` looks up (Faust keys it by the changelog partition, so under
-  exactly_once no offset was ever persisted and every recovery replayed the changelog).
+  exactly_once no offset was ever persisted and every recovery replayed the changelog);
+  the serialized store's ``_iteritems`` / ``_decode_key`` / ``_decode_value`` ->
+  ``items_under``, the items of ``items()`` under a key prefix, only those decoded.
 * ``commit.store_memory``: Faust's ``Store._dbs`` -> the RocksDB memory figures of the memory probe.
 * ``commit.transactions`` (``TransactionalProducer``, the base of ``FlushingProducer``): aiokafka's
   ``_txn_manager.state`` and ``_sender.sender_task`` (a producer's transaction state and

@@ -221,3 +221,44 @@ def test_an_update_in_a_block_writes_each_key_in_order_as_single_writes_would(ta
         assert stored(table, key) == store._encode_value(value)
     assert stores.uncommitted.is_dirty(table.name, SOURCE.partition)
     table._collected = None
+
+
+def write_as(table, partition: int, writes: dict) -> None:
+    """A collecting block's writes made while an event of source ``partition`` is current."""
+    tp = TP(SOURCE.topic, partition)
+    record = ConsumerRecord(tp.topic, tp.partition, 7, 0, 0, b"k", b"v", None, 1, 1, ())
+    event = app.create_event(b"k", b"v", [], to_message(app.consumer, tp, record))
+    make_current(event)  # held weakly: kept alive by this frame through the block
+    with table.collecting():
+        table.update(writes)
+    table._collected = None
+
+
+def test_items_under_a_prefix_are_items_filtered_and_only_they_are_decoded(table, monkeypatch):
+    """What ``PartitionedSummaries`` loads a partition from: ``items()`` filtered by the
+    partition's prefix (the same databases: the active partitions'), decoding no other key."""
+    stats = {"count": 3, "sum": 12.5, "start": "1990-01-01", "end": "1990-01-03"}
+    write_as(table, 2, {"2/A": stats, "2/Zürich 日本": stats, "22/B": 1, "2/#offset": 42})
+    write_as(table, 3, {"3/C": stats, "3/#offset": 7})
+    write_as(table, 4, {"4/D": stats})  # a partition this worker does not own (any more)
+    changelog = table.changelog_topic.get_topic_name()
+    actives = {TP(changelog, 2), TP(changelog, 3)}
+    monkeypatch.setattr(app.assignor, "assigned_actives", lambda: actives)
+    store = table.data
+    decoded: list[bytes] = []
+    decode_key = store._decode_key
+    monkeypatch.setattr(store, "_decode_key", lambda key: decoded.append(key) or decode_key(key))
+
+    assert sorted(table.items_under("2/")) == [
+        ("2/#offset", 42),
+        ("2/A", stats),
+        ("2/Zürich 日本", stats),
+    ]
+    assert sorted(decoded) == sorted(
+        store._encode_key(k) for k in ("2/A", "2/Zürich 日本", "2/#offset")
+    )
+    for prefix in ("2/", "22/", "3/", "4/", "5/"):
+        assert list(table.items_under(prefix)) == [
+            (key, value) for key, value in table.items() if key.startswith(prefix)
+        ]
+    assert list(table.items_under("4/")) == []  # as items(): not an active partition
