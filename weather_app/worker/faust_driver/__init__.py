@@ -71,7 +71,8 @@ Inventory (module: private name -> why)
   wiping a partition that still holds such writes; ``wipe_for_rebuild``, recovery's way to
   wipe one), ``_db_for_partition`` / ``_key_index``
   (the wipe, and ``write_batch``: a batch's writes as one rocksdict ``WriteBatch``, the key
-  index kept as ``_set`` keeps it), recovery's ``active_offsets`` / ``standby_offsets``
+  index kept as ``_set`` keeps it, through mode's ``LRUCache._store`` under its ``_mutex``
+  taken once per batch), recovery's ``active_offsets`` / ``standby_offsets``
   (forget where the wiped partition was read up to); ``faust.streams.current_event`` (the
   partition a write belongs to).
 * ``group``: aiokafka's ``GroupCoordinator._on_join_complete`` (an empty SyncGroup assignment,

@@ -262,3 +262,37 @@ def test_items_under_a_prefix_are_items_filtered_and_only_they_are_decoded(table
             (key, value) for key, value in table.items() if key.startswith(prefix)
         ]
     assert list(table.items_under("4/")) == []  # as items(): not an active partition
+
+
+def test_an_update_makes_the_records_single_writes_make_whatever_the_values(table):
+    """The update's own serialization (the codec checked once per mapping) against one
+    ``table[key] = value`` per item, for every kind of value ``VALUES`` covers."""
+    writes = {f"2/{index}": value for index, value in enumerate(VALUES)}
+    with table.collecting():
+        for key, value in writes.items():
+            table[key] = value
+    single = table._collected
+    table._collected = None
+    with table.collecting():
+        table.update(writes)
+    assert table._collected == single
+    table._collected = None
+
+
+def test_a_write_batch_leaves_the_key_index_as_one_write_per_key_would(table):
+    """Faust's key index (key -> partition, a least-recently-used cache of bounded size) after
+    a batch whose first keys evict keys it writes again later: as after ``_set`` per key."""
+    store = table.data
+    limit = store._key_index.limit
+    assert limit is not None
+    held = [store._encode_key(f"2/H{i:05d}") for i in range(limit)]
+    new = [store._encode_key(f"2/N{i:05d}") for i in range(limit // 2)]
+    writes = new + held[: limit // 2]  # the new keys evict those held keys first
+    expected = type(store._key_index)(limit=limit)
+    for key in held:
+        store._key_index[key] = 9
+        expected[key] = 9
+    for key in writes:
+        expected[key] = SOURCE.partition
+    store.write_batch(SOURCE.partition, [(key, b"1") for key in writes], SOURCE)
+    assert list(store._key_index.data.items()) == list(expected.data.items())

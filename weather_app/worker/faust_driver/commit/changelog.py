@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import faust
@@ -91,13 +91,25 @@ class BatchedTable(faust.Table):
             or not hasattr(self.data, "write_batch")
         ):
             return super().update(*args, **kwargs)
-        items = list(args[0].items())
-        if not items:
+        writes: Mapping[Any, Any] = args[0]
+        if not writes:
             return
         dump_key, dump_value = self._dump_key, self._dump_value
-        self._queue(items[0][0], [(dump_key(key), dump_value(value)) for key, value in items])
+        if self._json_keys and self._json_values:
+            # what the two would do for each item, with the codec checked once per mapping
+            plain = _PLAIN_JSON
+            records = [
+                (
+                    _ascii(key).encode() if type(key) is str else dump_key(key),
+                    dumps_json(value) if type(value) in plain else dump_value(value),
+                )
+                for key, value in writes.items()
+            ]
+        else:
+            records = [(dump_key(key), dump_value(value)) for key, value in writes.items()]
+        self._queue(next(iter(writes)), records)
         sensor = self._sensor_on_set
-        for key, value in items:
+        for key, value in writes.items():
             sensor(self, key, value)
 
     def __delitem__(self, key: Any) -> None:
