@@ -340,9 +340,10 @@ def _items_under(table: SummaryTable, prefix: str) -> Iterable[tuple[str, Any]]:
     """The table's items whose key starts with ``prefix``: ``items()`` filtered, or the
     table's own ``items_under`` where it has one (``BatchedTable``: the same items, only
     the matching ones decoded)."""
+    items_under: Callable[[str], Iterable[tuple[str, Any]]] | None
     items_under = getattr(table, "items_under", None)
     if items_under is not None:
-        return items_under(prefix)  # type: ignore[no-any-return]
+        return items_under(prefix)
     return ((key, value) for key, value in table.items() if key.startswith(prefix))
 
 
