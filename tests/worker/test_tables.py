@@ -346,3 +346,22 @@ def test_a_batch_after_a_pause_is_checked_again_and_a_refill_found_then_is_count
         "start": january(1),
         "end": january(23),
     }
+
+
+class PrefixedTable(FakeTable):
+    """A table that reads the items under a key prefix on its own (as ``BatchedTable`` does)."""
+
+    def items(self):
+        raise AssertionError("a partition is loaded from the items under its prefix")
+
+    def items_under(self, prefix: str):
+        return [(key, value) for key, value in dict.items(self) if key.startswith(prefix)]
+
+
+def test_a_partition_is_loaded_from_the_items_under_its_prefix_where_the_table_has_them():
+    stats = {"count": 2, "sum": 3.0, "start": "1990-01-01", "end": "1990-01-02"}
+    table = PrefixedTable(
+        {"0/January/1990": stats, "0/#offset": 2, "10/January/1990": {**stats, "count": 9}}
+    )
+    state = PartitionedSummaries(table, "temperatures").state(0)
+    assert (state.position, state.groups) == (2, {"January/1990": stats})

@@ -11,7 +11,7 @@ the groups, the position and the last record are committed together with the sou
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from weather_app.core.partition import PartitionSummary
@@ -41,9 +41,7 @@ class TableStore:
     def load(self, partition: int) -> SavedState:
         prefix = f"{partition}/"
         state = SavedState(PartitionSummary(self.topic, partition), positioned=False)
-        for key, value in self.table.items():
-            if not key.startswith(prefix):
-                continue
+        for key, value in self._items_under(prefix):
             name = key[len(prefix) :]
             if name == OFFSET_KEY:
                 state.summary.position = int(value)
@@ -67,6 +65,17 @@ class TableStore:
     def replace(self, state: SavedState) -> bool:
         self.delete(state.summary.partition)
         return self.persist(state, state.summary.groups)
+
+    def _items_under(self, prefix: str) -> Iterable[tuple[str, Any]]:
+        """The table's items whose key starts with ``prefix``: ``items()`` filtered, or the
+        table's own ``items_under`` where it has one (``BatchedTable``: the same items, only
+        the matching ones decoded; a worker loading its partitions one after another at
+        10,000 stations decoded every other loaded partition's stations too)."""
+        items_under: Callable[[str], Iterable[tuple[str, Any]]] | None
+        items_under = getattr(self.table, "items_under", None)
+        if items_under is not None:
+            return items_under(prefix)
+        return ((key, value) for key, value in self.table.items() if key.startswith(prefix))
 
     def delete(self, partition: int) -> None:
         """Every key of the partition (its state is about to be counted again)."""

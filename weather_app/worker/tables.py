@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 
 class SummaryTable(Protocol):
     """What the summaries need of their table (``faust_driver.commit.changelog.BatchedTable``):
-    its keys, and changelog records collected per batch and sent when the batch is done."""
+    its keys, and changelog records collected per batch and sent when the batch is done.
+    A table may also offer ``items_under(prefix)`` (``worker/table_store.py`` reads it)."""
 
     def __iter__(self) -> Iterator[str]: ...
     def items(self) -> Iterable[tuple[str, Any]]: ...

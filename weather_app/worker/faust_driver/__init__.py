@@ -49,7 +49,9 @@ Inventory (module: private name -> why)
   hand the batch's serialized writes to ``GuardedStore.write_batch`` (one RocksDB write);
   ``persist_offset_on_commit`` is keyed by the source partition, which Faust's
   ``TableManager.on_commit`` looks up (Faust keys it by the changelog partition, so under
-  exactly_once no offset was ever persisted and every recovery replayed the changelog).
+  exactly_once no offset was ever persisted and every recovery replayed the changelog);
+  the serialized store's ``_iteritems`` / ``_decode_key`` / ``_decode_value`` ->
+  ``items_under``, the items of ``items()`` under a key prefix, only those decoded.
 * ``commit.store_memory``: Faust's ``Store._dbs`` -> the RocksDB memory figures of the memory probe.
 * ``commit.transactions`` (``TransactionalProducer``, the base of ``FlushingProducer``): aiokafka's
   ``_txn_manager.state`` and ``_sender.sender_task`` (a producer's transaction state and
@@ -72,7 +74,8 @@ Inventory (module: private name -> why)
   wiping a partition that still holds such writes; ``wipe_for_rebuild``, recovery's way to
   wipe one), ``_db_for_partition`` / ``_key_index``
   (the wipe, and ``write_batch``: a batch's writes as one rocksdict ``WriteBatch``, the key
-  index kept as ``_set`` keeps it), recovery's ``active_offsets`` / ``standby_offsets``
+  index kept as ``_set`` keeps it, through mode's ``LRUCache._store`` under its ``_mutex``
+  taken once per batch), recovery's ``active_offsets`` / ``standby_offsets``
   (forget where the wiped partition was read up to); ``faust.streams.current_event`` (the
   partition a write belongs to).
 * ``group``: aiokafka's ``GroupCoordinator._on_join_complete`` (an empty SyncGroup assignment,

@@ -221,3 +221,78 @@ def test_an_update_in_a_block_writes_each_key_in_order_as_single_writes_would(ta
         assert stored(table, key) == store._encode_value(value)
     assert stores.uncommitted.is_dirty(table.name, SOURCE.partition)
     table._collected = None
+
+
+def write_as(table, partition: int, writes: dict) -> None:
+    """A collecting block's writes made while an event of source ``partition`` is current."""
+    tp = TP(SOURCE.topic, partition)
+    record = ConsumerRecord(tp.topic, tp.partition, 7, 0, 0, b"k", b"v", None, 1, 1, ())
+    event = app.create_event(b"k", b"v", [], to_message(app.consumer, tp, record))
+    make_current(event)  # held weakly: kept alive by this frame through the block
+    with table.collecting():
+        table.update(writes)
+    table._collected = None
+
+
+def test_items_under_a_prefix_are_items_filtered_and_only_they_are_decoded(table, monkeypatch):
+    """What ``PartitionedSummaries`` loads a partition from: ``items()`` filtered by the
+    partition's prefix (the same databases: the active partitions'), decoding no other key."""
+    stats = {"count": 3, "sum": 12.5, "start": "1990-01-01", "end": "1990-01-03"}
+    write_as(table, 2, {"2/A": stats, "2/Zürich 日本": stats, "22/B": 1, "2/#offset": 42})
+    write_as(table, 3, {"3/C": stats, "3/#offset": 7})
+    write_as(table, 4, {"4/D": stats})  # a partition this worker does not own (any more)
+    changelog = table.changelog_topic.get_topic_name()
+    actives = {TP(changelog, 2), TP(changelog, 3)}
+    monkeypatch.setattr(app.assignor, "assigned_actives", lambda: actives)
+    store = table.data
+    decoded: list[bytes] = []
+    decode_key = store._decode_key
+    monkeypatch.setattr(store, "_decode_key", lambda key: decoded.append(key) or decode_key(key))
+
+    assert sorted(table.items_under("2/")) == [
+        ("2/#offset", 42),
+        ("2/A", stats),
+        ("2/Zürich 日本", stats),
+    ]
+    assert sorted(decoded) == sorted(
+        store._encode_key(k) for k in ("2/A", "2/Zürich 日本", "2/#offset")
+    )
+    for prefix in ("2/", "22/", "3/", "4/", "5/"):
+        assert list(table.items_under(prefix)) == [
+            (key, value) for key, value in table.items() if key.startswith(prefix)
+        ]
+    assert list(table.items_under("4/")) == []  # as items(): not an active partition
+
+
+def test_an_update_makes_the_records_single_writes_make_whatever_the_values(table):
+    """The update's own serialization (the codec checked once per mapping) against one
+    ``table[key] = value`` per item, for every kind of value ``VALUES`` covers."""
+    writes = {f"2/{index}": value for index, value in enumerate(VALUES)}
+    with table.collecting():
+        for key, value in writes.items():
+            table[key] = value
+    single = table._collected
+    table._collected = None
+    with table.collecting():
+        table.update(writes)
+    assert table._collected == single
+    table._collected = None
+
+
+def test_a_write_batch_leaves_the_key_index_as_one_write_per_key_would(table):
+    """Faust's key index (key -> partition, a least-recently-used cache of bounded size) after
+    a batch whose first keys evict keys it writes again later: as after ``_set`` per key."""
+    store = table.data
+    limit = store._key_index.limit
+    assert limit is not None
+    held = [store._encode_key(f"2/H{i:05d}") for i in range(limit)]
+    new = [store._encode_key(f"2/N{i:05d}") for i in range(limit // 2)]
+    writes = new + held[: limit // 2]  # the new keys evict those held keys first
+    expected = type(store._key_index)(limit=limit)
+    for key in held:
+        store._key_index[key] = 9
+        expected[key] = 9
+    for key in writes:
+        expected[key] = SOURCE.partition
+    store.write_batch(SOURCE.partition, [(key, b"1") for key in writes], SOURCE)
+    assert list(store._key_index.data.items()) == list(expected.data.items())

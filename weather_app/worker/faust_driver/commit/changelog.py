@@ -20,8 +20,10 @@ batch's changed groups) with one routing, one store queue and one changelog queu
 
 Private Faust names used: ``Table._sensor_on_set`` / ``_sensor_on_del`` (what ``on_key_set``
 tells the sensors), ``app.tables.persist_offset_on_commit`` and the store's
-``set_persisted_offset`` (the two branches of ``_on_changelog_sent``), and the transactional
-id Faust's ``TransactionManager.send`` derives (``{app id}-{group}-{partition}``).
+``set_persisted_offset`` (the two branches of ``_on_changelog_sent``), the transactional
+id Faust's ``TransactionManager.send`` derives (``{app id}-{group}-{partition}``), and the
+serialized store's ``_iteritems`` / ``_decode_key`` / ``_decode_value`` (what ``items()``
+reads and decodes, for :meth:`BatchedTable.items_under`).
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ import asyncio
 import contextlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import faust
+from faust.stores.base import SerializedStore
 from faust.streams import current_event
 from faust.types import TP, AppT
 from faust.utils import json as faust_json
@@ -88,13 +91,25 @@ class BatchedTable(faust.Table):
             or not hasattr(self.data, "write_batch")
         ):
             return super().update(*args, **kwargs)
-        items = list(args[0].items())
-        if not items:
+        writes: Mapping[Any, Any] = args[0]
+        if not writes:
             return
         dump_key, dump_value = self._dump_key, self._dump_value
-        self._queue(items[0][0], [(dump_key(key), dump_value(value)) for key, value in items])
+        if self._json_keys and self._json_values:
+            # what the two would do for each item, with the codec checked once per mapping
+            plain = _PLAIN_JSON
+            records = [
+                (
+                    _ascii(key).encode() if type(key) is str else dump_key(key),
+                    dumps_json(value) if type(value) in plain else dump_value(value),
+                )
+                for key, value in writes.items()
+            ]
+        else:
+            records = [(dump_key(key), dump_value(value)) for key, value in writes.items()]
+        self._queue(next(iter(writes)), records)
         sensor = self._sensor_on_set
-        for key, value in items:
+        for key, value in writes.items():
             sensor(self, key, value)
 
     def __delitem__(self, key: Any) -> None:
@@ -125,6 +140,26 @@ class BatchedTable(faust.Table):
         for partition, (source, records) in writes.items():
             self.data.write_batch(partition, records, source)  # type: ignore[attr-defined]
             self._unsent[partition] = self._unsent.get(partition, 0) + 1
+
+    def items_under(self, prefix: str) -> Iterator[tuple[Any, Any]]:
+        """The items of :meth:`items` whose key starts with ``prefix``, in its order.
+
+        The same store databases are read (Faust's, those of the active partitions), but
+        only the matching items are decoded: with JSON keys a key starts with ``prefix`` if
+        and only if its bytes start with the encoded prefix (the stdlib encoder escapes each
+        character on its own, and every key in the store was written by it). Loading a
+        partition with ``items()`` decoded every other loaded partition's thousands of
+        stations too.
+        """
+        store = self.data
+        if not (self._json_keys and isinstance(store, SerializedStore)):
+            yield from ((key, value) for key, value in self.items() if key.startswith(prefix))
+            return
+        encoded = _ascii(prefix).encode()[:-1]  # without the closing quote
+        decode_key, decode_value = store._decode_key, store._decode_value
+        for key, value in store._iteritems():
+            if key.startswith(encoded):
+                yield decode_key(key), decode_value(value)
 
     def on_key_set(self, key: Any, value: Any) -> None:
         if self._collected is None:

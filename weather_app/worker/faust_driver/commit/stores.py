@@ -161,13 +161,17 @@ class GuardedStore(Store):
         if uncommitted is not None and self.app.in_transaction:
             uncommitted.written(self.table_name, partition, source, sent_later=True)
         batch = WriteBatch(raw_mode=True)
-        key_index = self._key_index
         for key, value in writes:
             if value is None:
                 batch.delete(key)
             else:
                 batch.put(key, value)
-            key_index[key] = partition
+        # what ``key_index[key] = partition`` does for each key, its lock taken once
+        key_index = self._key_index
+        remember = key_index._store
+        with key_index._mutex:
+            for key, _ in writes:
+                remember(key, partition)
         self._db_for_partition(partition).write(batch)
 
     def changelog_sent(self, partition: int, writes: int) -> None:
