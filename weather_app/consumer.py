@@ -38,10 +38,7 @@ from weather_app.core.partition import PartitionSummary
 from weather_app.core.topics import PARTITIONS
 from weather_app.errors import WeatherError
 from weather_app.files.atomic import check_writable, describe
-from weather_app.files.fingerprints import (
-    Fingerprint,
-    fingerprint,
-)
+from weather_app.files.fingerprints import Fingerprint, fingerprint
 from weather_app.files.layout import Layout
 from weather_app.files.ownership import Owner
 from weather_app.files.snapshots import snapshot_path
@@ -378,7 +375,8 @@ class LogGuard:
         for tp in self.partitions:
             last = self.checkpoints.fingerprints[tp.partition]
             bounds = self.log_check.refilled(tp.partition, last)
-            if bounds is not None and last is not None:
+            if bounds is not None:
+                assert last is not None  # only a record counted can have been replaced
                 self._recounting(tp, last[0], bounds.start)
                 recounted = True
         if recounted:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 import uuid
 
+import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from tests.support import wait_for
+from weather_app.kafka import side_log
 from weather_app.kafka.side_log import SideLog
-from weather_app.pipeline.ports import LogBounds
+from weather_app.pipeline.ports import LogBounds, LogViewClosed
 from weather_app.settings import Settings
 
 RECORDS = 3000
@@ -39,10 +42,6 @@ def test_a_record_a_span_and_the_bounds_read_on_the_side(settings: Settings):
         assert view.bounds(0) == LogBounds(0, RECORDS)
         record = view.record_at(0, 1234)
         assert (record.offset, record.value) == (1234, b"1234")
-        # only that record was handed out of the fetch (the broker may send the rest of the
-        # partition; parsing it all for one record cost a busy worker most of its time)
-        assert view._consumer is not None
-        assert view._consumer.position(next(iter(view._consumer.assignment()))) == 1235
         assert view.record_at(0, RECORDS) is None
         offsets = [record.offset for batch in view.records(0, 10, 2500) for record in batch]
         assert offsets == list(range(10, 2500))
@@ -57,28 +56,65 @@ def test_a_record_a_span_and_the_bounds_read_on_the_side(settings: Settings):
         view.close()
 
 
-def test_closing_waits_for_the_read_in_flight_and_later_reads_find_nothing(settings: Settings):
-    """The worker closes the view as it stops, maybe while its snapshot timer reads from a
-    worker thread: that read ends as it would have, and a read after the close finds nothing
-    (and starts no consumer again)."""
+def test_a_read_never_takes_records_fetched_for_an_earlier_one(settings: Settings):
+    """A read of one record may fetch the rest of the partition; a later read at the next
+    offset, after the log was replaced, finds the record there now (kafka-python would hand
+    out the buffered one)."""
     topic = _topic_with_records(settings.bootstrap_servers)
     view = SideLog(settings, topic, "read_committed")
-    view.record_at(0, 0)  # started: the next read is a fetch, no set-up
-    consumer = view._consumer
-    assert consumer is not None
+    try:
+        assert view.record_at(0, 100).value == b"100"
+        _replace_records(settings.bootstrap_servers, topic, b"new-")
+        assert view.record_at(0, 101).value == b"new-101"
+        assert [r.value for batch in view.records(0, 102, 104) for r in batch] == [
+            b"new-102",
+            b"new-103",
+        ]
+    finally:
+        view.close()
+
+
+def _replace_records(bootstrap: str, topic: str, prefix: bytes) -> None:
+    """The topic deleted and made again, with ``RECORDS`` records of other values."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.delete_topics([topic])
+        wait_for(lambda: topic not in admin.list_topics(), 30, "the topic deleted")
+        admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        admin.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=50, acks="all")
+    try:
+        for index in range(RECORDS):
+            producer.send(topic, key=b"k", value=prefix + str(index).encode(), partition=0)
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def test_closing_stops_the_read_in_flight_and_every_later_call(settings: Settings, monkeypatch):
+    """The worker closes the view as it stops, maybe while its snapshot timer reads from a
+    worker thread: the close waits for that read, which stops at its next fetch, and every
+    call after the close raises (a check not made is not a check passed)."""
+    monkeypatch.setattr(side_log, "SPAN_RECORDS", 100)  # a span of several fetches
+    topic = _topic_with_records(settings.bootstrap_servers)
+    view = SideLog(settings, topic, "read_committed")
     fetching, go_on = threading.Event(), threading.Event()
-    poll = consumer.poll
+    spans: list[int] = []
+    outcome: list[BaseException] = []
 
-    def held_poll(*args: object, **kwargs: object) -> object:
-        fetching.set()
-        assert go_on.wait(30)
-        return poll(*args, **kwargs)
+    def read() -> None:
+        try:
+            for batch in view.records(0, 0, RECORDS):
+                spans.append(len(batch))
+                fetching.set()
+                assert go_on.wait(30)
+        except LogViewClosed as error:
+            outcome.append(error)
 
-    consumer.poll = held_poll  # type: ignore[method-assign]
-    found: list[object] = []
-    in_flight = threading.Thread(target=lambda: found.append(view.record_at(0, 2000)))
+    in_flight = threading.Thread(target=read)
     in_flight.start()
-    assert fetching.wait(30)  # the read holds the view
+    assert fetching.wait(30)  # the read holds the view, between two fetches
     closing = threading.Thread(target=view.close)
     closing.start()
     closing.join(0.5)
@@ -87,9 +123,9 @@ def test_closing_waits_for_the_read_in_flight_and_later_reads_find_nothing(setti
     in_flight.join(30)
     closing.join(30)
     assert not in_flight.is_alive() and not closing.is_alive()
-    record = found[0]
-    assert (record.offset, record.value) == (2000, b"2000")  # type: ignore[attr-defined]
-    assert view._consumer is None
-    assert view.record_at(0, 5) is None
-    assert list(view.records(0, 0, 10)) == []
-    assert view._consumer is None  # no consumer started again after the close
+    assert len(outcome) == 1 and sum(spans) < RECORDS  # stopped at its next fetch
+    for call in (lambda: view.bounds(0), lambda: view.record_at(0, 5)):
+        with pytest.raises(LogViewClosed):
+            call()
+    with pytest.raises(LogViewClosed):
+        list(view.records(0, 0, 10))

@@ -12,7 +12,7 @@ from weather_app.core.codec import to_protobuf
 from weather_app.core.fingerprint import fingerprint
 from weather_app.core.generators import Temperature
 from weather_app.pipeline.log_check import LogCheck
-from weather_app.pipeline.ports import LogBounds
+from weather_app.pipeline.ports import LogBounds, LogViewClosed
 
 
 def record(offset: int, day: int, value: bytes | None = None) -> SimpleNamespace:
@@ -80,3 +80,24 @@ def test_a_recount_counts_the_log_from_the_start_given_up_to_the_end_given(start
 def test_a_recount_of_an_empty_span_starts_at_its_start():
     recount = check_of(FakeLogView()).recount(0, 4, 4)
     assert (recount.summary.position, recount.summary.groups, recount.last) == (4, {}, None)
+
+
+def test_a_recount_from_below_a_log_that_retention_trimmed_since_starts_at_the_log_start():
+    """The bounds a recount was asked with may be older than the log (the snapshot timer took
+    them): it counts from where the log starts now."""
+    log = [record(o, o + 1) for o in range(6)]
+    view = FakeLogView(0, log)
+    view.start[0] = 3
+    recount = check_of(view).recount(0, 1, 6)
+    assert view.reads == [("range", 3, 6)]
+    assert (recount.summary.position, recount.last) == (6, fingerprint(log[5]))
+
+
+def test_a_closed_view_neither_passes_a_check_nor_counts():
+    view = FakeLogView(0, [record(o, o + 20) for o in range(5)])
+    view.closed = True
+    check = check_of(view)
+    with pytest.raises(LogViewClosed):
+        check.refilled(0, fingerprint(record(4, 5)))
+    with pytest.raises(LogViewClosed):
+        check.recount(0, 0, 5)

@@ -427,3 +427,22 @@ def test_a_recount_that_ends_at_the_committed_offset_is_committed_again(worker):
     assert summaries.table.data["1/#last"] == list(fingerprint(refill[9]))
     assert worker.consumer._filter_committable_offsets([tp]) == {tp: 10}
     assert worker.consumer._filter_committable_offsets([tp]) == {}  # once
+
+
+def test_a_batch_whose_log_check_meets_a_stopping_worker_is_neither_counted_nor_acked(worker):
+    """The worker closed its log view (it is stopping) while a restored partition's first
+    batch waited for the check: the batch is left to whoever owns the partition next."""
+    old = parsed((o, JANUARY, temperature(f"1990-01-{o + 1:02d}", 1.0)) for o in range(3))
+    summaries = worker.topic(TEMPERATURES).summaries
+    restored = {"count": 2, "sum": 2.0, "start": "1990-01-01", "end": "1990-01-02"}
+    summaries.table.data["1/January/1990"] = restored
+    summaries.table.data["1/#offset"] = 2
+    summaries.table.data["1/#last"] = list(fingerprint(old[1]))
+    worker.logs[TEMPERATURES].closed = True
+
+    asyncio.run(worker.feed(TEMPERATURES, 1, old[2:]))
+
+    assert summaries.state(1).position == 2
+    assert summaries.table.data["1/January/1990"] == restored
+    assert worker.changelog == []
+    assert worker.commit_offset(TEMPERATURES, 1) is None

@@ -15,7 +15,8 @@ from tests.faults import FailingWrites, lost_and_doubled, report
 from weather_app.core import snapshot
 from weather_app.files.ownership import Owner
 from weather_app.worker.snapshots import TableSnapshots
-from weather_app.worker.tables import OFFSET_KEY, PartitionedSummaries
+from weather_app.worker.table_store import OFFSET_KEY
+from weather_app.worker.tables import PartitionedSummaries
 
 Message = namedtuple("Message", "offset key value")
 STATS = {"count": 2, "sum": 3.0, "start": "1990-01-01", "end": "1990-01-02"}

@@ -158,6 +158,20 @@ def test_a_table_ahead_of_a_shorter_log_is_rebuilt_from_the_records_of_the_log(c
     }
 
 
+def test_a_rebuild_whose_batch_starts_past_0_leaves_an_empty_table_at_0_and_rewinds():
+    """The consumer was reset into the middle of a shorter log: nothing of the batch is
+    counted, the table holds an empty state at offset 0 (so a restart, under either
+    guarantee, counts from 0 too) and the partition is rewound there."""
+    table = FakeTable()
+    summaries = PartitionedSummaries(table, "temperatures", log_end=lambda partition: 3)
+    summaries.apply(batch(1, *(record(1, o, january(o + 1)) for o in range(6))))
+    applied = summaries.apply(batch(1, record(1, 2, january(12))))
+    assert (applied.rewind, applied.processed, applied.replaced) == (0, [], True)
+    assert table == {"1/#offset": 0}
+    restarted = PartitionedSummaries(FakeTable(table), "temperatures", empty_means_start=False)
+    assert (restarted.state(1).position, restarted.state(1).anchored) == (0, True)
+
+
 def test_a_batch_at_the_position_is_never_taken_for_a_loss():
     """A stale or unknown log end must not trigger a rebuild."""
     table = FakeTable()

@@ -2,15 +2,22 @@
 runtime.
 
 ``consume`` and the Faust worker check their saved partitions against the log, and count a
-partition again when the log lost records, through this one view: a group-less kafka-python
-consumer of its own, so the runtime's consumer goes on from where it was (no seek, and no re-read
-it would have to wait for). The worker calls it from worker threads (``asyncio.to_thread``), one
-call at a time: a lock serialises the calls, and a call made after :meth:`SideLog.close` finds
-nothing.
+partition again when the log lost records, through this one view: kafka-python consumers of
+its own, in no group, so the runtime's consumer goes on from where it was (no seek, and no
+re-read it would have to wait for). The worker calls it from worker threads
+(``asyncio.to_thread``), one call at a time: a lock serialises the calls.
+
+Each read (a record, a span) uses a consumer of its own, closed when the read ends:
+kafka-python keeps the rest of a fetch buffered after a partial take and hands it to a later
+read at the next offset, however long after (records fetched before the log was refilled
+would then be taken for the log now). Offset requests share one consumer (they buffer
+nothing). After :meth:`SideLog.close` every call, and a read in flight at its next fetch,
+raises :class:`~weather_app.pipeline.ports.LogViewClosed`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +28,8 @@ from kafka.errors import KafkaError, KafkaTimeoutError, OffsetOutOfRangeError
 
 from weather_app.errors import WeatherError
 from weather_app.kafka.clients import side_reader
-from weather_app.pipeline.ports import LogBounds
+from weather_app.kafka.topics import broker_unreachable
+from weather_app.pipeline.ports import LogBounds, LogViewClosed
 from weather_app.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,35 +42,29 @@ SPAN_RECORDS = 20_000
 
 
 class SideLog:
-    """``topic``'s partitions through a consumer read with ``isolation_level`` (the runtime's
-    own, so that a count made here is the one the runtime would make); started on first use."""
+    """``topic``'s partitions through consumers reading with ``isolation_level`` (the
+    runtime's own, so that a count made here is the one the runtime would make)."""
 
     def __init__(self, settings: Settings, topic: str, isolation_level: str) -> None:
         self.settings = settings
         self.topic = topic
         self.isolation_level = isolation_level
-        self._consumer: kafka.KafkaConsumer | None = None
-        self._lock = threading.Lock()  # one call at a time: a call owns the assignment
-        self._closed = False
+        self._timeout_ms = int(settings.connect_timeout * 1000)
+        self._lock = threading.Lock()  # one call at a time
+        self._closing = threading.Event()
+        #: answers the offset requests (started on first use)
+        self._offsets: kafka.KafkaConsumer | None = None
 
     def bounds(self, partition: int) -> LogBounds:
         tp = TopicPartition(self.topic, partition)
-        with self._lock:
-            consumer = self._assigned(tp)
-            timeout_ms = int(self.settings.connect_timeout * 1000)
-            try:
-                start = consumer.beginning_offsets([tp], timeout_ms=timeout_ms)[tp]
-                end = consumer.end_offsets([tp], timeout_ms=timeout_ms)[tp]
-            except KafkaTimeoutError as error:
-                raise self._unreachable(error) from None
-        return LogBounds(start, end)
+        with self._lock, self._errors_said(tp):
+            if self._offsets is None:
+                self._offsets = self._consumer()
+            return LogBounds(self._log_start(self._offsets, tp), self._log_end(self._offsets, tp))
 
     def record_at(self, partition: int, offset: int) -> Any | None:
         tp = TopicPartition(self.topic, partition)
-        with self._lock:
-            if self._closed:  # the runtime is stopping: nothing is compared any more
-                return None
-            consumer = self._assigned(tp)
+        with self._reading(tp) as consumer:
             if offset >= self._log_end(consumer, tp):
                 return None
             consumer.seek(tp, offset)
@@ -70,14 +72,14 @@ class SideLog:
             # whatever the fetch size), and kafka-python parses only what it hands out
             for records in self._fetches(consumer, tp, f"read offset {offset}", 1):
                 return records[0] if records else None
-        return None
+        return None  # pragma: no cover (the fetches end only by yielding or raising)
 
     def records(self, partition: int, start: int, end: int) -> Iterator[list[Any]]:
         tp = TopicPartition(self.topic, partition)
-        with self._lock:
-            if self._closed:  # the runtime is stopping: no count made here would be used
+        with self._reading(tp) as consumer:
+            end = min(end, self._log_end(consumer, tp))
+            if start >= end:
                 return
-            consumer = self._assigned(tp)
             consumer.seek(tp, start)
             what = f"read offsets {start}..{end - 1}"
             for records in self._fetches(consumer, tp, what, SPAN_RECORDS):
@@ -90,31 +92,53 @@ class SideLog:
                     return
 
     def close(self) -> None:
-        """Stop the consumer once the call in flight is done (the worker may stop while its
-        snapshot timer reads here)."""
+        """No call reads from now on; returns once the call in flight has stopped (at its
+        next fetch: the worker may stop while its snapshot timer reads here)."""
+        self._closing.set()
         with self._lock:
-            self._closed = True
-            if self._consumer is not None:
-                consumer, self._consumer = self._consumer, None
+            if self._offsets is not None:
+                consumer, self._offsets = self._offsets, None
                 consumer.close()
 
-    def _assigned(self, tp: TopicPartition) -> kafka.KafkaConsumer:
-        if self._consumer is None:
+    @contextlib.contextmanager
+    def _reading(self, tp: TopicPartition) -> Iterator[kafka.KafkaConsumer]:
+        """A consumer of this read's own, assigned ``tp``, closed when the read ends."""
+        with self._lock, self._errors_said(tp):
+            consumer = self._consumer()
             try:
-                self._consumer = side_reader(self.settings, self.isolation_level)
-            except KafkaError as error:
-                raise self._unreachable(error) from None
-        self._consumer.assign([tp])
-        return self._consumer
+                consumer.assign([tp])
+                yield consumer
+            finally:
+                consumer.close()
+
+    def _consumer(self) -> kafka.KafkaConsumer:
+        if self._closing.is_set():
+            raise LogViewClosed(self.topic)
+        return side_reader(self.settings, self.isolation_level)
+
+    @contextlib.contextmanager
+    def _errors_said(self, tp: TopicPartition) -> Iterator[None]:
+        """Any error of the client's as the one line a runtime stops with."""
+        try:
+            yield
+        except KafkaTimeoutError as error:  # bootstrap included
+            raise broker_unreachable(self.settings, error) from None
+        except KafkaError as error:
+            raise WeatherError(
+                f"{tp.topic} partition {tp.partition}: cannot read the log on the side to check "
+                f"the saved summary against it: {type(error).__name__}: {error}"
+            ) from None
 
     def _fetches(
         self, consumer: kafka.KafkaConsumer, tp: TopicPartition, what: str, limit: int
     ) -> Iterator[list[Any]]:
         """Fetch after fetch (an empty list: the log ends here, or the position fell below its
-        start); raises once no record came for ``connect_timeout``
-        seconds while the log holds more."""
+        start); raises once no record came for ``connect_timeout`` seconds while the log holds
+        more, and :class:`LogViewClosed` once the view is closed."""
         deadline = time.monotonic() + self.settings.connect_timeout
         while True:
+            if self._closing.is_set():
+                raise LogViewClosed(self.topic)
             try:
                 records = consumer.poll(timeout_ms=FETCH_WAIT_MS, max_records=limit).get(tp, [])
             except OffsetOutOfRangeError:
@@ -134,16 +158,8 @@ class SideLog:
                     f"({self.settings.connect_timeout:g} s)"
                 )
 
-    def _log_end(self, consumer: kafka.KafkaConsumer, tp: TopicPartition) -> int:
-        try:
-            timeout_ms = int(self.settings.connect_timeout * 1000)
-            return consumer.end_offsets([tp], timeout_ms=timeout_ms)[tp]
-        except KafkaTimeoutError as error:
-            raise self._unreachable(error) from None
+    def _log_start(self, consumer: kafka.KafkaConsumer, tp: TopicPartition) -> int:
+        return consumer.beginning_offsets([tp], timeout_ms=self._timeout_ms)[tp]
 
-    def _unreachable(self, error: BaseException) -> WeatherError:
-        return WeatherError(
-            f"cannot reach the Kafka broker at {self.settings.kafka_broker} to check the saved "
-            f"summaries of {self.topic} against the log within WEATHER_CONNECT_TIMEOUT_SEC "
-            f"({self.settings.connect_timeout:g} s): {error!r}"
-        )
+    def _log_end(self, consumer: kafka.KafkaConsumer, tp: TopicPartition) -> int:
+        return consumer.end_offsets([tp], timeout_ms=self._timeout_ms)[tp]

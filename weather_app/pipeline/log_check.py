@@ -43,7 +43,9 @@ class LogCheck:
     def refilled(self, partition: int, last: Fingerprint | None) -> LogBounds | None:
         """The log's bounds, once the data loss is said, if the record ``last`` names was
         replaced by another; None if it is still there or cannot be compared (nothing counted
-        yet, deleted by retention, or beyond a shorter log, which the position checks see)."""
+        yet, deleted by retention, or beyond a shorter log, which the position checks see).
+        Raises :class:`~weather_app.pipeline.ports.LogViewClosed` if the runtime closed its
+        view: a check not made is not a check passed."""
         if last is None:
             return None
         bounds = self.view.bounds(partition)
@@ -64,7 +66,11 @@ class LogCheck:
         return bounds
 
     def recount(self, partition: int, start: int, end: int) -> Recount:
-        """The partition counted again from ``start`` up to ``end`` (or where the log ends)."""
+        """The partition counted again from ``start`` up to ``end`` (or where the log ends);
+        from the log's start if retention deleted records past ``start`` meanwhile. Raises
+        :class:`~weather_app.pipeline.ports.LogViewClosed` if the runtime closed its view
+        (no partial count is ever returned)."""
+        start = max(start, self.view.bounds(partition).start)
         recount = Recount(PartitionSummary(self.topic, partition, position=start))
         for records in self.view.records(partition, start, end):
             recount.rejected.extend(recount.summary.apply(records).rejected)

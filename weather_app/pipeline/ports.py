@@ -22,6 +22,10 @@ from weather_app.core.partition import PartitionSummary
 from weather_app.core.summary import Stats
 
 
+class LogViewClosed(Exception):
+    """The runtime closed its log view (it is stopping): nothing more is read through it."""
+
+
 @dataclass(frozen=True)
 class LogBounds:
     """A partition's log start (the first offset it still holds) and end (the next offset)."""
@@ -32,7 +36,8 @@ class LogBounds:
 
 class LogView(Protocol):
     """One topic's partitions as the broker holds them now. Each call may block for up to the
-    connect timeout and raises ``WeatherError`` (one line) if the broker does not answer."""
+    connect timeout and raises ``WeatherError`` (one line) if the broker does not answer, or
+    :class:`LogViewClosed` once the runtime closed the view (a read in flight stops too)."""
 
     def bounds(self, partition: int) -> LogBounds: ...
 
@@ -52,7 +57,7 @@ class SavedState:
     """A partition's state as a store keeps it: the summary (its groups and position) and the
     fingerprint of the last record counted (None: nothing counted before the position).
     ``positioned``: whether the store held a position (one that held none knows of nothing
-    counted)."""
+    counted; a snapshot file always holds one, 0 in the file a first run creates)."""
 
     summary: PartitionSummary
     last: Fingerprint | None = None

@@ -36,7 +36,7 @@ from weather_app.kafka.membership import remember_member
 from weather_app.kafka.side_log import SideLog
 from weather_app.kafka.topics import admin_client
 from weather_app.pipeline.log_check import LogCheck
-from weather_app.pipeline.ports import LogView
+from weather_app.pipeline.ports import LogView, LogViewClosed
 from weather_app.settings import Settings
 from weather_app.worker.app import WeatherApp
 from weather_app.worker.batches import Batch, RecordBatches
@@ -177,8 +177,7 @@ class SummaryAgents:
         if batch.stale:  # a rebalance began during an await below: re-read after it
             return
         started = time.monotonic()
-        await self._check_log(topic, batch)
-        if batch.stale:
+        if not await self._check_log(topic, batch) or batch.stale:
             return
         applied = topic.summaries.apply(batch)
         # in the producer before the offsets are acked: the commit's flush covers them
@@ -227,9 +226,16 @@ class SummaryAgents:
             await self.app.crash(error)
             raise
 
-    async def _check_log(self, topic: TopicSummaries, batch: Batch) -> None:
+    async def _check_log(self, topic: TopicSummaries, batch: Batch) -> bool:
+        """Whether the batch may be counted: False when the worker stopped under the check
+        (its log view closed: the batch stays unacked, and is read again by whoever owns the
+        partition next)."""
         async with self._stopping_on_error():
-            await topic.summaries.check_log(batch)
+            try:
+                await topic.summaries.check_log(batch)
+            except LogViewClosed:
+                return False
+        return True
 
     async def _check_idle(self, topic: TopicSummaries, partitions: list[int]) -> None:
         """Partitions no batch came for since their assignment are checked against the log
@@ -237,7 +243,10 @@ class SummaryAgents:
         counted."""
         for partition in partitions:
             async with self._stopping_on_error():
-                refilled = await topic.summaries.refilled_while_idle(partition)
+                try:
+                    refilled = await topic.summaries.refilled_while_idle(partition)
+                except LogViewClosed:
+                    return  # the worker is stopping: no seek any more
             if refilled is not None and not self.app.rebalancing:
                 await self.app.consumer.seek(TP(topic.topic, partition), refilled.start)
 

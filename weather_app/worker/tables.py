@@ -10,13 +10,14 @@ snapshot exporter renders it, so snapshots can be written at shutdown, after Fau
 the stores.
 
 A table whose position lies beyond the partition's log end counted records the log no longer
-has (a broker that lost acknowledged writes): the partition's keys are deleted and it is
-counted again from the start of the log. So did a table whose last counted record is no
-longer the one at its offset (the log lost records and was refilled past the position, which
-offsets alone cannot see): :meth:`PartitionedSummaries.check_log` compares the fingerprint
-before a partition's first batch and counts the log again from its start, read on the side:
-both through the pipeline's :class:`~weather_app.pipeline.log_check.LogCheck`, the check
-``consume`` runs too, called here from a worker thread (its log view blocks).
+has (a broker that lost acknowledged writes): the partition's state is replaced by an empty
+one at offset 0 and counted again (a rule of this runtime: the consumer's reset shows it). So
+did a table whose last counted record is no longer the one at its offset (the log lost records
+and was refilled past the position, which offsets alone cannot see):
+:meth:`PartitionedSummaries.check_log` runs the pipeline's
+:class:`~weather_app.pipeline.log_check.LogCheck` (the check ``consume`` runs too, called here
+from a worker thread: its log view blocks) before a partition's first batch, and installs its
+recount from the log's start, read on the side.
 """
 
 from __future__ import annotations
@@ -41,9 +42,7 @@ from weather_app.pipeline.ports import LogBounds, SavedState
 from weather_app.worker.batches import Batch, Record
 from weather_app.worker.faust_driver.batching import make_current
 from weather_app.worker.faust_driver.transport.consumer import consumer_record
-from weather_app.worker.table_store import LAST_KEY, OFFSET_KEY, TableStore
-
-__all__ = ["LAST_KEY", "OFFSET_KEY", "TABLE", "PartitionState", "PartitionedSummaries"]
+from weather_app.worker.table_store import TableStore
 
 #: what the data-loss lines call the worker's state
 TABLE = "the worker's table"
