@@ -112,3 +112,26 @@ def test_a_step_before_the_first_join_runs_once_and_before_its_join_group(monkey
     for _ in range(2):
         asyncio.run(GroupCoordinator.ensure_active_group(member, None, None))  # type: ignore[arg-type]
     assert order == ["evict the previous incarnation", "JoinGroup", "JoinGroup"]
+
+
+def test_a_step_that_fails_is_said_in_one_line_and_the_join_goes_on(monkeypatch, caplog):
+    """A failure there (the broker away a moment) must not become aiokafka's coordinator
+    traceback: the peers' liveness eviction stands in for the eviction not made."""
+    order: list[str] = []
+
+    async def join(self: Member, subscription: object, previous: object) -> object:
+        order.append("JoinGroup")
+        return {"assignment"}
+
+    def evict() -> None:
+        raise OSError("the broker went away")
+
+    monkeypatch.setattr(group, "_original_ensure_active_group", join)
+    monkeypatch.setattr(group, "_first_join_steps", [])
+    group.before_first_join(evict)
+    with caplog.at_level("WARNING", logger=group.__name__):
+        asyncio.run(GroupCoordinator.ensure_active_group(Member(3), None, None))  # type: ignore[arg-type]
+    assert order == ["JoinGroup"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "before the first join: the broker went away (the join goes on)"
+    ]

@@ -109,7 +109,11 @@ def before_first_join(step: Callable[[], None]) -> None:
 
 async def _ensure_active_group(self: GroupCoordinator, subscription: Any, previous: Any) -> Any:
     while _first_join_steps:
-        await asyncio.to_thread(_first_join_steps.pop(0))
+        step = _first_join_steps.pop(0)
+        try:
+            await asyncio.to_thread(step)
+        except Exception as error:  # one line, not aiokafka's coordinator traceback
+            log.warning("before the first join: %s (the join goes on)", error)
     setattr(self, _JOINING, time.time())
     return await _original_ensure_active_group(self, subscription, previous)
 
