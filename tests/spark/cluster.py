@@ -162,8 +162,8 @@ class Cluster:
             assert process.is_running(), f"{process} exited: {process.tail()}"
         try:
             return self.status()["aliveworkers"] == self.workers
-        except OSError:
-            return False  # the master's UI is not up yet
+        except (OSError, ValueError):
+            return False  # the master's UI is not up yet (or answers before its pages are)
 
     def status(self) -> dict:
         """The master's ``/json/``: workers, running and completed applications."""
