@@ -308,7 +308,7 @@ def main() -> None:
         "--standbys",
         type=int,
         nargs="+",
-        default=[1],
+        default=[0],
         help="WEATHER_STANDBY_REPLICAS; several values: each scenario with each, in turn",
     )
     args = parser.parse_args()
