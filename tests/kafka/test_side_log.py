@@ -25,13 +25,7 @@ def _topic_with_records(bootstrap: str) -> str:
         admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
     finally:
         admin.close()
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=50, acks="all")
-    try:
-        for index in range(RECORDS):
-            producer.send(topic, key=b"k", value=str(index).encode(), partition=0)
-        producer.flush()
-    finally:
-        producer.close()
+    _fill(bootstrap, topic, b"")
     return topic
 
 
@@ -83,6 +77,11 @@ def _replace_records(bootstrap: str, topic: str, prefix: bytes) -> None:
         admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
     finally:
         admin.close()
+    _fill(bootstrap, topic, prefix)
+
+
+def _fill(bootstrap: str, topic: str, prefix: bytes) -> None:
+    """``RECORDS`` records, valued ``prefix`` and their offset."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=50, acks="all")
     try:
         for index in range(RECORDS):

@@ -99,6 +99,13 @@ def sent(partition: int, offset: int) -> asyncio.Future:
     return future
 
 
+async def send_then_ack(ports: Ports, partition: int, offset: int) -> None:
+    """Send what was collected, then the broker's ack of the one batch at ``offset``."""
+    await ports.table.send_collected()
+    (on_sent,) = [send[4] for send in ports.sends]
+    on_sent(sent(partition, offset))
+
+
 def test_a_block_s_records_leave_per_partition_in_write_order_in_its_transaction(ports):
     with ports.table.collecting():
         ports.write(2, "2/A", {"n": 1})
@@ -147,12 +154,7 @@ def test_under_exactly_once_a_sent_batch_becomes_the_persisted_offset_at_the_com
     with ports.table.collecting():
         ports.write(2, "2/A", 1)
 
-    async def send_then_ack() -> None:
-        await ports.table.send_collected()
-        (on_sent,) = [send[4] for send in ports.sends]
-        on_sent(sent(2, 40))
-
-    asyncio.run(send_then_ack())
+    asyncio.run(send_then_ack(ports, 2, 40))
     assert ports.persisted == []
     app.tables.on_commit_tp(TP(CHANGELOG, 2))  # Faust's commit names the source partitions
     assert ports.persisted == []
@@ -170,12 +172,7 @@ def test_on_a_store_without_write_batches_the_commit_persists_it_too(ports, monk
     with ports.table.collecting():
         ports.write(2, "2/A", 1)
 
-    async def send_then_ack() -> None:
-        await ports.table.send_collected()
-        (on_sent,) = [send[4] for send in ports.sends]
-        on_sent(sent(2, 40))
-
-    asyncio.run(send_then_ack())
+    asyncio.run(send_then_ack(ports, 2, 40))
     persisted: list[tuple[TP, int]] = []
     monkeypatch.setattr(memory, "set_persisted_offset", lambda tp, o: persisted.append((tp, o)))
     app.tables.on_commit_tp(TP(TEMPERATURES, 2))
@@ -187,12 +184,7 @@ def test_under_at_least_once_a_sent_batch_is_the_persisted_offset_at_once(ports,
     with ports.table.collecting():
         ports.write(2, "2/A", 1)
 
-    async def send_then_ack() -> None:
-        await ports.table.send_collected()
-        (on_sent,) = [send[4] for send in ports.sends]
-        on_sent(sent(2, 40))
-
-    asyncio.run(send_then_ack())
+    asyncio.run(send_then_ack(ports, 2, 40))
     assert ports.persisted == [(TP(CHANGELOG, 2), 40)]
 
 
