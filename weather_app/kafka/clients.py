@@ -338,18 +338,29 @@ def lag_consumer(settings: Settings, timeout: float) -> kafka.KafkaConsumer:
 
 def debug_consumer(settings: Settings, topic: str, group: str) -> kafka.KafkaConsumer:
     """The ``debug`` command's group member, from the topic's newest records on: it commits
-    nothing, so every run starts at the end (a commit would make the next run, or one after a
-    topic reset, print records it had not been started for)."""
-    from kafka import KafkaConsumer
+    nothing, and each partition it is given starts at the end, whatever the group committed
+    before (an older version, another member): a run never prints records it was not
+    started for."""
+    from kafka import ConsumerRebalanceListener, KafkaConsumer
 
-    return KafkaConsumer(
-        topic,
+    consumer = KafkaConsumer(
         **kafka_python_config(settings),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="latest",
         bootstrap_timeout_ms=_timeout_ms(settings),
     )
+
+    class AtTheEnd(ConsumerRebalanceListener):  # type: ignore[misc]
+        def on_partitions_revoked(self, revoked: Any) -> None:
+            pass
+
+        def on_partitions_assigned(self, assigned: Any) -> None:
+            if assigned:
+                consumer.seek_to_end(*assigned)
+
+    consumer.subscribe([topic], listener=AtTheEnd())
+    return consumer
 
 
 # -- aiokafka ----------------------------------------------------------------------------------
