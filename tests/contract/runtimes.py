@@ -32,10 +32,6 @@ class Runtime(abc.ABC):
     def rebuilds_file(self, log_start: int, log_end: int) -> str:
         """How its line ends when a snapshot file claims more than the log holds."""
 
-    @abc.abstractmethod
-    def rebuilds_state(self, log_start: int, log_end: int) -> str:
-        """How its line ends when its state (restored at start) claims more than the log."""
-
     @contextlib.contextmanager
     def running(self, log: Path) -> Iterator[Process]:
         """The runtime, stopped on the way out: it must exit 0 unless the test already failed
@@ -64,9 +60,6 @@ class Worker(Runtime):
     def rebuilds_file(self, log_start: int, log_end: int) -> str:
         return "rewriting the file from the worker's table"
 
-    def rebuilds_state(self, log_start: int, log_end: int) -> str:
-        return "rebuilding the partition's table from the log"
-
 
 class Consume(Runtime):
     name = "consume"
@@ -78,8 +71,6 @@ class Consume(Runtime):
 
     def rebuilds_file(self, log_start: int, log_end: int) -> str:
         return f"rebuilding the partition's summary from offsets {log_start}..{log_end - 1}"
-
-    rebuilds_state = rebuilds_file
 
 
 RUNTIMES: dict[str, type[Runtime]] = {"worker": Worker, "consume": Consume}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from weather_app.pipeline.ports import LogBounds, LogViewClosed
+from weather_app.core.fingerprint import Fingerprint
+from weather_app.core.partition import PartitionSummary
+from weather_app.core.summary import Stats
+from weather_app.pipeline.ports import LogBounds, LogViewClosed, SavedState
 
 
 class FakeLogView:
@@ -57,3 +60,46 @@ class FakeLogView:
     def _open(self) -> None:
         if self.closed:
             raise LogViewClosed("temperatures")
+
+
+class FakeCursor:
+    """A runtime's own consumer over a :class:`FakeLogView` (the
+    :class:`~weather_app.pipeline.ports.Cursor` port): ``seeks`` lists where it was sent;
+    while not ``answering`` its bounds are not known (a broker out of reach)."""
+
+    def __init__(self, view: FakeLogView) -> None:
+        self.view = view
+        self.seeks: list[tuple[int, int]] = []
+        self.answering = True
+
+    def seek(self, partition: int, offset: int) -> None:
+        self.seeks.append((partition, offset))
+
+    def bounds(self, partitions: Sequence[int], timeout: float) -> dict[int, LogBounds] | None:
+        if not self.answering:
+            return None
+        return {partition: self.view.bounds(partition) for partition in partitions}
+
+
+class FakeStore:
+    """A state store in memory (the :class:`~weather_app.pipeline.ports.StateStore` port):
+    ``saved`` holds each partition's last saved position and last record; the next
+    ``failures`` saves fail."""
+
+    def __init__(self) -> None:
+        self.saved: dict[int, tuple[int, Fingerprint | None]] = {}
+        self.failures = 0
+
+    def load(self, partition: int) -> SavedState:
+        position, last = self.saved.get(partition, (0, None))
+        return SavedState(PartitionSummary("temperatures", partition, position=position), last)
+
+    def persist(self, state: SavedState, changed: Mapping[str, Stats]) -> bool:
+        return self.replace(state)
+
+    def replace(self, state: SavedState) -> bool:
+        if self.failures:
+            self.failures -= 1
+            return False
+        self.saved[state.summary.partition] = (state.summary.position, state.last)
+        return True

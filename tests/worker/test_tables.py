@@ -144,11 +144,11 @@ def test_a_table_ahead_of_a_shorter_log_is_rebuilt_from_the_records_of_the_log(c
     counted = summaries.apply(batch(1, *(record(1, o, january(o + 1)) for o in range(6))))
     assert counted.rewind is None and table["1/#offset"] == 6
     # the log now holds 3 records, other ones (days 10..12), and the consumer restarts at 0
-    with caplog.at_level("ERROR", logger="weather_app.worker.tables"):
+    with caplog.at_level("ERROR"):
         summaries.apply(batch(1, *(record(1, o, january(o + 10)) for o in range(3))))
     assert [r.getMessage() for r in caplog.records] == [
         "data loss: temperatures partition 1: offsets 3..5 are gone (the log ends at 3, the "
-        "worker's table said 6); rebuilding the partition's table from the log"
+        "worker's table said 6); rebuilding the partition's summary from offsets 0..2"
     ]
     assert summaries.state(1).position == 3
     assert table == {

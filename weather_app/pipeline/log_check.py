@@ -65,6 +65,12 @@ class LogCheck:
         log.error("%s", loss.record_changed(offset, rebuilding_from(bounds.start, bounds.end)))
         return bounds
 
+    def ends_before(self, partition: int, claimed: int, bounds: LogBounds) -> None:
+        """The state claims ``claimed`` records although the log ends before: say the data
+        loss (the caller counts the partition again from ``bounds.start``)."""
+        loss = DataLoss(self.topic, partition, self.holder(partition))
+        say_log_ends_before(loss, claimed, bounds)
+
     def recount(self, partition: int, start: int, end: int) -> Recount:
         """The partition counted again from ``start`` up to ``end`` (or where the log ends);
         from the log's start if retention deleted records past ``start`` meanwhile. Raises
@@ -76,3 +82,10 @@ class LogCheck:
             recount.rejected.extend(recount.summary.apply(records).rejected)
             recount.last = fingerprint(records[-1])
         return recount
+
+
+def say_log_ends_before(loss: DataLoss, claimed: int, bounds: LogBounds) -> None:
+    """The one line a runtime says when its state claims ``claimed`` records and the log ends
+    before them, and it counts the partition again from ``bounds.start``."""
+    then = rebuilding_from(bounds.start, bounds.end)
+    log.error("%s", loss.log_ends_before(bounds.end, claimed, then))

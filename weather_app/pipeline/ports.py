@@ -2,7 +2,9 @@
 
 Every runtime hands in the same kind of log view (``kafka/side_log.py`` builds one from the
 settings), so the rules that read the log (``pipeline/log_check.py``) are written once. The
-view reads on the side: the runtime's own fetch positions stay where they are.
+view reads on the side: the runtime's own fetch positions stay where they are. A runtime that
+moves its own positions (``consume``) hands in its consumer as a :class:`Cursor` too
+(``pipeline/positions.py`` seeks it).
 
 Each runtime keeps its partitions' state in its own store behind :class:`StateStore` (the
 worker in a Faust table, ``worker/table_store.py``; ``consume`` in the snapshot file and the
@@ -13,7 +15,7 @@ its position in one atomic write, and replaced whole; one test suite runs agains
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -49,6 +51,18 @@ class LogView(Protocol):
     def records(self, partition: int, start: int, end: int) -> Iterator[list[Record]]:
         """The records from ``start`` up to (not including) ``end``, fetch by fetch; ends early
         where the log does."""
+        ...
+
+
+class Cursor(Protocol):
+    """A runtime's own consumer of one topic, for a runtime that seeks it itself (``consume``):
+    where its next fetch of a partition starts, and the log's bounds as it sees them."""
+
+    def seek(self, partition: int, offset: int) -> None: ...
+
+    def bounds(self, partitions: Sequence[int], timeout: float) -> dict[int, LogBounds] | None:
+        """Each partition's log bounds; None when the broker did not answer within
+        ``timeout`` seconds (the caller decides how long it waits for it)."""
         ...
 
 

@@ -37,7 +37,7 @@ from weather_app.core.continuity import DataLoss, lost_under_a_reset
 from weather_app.core.fingerprint import Fingerprint, fingerprint
 from weather_app.core.partition import PartitionSummary, Rejected
 from weather_app.core.summary import Stats
-from weather_app.pipeline.log_check import LogCheck
+from weather_app.pipeline.log_check import LogCheck, say_log_ends_before
 from weather_app.pipeline.ports import LogBounds, SavedState
 from weather_app.worker.batches import Batch, Record
 from weather_app.worker.faust_driver.batching import make_current
@@ -242,8 +242,11 @@ class PartitionedSummaries:
         if batch.tp.partition in self._recounts:
             recount, recounted = self._recounts.pop(batch.tp.partition)
             state, replaced = self._install(batch.event, recount), True
-        if _lost_by_the_log(state, batch.records, self.log_end(batch.tp.partition)):
-            state = self._rebuild(batch.event, state, self.log_end(batch.tp.partition) or 0)
+        end = self.log_end(batch.tp.partition)
+        if end is not None and _lost_by_the_log(state, batch.records, end):
+            # the consumer was reset to the log's start: the batch begins there
+            bounds = LogBounds(batch.records[0].offset, end)
+            state = self._rebuild(batch.event, state, bounds)
             replaced = True
         records, rewind = _accepted(state, batch.records)
         counted = state.summary.apply(records)
@@ -259,12 +262,11 @@ class PartitionedSummaries:
         ]
         return Applied(rejected, counted.processed, rewind, counted.ignored, replaced)
 
-    def _rebuild(self, event: EventT, state: PartitionState, end: int) -> PartitionState:
+    def _rebuild(self, event: EventT, state: PartitionState, bounds: LogBounds) -> PartitionState:
         """Forget what the table counted beyond a shorter log: count it again from offset 0
         (a record after 0 makes the agent rewind there; the consumer resets to the start)."""
         partition = state.partition
-        then = "rebuilding the partition's table from the log"
-        log.error("%s", self._loss(partition).log_ends_before(end, state.position, then))
+        say_log_ends_before(self._loss(partition), state.position, bounds)
         fresh = PartitionState(PartitionSummary(self.topic, partition), anchored=True)
         fresh.summary.version = state.version + 1  # a new state: the exporter must write it
         fresh.checked = True
@@ -313,7 +315,7 @@ class PartitionedSummaries:
         return state
 
 
-def _lost_by_the_log(state: PartitionState, records: Sequence[Record], end: int | None) -> bool:
+def _lost_by_the_log(state: PartitionState, records: Sequence[Record], end: int) -> bool:
     """Whether the table counted records a shorter log no longer has: its position is past
     the log end, and the consumer was reset below it (the fetch is consistent with that end)."""
     return bool(records) and lost_under_a_reset(
