@@ -66,8 +66,9 @@ def bench_owner() -> Owner:
 def snapshot_cost(topic: str, records: int, seed: int = 7) -> SnapshotCost:
     """One partition holding ``records`` records (every key of the series), then writes."""
     # the worker's exporter, as the worker runs it
+    from weather_app.pipeline.summaries import PartitionState
     from weather_app.worker.snapshots import TableSnapshots
-    from weather_app.worker.tables import PartitionedSummaries, PartitionState
+    from weather_app.worker.tables import TableSummaries
 
     source = _records(topic, seed)
     summary = PartitionSummary(topic, 0)
@@ -75,7 +76,7 @@ def snapshot_cost(topic: str, records: int, seed: int = 7) -> SnapshotCost:
     while left:
         summary.apply(list(itertools.islice(source, min(left, 50_000))))
         left -= min(left, 50_000)
-    summaries = PartitionedSummaries(table={}, topic=topic)  # type: ignore[arg-type]
+    summaries = TableSummaries(table={}, topic=topic)  # type: ignore[arg-type]
     summaries.partitions[0] = PartitionState(summary)
     with tempfile.TemporaryDirectory(prefix="bench-snapshot-") as folder:
         exporter = TableSnapshots(topic, Path(folder), summaries, bench_owner)

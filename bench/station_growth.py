@@ -175,8 +175,9 @@ def worker_run(
 
 def snapshot_writes(count: int) -> tuple[int, list[float]]:
     """(stations in the partition, seconds per write) with the worker's own exporter."""
+    from weather_app.pipeline.summaries import PartitionState
     from weather_app.worker.snapshots import TableSnapshots
-    from weather_app.worker.tables import PartitionedSummaries, PartitionState
+    from weather_app.worker.tables import TableSummaries
 
     mine = set(
         station_names(count)[:: PARTITIONS[STATIONS]]
@@ -188,7 +189,7 @@ def snapshot_writes(count: int) -> tuple[int, list[float]]:
     )
     summary = PartitionSummary(STATIONS, 0)
     summary.apply(list(itertools.islice(source, len(mine) * 5)))  # five days of history
-    summaries = PartitionedSummaries(table={}, topic=STATIONS)  # type: ignore[arg-type]
+    summaries = TableSummaries(table={}, topic=STATIONS)  # type: ignore[arg-type]
     summaries.partitions[0] = PartitionState(summary)
     writes = []
     with tempfile.TemporaryDirectory(prefix="bench-station-snapshot-") as folder:

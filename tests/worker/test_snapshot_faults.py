@@ -16,7 +16,7 @@ from weather_app.core import snapshot
 from weather_app.files.ownership import Owner
 from weather_app.worker.snapshots import TableSnapshots
 from weather_app.worker.table_store import OFFSET_KEY
-from weather_app.worker.tables import PartitionedSummaries
+from weather_app.worker.tables import TableSummaries
 
 Message = namedtuple("Message", "offset key value")
 STATS = {"count": 2, "sum": 3.0, "start": "1990-01-01", "end": "1990-01-02"}
@@ -37,7 +37,7 @@ def test_a_failed_write_keeps_the_file_logs_once_and_is_retried(
     tmp_path, monkeypatch, caplog, error
 ):
     table = {"0/January/1990": STATS, f"0/{OFFSET_KEY}": 5}
-    summaries = PartitionedSummaries(table, "temperatures")
+    summaries = TableSummaries(table, "temperatures")
     files = TableSnapshots(snapshot.TEMPERATURES, tmp_path, summaries, owner)
     assert files.export([0]) == [0]
     path = tmp_path / "partition-0.json"
@@ -85,7 +85,7 @@ def test_a_failed_write_keeps_the_file_logs_once_and_is_retried(
 
 
 def test_a_failed_first_write_leaves_no_file(tmp_path, monkeypatch, caplog):
-    summaries = PartitionedSummaries({f"0/{OFFSET_KEY}": 3}, "temperatures")
+    summaries = TableSummaries({f"0/{OFFSET_KEY}": 3}, "temperatures")
     files = TableSnapshots(snapshot.TEMPERATURES, tmp_path, summaries, owner)
     FailingWrites(monkeypatch, errno.ENOSPC)
     with caplog.at_level(logging.ERROR, logger="weather_app.pipeline.exporter"):

@@ -16,7 +16,7 @@ from weather_app.core import snapshot
 from weather_app.files.ownership import Owner
 from weather_app.worker.snapshots import TableSnapshots
 from weather_app.worker.table_store import OFFSET_KEY
-from weather_app.worker.tables import PartitionedSummaries
+from weather_app.worker.tables import TableSummaries
 
 STATS = {"count": 2, "sum": 3.0, "start": "1990-01-01", "end": "1990-01-02"}
 
@@ -30,10 +30,10 @@ def owner() -> Owner:
     return Owner("worker", 1, time.time())
 
 
-def restored(position: int) -> PartitionedSummaries:
+def restored(position: int) -> TableSummaries:
     """Partition 0 restored from a table at ``position`` (as after a restart)."""
     table = FakeTable({"0/January/1990": STATS, f"0/{OFFSET_KEY}": position})
-    return PartitionedSummaries(table, "temperatures")
+    return TableSummaries(table, "temperatures")
 
 
 def exporter(tmp_path, summaries, *, trusted: bool, log_end=None) -> TableSnapshots:

@@ -1,4 +1,4 @@
-"""``PartitionedSummaries`` on its own: the table's position decides where a partition goes on.
+"""``TableSummaries`` on its own: the table's position decides where a partition goes on.
 
 Faust can deliver a partition past the records it has processed after an in-process
 rebalance; those events must not be counted, and the partition must be re-read from the
@@ -19,16 +19,13 @@ from tests.pipeline.fakes import FakeLogView
 from weather_app.core.codec import to_protobuf
 from weather_app.core.fingerprint import fingerprint
 from weather_app.core.generators import Temperature
+from weather_app.pipeline import summaries as summaries_module
 from weather_app.pipeline.log_check import LogCheck
 from weather_app.pipeline.ports import LogBounds
+from weather_app.pipeline.summaries import CONFIRM_AFTER_PAUSE_SEC, MAX_REWINDS
 from weather_app.worker import tables as tables_module
 from weather_app.worker.batches import Batch
-from weather_app.worker.tables import (
-    CONFIRM_AFTER_PAUSE_SEC,
-    MAX_REWINDS,
-    TABLE,
-    PartitionedSummaries,
-)
+from weather_app.worker.tables import TABLE, TableSummaries
 
 
 class FakeTable(dict):
@@ -80,14 +77,14 @@ def january(day: int) -> str:
 @pytest.fixture
 def clock(monkeypatch):
     now = [1000.0]
-    monkeypatch.setattr(tables_module.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(summaries_module.time, "monotonic", lambda: now[0])
     return now
 
 
 @pytest.fixture
 def summaries(monkeypatch):
     monkeypatch.setattr(tables_module, "make_current", lambda _: None)
-    return PartitionedSummaries(FakeTable(), "temperatures")
+    return TableSummaries(FakeTable(), "temperatures")
 
 
 def test_events_past_the_position_are_not_counted_and_the_partition_is_rewound(summaries, clock):
@@ -139,7 +136,7 @@ def test_a_fresh_partition_starts_wherever_its_first_event_is(summaries, clock):
 def test_a_table_ahead_of_a_shorter_log_is_rebuilt_from_the_records_of_the_log(caplog):
     """The broker lost offsets 3..5 that the table counted; the consumer was reset to 0."""
     table = FakeTable()
-    summaries = PartitionedSummaries(table, "temperatures", log_end=lambda partition: 3)
+    summaries = TableSummaries(table, "temperatures", log_end=lambda partition: 3)
     summaries.state(1)  # the partition as restored: empty, then counted up to offset 6
     counted = summaries.apply(batch(1, *(record(1, o, january(o + 1)) for o in range(6))))
     assert counted.rewind is None and table["1/#offset"] == 6
@@ -163,19 +160,19 @@ def test_a_rebuild_whose_batch_starts_past_0_leaves_an_empty_table_at_0_and_rewi
     counted, the table holds an empty state at offset 0 (so a restart, under either
     guarantee, counts from 0 too) and the partition is rewound there."""
     table = FakeTable()
-    summaries = PartitionedSummaries(table, "temperatures", log_end=lambda partition: 3)
+    summaries = TableSummaries(table, "temperatures", log_end=lambda partition: 3)
     summaries.apply(batch(1, *(record(1, o, january(o + 1)) for o in range(6))))
     applied = summaries.apply(batch(1, record(1, 2, january(12))))
     assert (applied.rewind, applied.processed, applied.replaced) == (0, [], True)
     assert table == {"1/#offset": 0}
-    restarted = PartitionedSummaries(FakeTable(table), "temperatures", empty_means_start=False)
+    restarted = TableSummaries(FakeTable(table), "temperatures", empty_means_start=False)
     assert (restarted.state(1).position, restarted.state(1).anchored) == (0, True)
 
 
 def test_a_batch_at_the_position_is_never_taken_for_a_loss():
     """A stale or unknown log end must not trigger a rebuild."""
     table = FakeTable()
-    summaries = PartitionedSummaries(table, "temperatures", log_end=lambda partition: 0)
+    summaries = TableSummaries(table, "temperatures", log_end=lambda partition: 0)
     summaries.apply(batch(1, record(1, 0, january(1)), record(1, 1, january(2))))
     summaries.apply(batch(1, record(1, 2, january(3))))
     assert table["1/January/1990"]["count"] == 3
@@ -211,7 +208,7 @@ def test_an_empty_table_under_exactly_once_counts_from_the_start_whatever_the_co
     """A committed offset beyond an empty table (its changes lost) must not start the count
     in the middle of the log: the partition is rewound to 0 and counted from there."""
     monkeypatch.setattr(tables_module, "make_current", lambda _: None)
-    summaries = PartitionedSummaries(FakeTable(), "temperatures", empty_means_start=True)
+    summaries = TableSummaries(FakeTable(), "temperatures", empty_means_start=True)
     applied = summaries.apply(batch(2, record(2, 300, january(1)), record(2, 301, january(2))))
     assert (applied.rewind, applied.processed) == (0, [])
     assert summaries.state(2).groups == {}
@@ -227,17 +224,17 @@ def test_without_it_an_empty_table_starts_where_the_consumer_resumes(summaries, 
     assert (applied.rewind, applied.processed) == (None, [300])
 
 
-def restored(view: FakeLogView, days: int) -> tuple[FakeTable, PartitionedSummaries]:
+def restored(view: FakeLogView, days: int) -> tuple[FakeTable, TableSummaries]:
     """A table that counted offsets 0..days-1 (January 1..days), restored by a new worker
     that checks it against the log ``view`` holds."""
-    first = PartitionedSummaries(FakeTable(), "temperatures")
+    first = TableSummaries(FakeTable(), "temperatures")
     first.apply(batch(1, *(record(1, o, january(o + 1)) for o in range(days))))
     table = FakeTable(first.table)
     check = LogCheck("temperatures", view, lambda _: TABLE)
-    return table, PartitionedSummaries(table, "temperatures", check=check)
+    return table, TableSummaries(table, "temperatures", check=check)
 
 
-def check_then_apply(summaries: PartitionedSummaries, counted: Batch):
+def check_then_apply(summaries: TableSummaries, counted: Batch):
     asyncio.run(summaries.check_log(counted))
     return summaries.apply(counted)
 
@@ -247,7 +244,7 @@ def test_the_table_keeps_the_fingerprint_of_the_last_record_it_counted(summaries
     assert summaries.table["0/#last"] == list(fingerprint(record(0, 1, january(2))))
     summaries.apply(batch(0, record(0, 0, january(1))))  # a replay below the position
     assert summaries.table["0/#last"] == list(fingerprint(record(0, 1, january(2))))
-    reloaded = PartitionedSummaries(FakeTable(summaries.table), "temperatures")
+    reloaded = TableSummaries(FakeTable(summaries.table), "temperatures")
     assert reloaded.state(0).last == fingerprint(record(0, 1, january(2)))
 
 
@@ -377,5 +374,5 @@ def test_a_partition_is_loaded_from_the_items_under_its_prefix_where_the_table_h
     table = PrefixedTable(
         {"0/January/1990": stats, "0/#offset": 2, "10/January/1990": {**stats, "count": 9}}
     )
-    state = PartitionedSummaries(table, "temperatures").state(0)
+    state = TableSummaries(table, "temperatures").state(0)
     assert (state.position, state.groups) == (2, {"January/1990": stats})

@@ -4,7 +4,7 @@
 it hands in its consumer as a :class:`~weather_app.pipeline.ports.Cursor` and its files as a
 :class:`~weather_app.pipeline.ports.StateStore`, and these decide what to save, where to seek
 and when the log lost records. (The Faust worker's consumer resets by itself and rebalances
-under it; its side of the same verdicts is in ``worker/tables.py``.)
+under it; its side of the same verdicts is ``summaries.py``.)
 
 - :class:`Checkpoints` saves the partitions that moved; a failed save is tried again at every
   later save (records are applied idempotently, so whichever save lands loses and doubles

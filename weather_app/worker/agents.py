@@ -2,7 +2,7 @@
 
 Each agent takes whole per-partition batches of records from the consumer (Faust's per-event
 path would cost ten times more than the summaries themselves; see ``worker/batches.py``) and
-hands them to a :class:`PartitionedSummaries`; a timer exports snapshots of the owned
+hands them to the topic's :class:`TableSummaries`; a timer exports snapshots of the owned
 partitions, and the revocation/shutdown signals export the partitions a worker is about to lose.
 """
 
@@ -43,7 +43,7 @@ from weather_app.worker.batches import Batch, RecordBatches
 from weather_app.worker.faust_driver.commit.changelog import batched_table
 from weather_app.worker.progress_log import ProgressLog
 from weather_app.worker.snapshots import TableSnapshots
-from weather_app.worker.tables import TABLE, PartitionedSummaries
+from weather_app.worker.tables import TABLE, TableSummaries
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class TopicSummaries:
         self.app, self.topic = app, topic
         table = batched_table(app, TABLES[topic], default=None, partitions=PARTITIONS[topic])
         exactly_once = settings.processing_guarantee == "exactly_once"
-        self.summaries = PartitionedSummaries(
+        self.summaries = TableSummaries(
             table,
             topic,
             log_end=self.log_end,

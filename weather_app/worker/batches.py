@@ -58,6 +58,10 @@ class Batch:
     generation: int
 
     @property
+    def partition(self) -> int:
+        return self.tp.partition
+
+    @property
     def stale(self) -> bool:
         """Whether a rebalance began since the batch was taken: it must not be processed."""
         return self.source.generation != self.generation

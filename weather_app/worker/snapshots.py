@@ -28,7 +28,8 @@ from pathlib import Path
 from weather_app.core.continuity import DataLoss
 from weather_app.files.ownership import Fenced, Owner
 from weather_app.pipeline.exporter import SnapshotExporter
-from weather_app.worker.tables import TABLE, PartitionedSummaries, PartitionState
+from weather_app.pipeline.summaries import PartitionedSummaries, PartitionState
+from weather_app.worker.tables import TABLE
 
 log = logging.getLogger(__name__)
 

@@ -1,44 +1,23 @@
-"""Per-partition summaries kept in a Faust table, with an in-memory mirror of each partition.
+"""The pipeline's per-partition summaries adapted to Faust: a table for the store, its events.
 
 The table is the durable state, kept through the pipeline's state-store port
 (``worker/table_store.py``: its keys): every change goes to its changelog topic, inside the
-same Kafka transaction as the source offsets under ``exactly_once``.
-
-The mirror (:class:`PartitionState`, around the core's :class:`PartitionSummary`) holds the
-same data for the partitions this worker owns. The agent reads it instead of RocksDB, and the
-snapshot exporter renders it, so snapshots can be written at shutdown, after Faust has closed
-the stores.
-
-A table whose position lies beyond the partition's log end counted records the log no longer
-has (a broker that lost acknowledged writes): the partition's state is replaced by an empty
-one at offset 0 and counted again (a rule of this runtime: the consumer's reset shows it). So
-did a table whose last counted record is no longer the one at its offset (the log lost records
-and was refilled past the position, which offsets alone cannot see):
-:meth:`PartitionedSummaries.check_log` runs the pipeline's
-:class:`~weather_app.pipeline.log_check.LogCheck` (the check ``consume`` runs too, called here
-from a worker thread: its log view blocks) before a partition's first batch, and installs its
-recount from the log's start, read on the side.
+same Kafka transaction as the source offsets under ``exactly_once``. The rules (rewinds, a
+table ahead of a shorter log, a refilled log) are the pipeline's
+(``pipeline/summaries.py``); what is Faust's is here: a batch's writes are routed to its
+partition's changelog (and transaction) through its last event, they are collected per batch
+and sent in :meth:`TableSummaries.send_changes`, and a rejected record goes to the dead
+letters whole, as Faust's consumer would have delivered it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import math
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from faust.types import EventT
-
-from weather_app.core.continuity import DataLoss, lost_under_a_reset
-from weather_app.core.fingerprint import Fingerprint, fingerprint
-from weather_app.core.partition import PartitionSummary, Rejected
-from weather_app.core.summary import Stats
-from weather_app.pipeline.log_check import LogCheck, say_log_ends_before
-from weather_app.pipeline.ports import LogBounds, SavedState
+from weather_app.pipeline.log_check import LogCheck
+from weather_app.pipeline.summaries import Applied, PartitionedSummaries
 from weather_app.worker.batches import Batch, Record
 from weather_app.worker.faust_driver.batching import make_current
 from weather_app.worker.faust_driver.transport.consumer import consumer_record
@@ -46,8 +25,6 @@ from weather_app.worker.table_store import TableStore
 
 #: what the data-loss lines call the worker's state
 TABLE = "the worker's table"
-
-log = logging.getLogger(__name__)
 
 
 class SummaryTable(Protocol):
@@ -64,65 +41,10 @@ class SummaryTable(Protocol):
     async def send_collected(self) -> None: ...
 
 
-@dataclass
-class PartitionState:
-    """A partition's summary, and what the worker knows about how it got there."""
+class TableSummaries(PartitionedSummaries):
+    """The summaries of one source topic's partitions, kept in ``table``."""
 
-    summary: PartitionSummary
-    #: position found in the table when this worker took the partition over
-    restored_position: int = 0
-    #: highest offset + 1 processed by this worker since it took the partition over
-    replayed_to: int = 0
-    #: whether ``position`` is known (from the table or an event) to be the next offset
-    anchored: bool = False
-    #: the position last rewound to, how often, and when (monotonic seconds)
-    rewound_to: int | None = None
-    rewinds: int = 0
-    rewound_at: float = 0.0
-    #: the last record counted (the one at ``position - 1``), as the table keeps it
-    last: Fingerprint | None = None
-    #: whether ``last`` was compared with the log since this worker loaded the partition
-    checked: bool = False
-    #: that comparison, once begun: the log's bounds if it was refilled, else None
-    comparison: asyncio.Future[LogBounds | None] | None = None
-    #: when the partition's last batch came (monotonic seconds)
-    batch_at: float = -math.inf
-
-    @property
-    def partition(self) -> int:
-        return self.summary.partition
-
-    @property
-    def position(self) -> int:
-        return self.summary.position
-
-    @property
-    def version(self) -> int:
-        return self.summary.version
-
-    @property
-    def groups(self) -> dict[str, Stats]:
-        return self.summary.groups
-
-
-@dataclass
-class Applied:
-    """What a batch left to do: dead letters to send, offsets to ack, maybe a rewind."""
-
-    rejected: list[Rejected] = field(default_factory=list)
-    #: offsets of the records accounted for (counted, ignored or rejected): ackable
-    processed: list[int] = field(default_factory=list)
-    #: the offset to re-read the partition from, when records beyond the position arrived
-    rewind: int | None = None
-    #: how many processed records were valid but already counted
-    ignored: int = 0
-    #: whether the partition's table was replaced (rebuilt or recounted): its changelog
-    #: writes must be committed even if no offset moved past the committed one
-    replaced: bool = False
-
-
-class PartitionedSummaries:
-    """Applies records to the summaries of the partitions of one source topic."""
+    holder = TABLE
 
     def __init__(
         self,
@@ -132,244 +54,22 @@ class PartitionedSummaries:
         empty_means_start: bool = False,
         check: LogCheck | None = None,
     ) -> None:
+        super().__init__(TableStore(table, topic), topic, log_end, empty_means_start, check)
         self.table = table
-        self.store = TableStore(table, topic)
-        self.topic = topic
-        #: under exactly_once a partition with nothing in its table has counted nothing: it
-        #: goes on from offset 0 whatever offset the consumer resumes at (see ``_load``)
-        self.empty_means_start = empty_means_start
-        #: a partition's end offset as last seen by the consumer (None while unknown)
-        self.log_end = log_end
-        #: compares a partition with the log and recounts it, read on the side (None: never)
-        self.check = check
-        self.partitions: dict[int, PartitionState] = {}
-        #: partitions counted again from a refilled log, installed by the next ``apply``
-        self._recounts: dict[int, tuple[PartitionState, list[Rejected]]] = {}
 
-    def state(self, partition: int) -> PartitionState:
-        """The partition's mirror, loaded from the table the first time (after recovery)."""
-        state = self.partitions.get(partition)
-        if state is None:
-            state = self.partitions[partition] = self._load(partition)
-        return state
-
-    def forget(self, partitions: Iterable[int]) -> None:
-        for partition in partitions:
-            self.partitions.pop(partition, None)
-            self._recounts.pop(partition, None)
-
-    async def check_log(self, batch: Batch) -> None:
-        """Before a partition's first batch, before one that follows a pause in its batches
-        (a broker outage is one: the worker may ride through a broker restart that lost
-        records) and before one that starts below the position (a reset after an out-of-range
-        fetch: a log recreated and refilled under the worker need not pause it): is the last
-        record its table counted still the one at that offset? If not, the log lost records
-        and was refilled past the position: the partition is counted again from the start of
-        the log up to the batch (read on the side, so the batch follows on), and ``apply``
-        installs that count (its dead letters come with the batch's). Raises
-        :class:`WeatherError` if the log cannot be read.
-        """
-        partition = batch.tp.partition
-        state = self.state(partition)
-        now = time.monotonic()
-        paused, state.batch_at = now - state.batch_at > CONFIRM_AFTER_PAUSE_SEC, now
-        if not batch.records:
-            return
-        # a fetch below the position: the consumer was reset (an out-of-range fetch: the log
-        # lost records, and may have been refilled at once) or rewound; look again either way
-        reset = batch.records[0].offset < state.position
-        if state.checked and not paused and not reset:
-            return
-        if state.checked:  # a new look: the log may have changed under the position since
-            state.comparison = None
-        bounds = await self._refilled(state)
-        if bounds is None:
-            state.checked = True
-            return
-        assert self.check is not None  # a refill is only found by reading
-        counted = await asyncio.to_thread(
-            self.check.recount, partition, bounds.start, batch.records[0].offset
-        )
-        recount = PartitionState(counted.summary, anchored=True, last=counted.last, checked=True)
-        recount.summary.version = state.version + 1  # a new state: the exporter must write it
-        recount.replayed_to = recount.position
-        self._recounts[partition] = (recount, counted.rejected)
-
-    async def refilled_while_idle(self, partition: int) -> LogBounds | None:
-        """The same check for a partition no batch has come for since it was assigned (a log
-        refilled to no more than its old length brings none): the log's bounds if it was
-        refilled, and the caller seeks the partition to their start, whose batch then gets it
-        counted."""
-        state = self.state(partition)
-        if state.checked:
-            return None
-        bounds = await self._refilled(state)
-        if bounds is None:
-            state.checked = True
-        return bounds
-
-    async def _refilled(self, state: PartitionState) -> LogBounds | None:
-        """The log's bounds if the record at the offset of ``state.last`` is not it any more
-        (compared once per assignment; the agent and the snapshot timer share the one
-        comparison). A log that ends before it is left to ``_lost_by_the_log``."""
-        if self.check is None or state.last is None:
-            return None
-        if state.comparison is None:
-            state.comparison = asyncio.ensure_future(
-                asyncio.to_thread(self.check.refilled, state.partition, state.last)
-            )
-        return await asyncio.shield(state.comparison)
-
-    def apply(self, batch: Batch) -> Applied:
-        """Count a batch of one partition's records.
-
-        The table's position says where the partition continues. Faust can deliver a
-        partition past it after an in-process rebalance (and then commits over the gap), so a
-        record beyond the position is not counted: the partition is rewound to the position
-        instead, and the rest of the batch is dropped until it is re-read.
-        """
+    def apply(self, batch: Batch) -> Applied:  # type: ignore[override]
         with self.table.collecting():  # its changelog records leave in send_changes
-            return self._apply(batch)
+            return super().apply(batch)
 
     async def send_changes(self) -> None:
         """Send the changelog records of the batches applied since the last call."""
         await self.table.send_collected()
 
-    def _apply(self, batch: Batch) -> Applied:
-        state = self.state(batch.tp.partition)
-        recounted: list[Rejected] = []
-        replaced = False
-        if batch.tp.partition in self._recounts:
-            recount, recounted = self._recounts.pop(batch.tp.partition)
-            state, replaced = self._install(batch.event, recount), True
-        end = self.log_end(batch.tp.partition)
-        if end is not None and _lost_by_the_log(state, batch.records, end):
-            # the consumer was reset to the log's start: the batch begins there
-            bounds = LogBounds(batch.records[0].offset, end)
-            state = self._rebuild(batch.event, state, bounds)
-            replaced = True
-        records, rewind = _accepted(state, batch.records)
-        counted = state.summary.apply(records)
-        if counted.processed:
-            last = counted.processed[-1]
-            state.replayed_to = max(state.replayed_to, last + 1)
-            if last == state.position - 1:
-                state.last = fingerprint(records[-1])
-            self._persist(batch.event, state, counted.changed)
-        # dead letters name the record's topic and partition: a whole record, as Faust's
-        rejected = recounted + [
-            Rejected(consumer_record(batch.tp, bad.record), bad.reason) for bad in counted.rejected
-        ]
-        return Applied(rejected, counted.processed, rewind, counted.ignored, replaced)
-
-    def _rebuild(self, event: EventT, state: PartitionState, bounds: LogBounds) -> PartitionState:
-        """Forget what the table counted beyond a shorter log: count it again from offset 0
-        (a record after 0 makes the agent rewind there; the consumer resets to the start)."""
-        partition = state.partition
-        say_log_ends_before(self._loss(partition), state.position, bounds)
-        fresh = PartitionState(PartitionSummary(self.topic, partition), anchored=True)
-        fresh.summary.version = state.version + 1  # a new state: the exporter must write it
-        fresh.checked = True
-        self._replace(event, fresh)
-        return fresh
-
-    def _loss(self, partition: int) -> DataLoss:
-        return DataLoss(self.topic, partition, TABLE)
-
-    def _install(self, event: EventT, recount: PartitionState) -> PartitionState:
-        """Put a partition counted again from the log in place of its table's state."""
-        self._replace(event, recount)
-        return recount
-
-    def _replace(self, event: EventT, state: PartitionState) -> None:
-        """``state`` is the partition's whole state in the table, and its mirror, from now on."""
-        make_current(event)  # the writes go to this partition's changelog (and transaction)
-        self.store.replace(SavedState(state.summary, state.last))
-        self.partitions[state.partition] = state
-
-    def _persist(self, event: EventT, state: PartitionState, changed: dict[str, Stats]) -> None:
+    def _writing(self, batch: Batch) -> None:  # type: ignore[override]
         # Faust routes a table write to the changelog partition (and transaction) of the
         # current event; in a batch we make the partition's last event current explicitly.
-        make_current(event)
-        self.store.persist(SavedState(state.summary, state.last), changed)
+        make_current(batch.event)
 
-    def _load(self, partition: int) -> PartitionState:
-        saved = self.store.load(partition)
-        # Under exactly_once the table and the committed offsets change in one transaction, so
-        # an empty table means nothing was counted. Anchored at 0, a consumer that resumes
-        # beyond it (a committed offset whose table changes did not survive) is rewound to 0
-        # and the partition counted from the start, instead of from the middle of its log.
-        state = PartitionState(
-            saved.summary,
-            restored_position=saved.summary.position,
-            anchored=saved.positioned or self.empty_means_start,
-            last=saved.last,
-        )
-        log.info(
-            "%s[%d]: summary loaded from the table: position %d, %d groups",
-            self.topic,
-            partition,
-            state.position,
-            len(state.groups),
-        )
-        return state
-
-
-def _lost_by_the_log(state: PartitionState, records: Sequence[Record], end: int) -> bool:
-    """Whether the table counted records a shorter log no longer has: its position is past
-    the log end, and the consumer was reset below it (the fetch is consistent with that end)."""
-    return bool(records) and lost_under_a_reset(
-        state.position, end, records[0].offset, records[-1].offset
-    )
-
-
-#: a batch that comes this long after the partition's previous one is checked against the log
-#: first (a broker outage stops the batches for longer; a busy partition's come more often)
-CONFIRM_AFTER_PAUSE_SEC = 1.0
-
-#: rewinds to the same offset after which a gap is taken as real (e.g. transaction markers)
-MAX_REWINDS = 5
-REWIND_INTERVAL_SEC = 1.0
-
-
-def _accepted(
-    state: PartitionState, records: Sequence[Record]
-) -> tuple[Sequence[Record], int | None]:
-    """The records up to the first one beyond the position, and where to rewind, if anywhere.
-
-    Offsets only grow within a batch, so once one record lies beyond the position (a gap that
-    is not known to be real), so do all after it: they are dropped, and the partition is
-    rewound to the position unless it was just rewound there.
-    """
-    position, anchored = state.position, state.anchored
-    offsets = [record.offset for record in records]
-    if offsets and offsets == list(range(offsets[0], offsets[0] + len(offsets))):
-        # consecutive offsets (the usual case): only the first can lie beyond the position
-        first = offsets[0]
-        state.anchored = True
-        if anchored and first > position and not _real_gap(state, position):
-            return records[:0], (position if _may_rewind(state, position) else None)
-        return records, None
-    for index, record in enumerate(records):
-        offset = record.offset
-        if anchored and offset > position and not _real_gap(state, position):
-            state.anchored = True
-            return records[:index], (position if _may_rewind(state, position) else None)
-        anchored = True
-        position = max(position, offset + 1)
-    state.anchored = state.anchored or bool(records)
-    return records, None
-
-
-def _real_gap(state: PartitionState, position: int) -> bool:
-    return state.rewound_to == position and state.rewinds >= MAX_REWINDS
-
-
-def _may_rewind(state: PartitionState, position: int) -> bool:
-    """Whether to seek again now (at most once per interval, counting rewinds per offset)."""
-    now = time.monotonic()
-    if state.rewound_to == position and now - state.rewound_at < REWIND_INTERVAL_SEC:
-        return False
-    state.rewinds = state.rewinds + 1 if state.rewound_to == position else 1
-    state.rewound_to, state.rewound_at = position, now
-    return True
+    def _dead_letter(self, batch: Batch, record: Record) -> Any:  # type: ignore[override]
+        # dead letters name the record's topic and partition: a whole record, as Faust's
+        return consumer_record(batch.tp, record)
