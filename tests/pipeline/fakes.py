@@ -83,11 +83,12 @@ class FakeCursor:
 
 class FakeStore:
     """A state store in memory (the :class:`~weather_app.pipeline.ports.StateStore` port):
-    ``saved`` holds each partition's last saved position and last record; the next
-    ``failures`` saves fail."""
+    ``saved`` holds each partition's last saved position and last record, ``calls`` the
+    partitions saved in order; the next ``failures`` saves fail."""
 
     def __init__(self) -> None:
         self.saved: dict[int, tuple[int, Fingerprint | None]] = {}
+        self.calls: list[str] = []
         self.failures = 0
 
     def load(self, partition: int) -> SavedState:
@@ -98,6 +99,7 @@ class FakeStore:
         return self.replace(state)
 
     def replace(self, state: SavedState) -> bool:
+        self.calls.append(f"saved {state.summary.partition}")
         if self.failures:
             self.failures -= 1
             return False

@@ -155,14 +155,19 @@ def test_a_table_ahead_of_a_shorter_log_is_rebuilt_from_the_records_of_the_log(c
     }
 
 
-def test_a_rebuild_whose_batch_starts_past_0_leaves_an_empty_table_at_0_and_rewinds():
+def test_a_rebuild_whose_batch_starts_past_0_leaves_an_empty_table_at_0_and_rewinds(caplog):
     """The consumer was reset into the middle of a shorter log: nothing of the batch is
     counted, the table holds an empty state at offset 0 (so a restart, under either
-    guarantee, counts from 0 too) and the partition is rewound there."""
+    guarantee, counts from 0 too) and the partition is rewound there; the line says so."""
     table = FakeTable()
     summaries = TableSummaries(table, "temperatures", log_end=lambda partition: 3)
     summaries.apply(batch(1, *(record(1, o, january(o + 1)) for o in range(6))))
-    applied = summaries.apply(batch(1, record(1, 2, january(12))))
+    with caplog.at_level("ERROR"):
+        applied = summaries.apply(batch(1, record(1, 2, january(12))))
+    assert [r.getMessage() for r in caplog.records] == [
+        "data loss: temperatures partition 1: offsets 3..5 are gone (the log ends at 3, the "
+        "worker's table said 6); rebuilding the partition's summary from offsets 0..2"
+    ]
     assert (applied.rewind, applied.processed, applied.replaced) == (0, [], True)
     assert table == {"1/#offset": 0}
     restarted = TableSummaries(FakeTable(table), "temperatures", empty_means_start=False)

@@ -215,7 +215,7 @@ class Rereads:
     the position instead (new records after the partition was caught up and read again) is
     dropped and made again from one record earlier. A changed record is data loss: the
     partition is recounted (:meth:`LogGuard.refilled`). The cost: one record more per fetch,
-    and a second fetch for a batch that arrives after an idle spell (see docs/consume.md).
+    and a second fetch for a batch that arrives after an idle spell (docs/faults.md).
     """
 
     def __init__(self, cursor: Cursor, guard: LogGuard) -> None:

@@ -28,7 +28,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from weather_app.core.continuity import DataLoss, lost_under_a_reset
 from weather_app.core.fingerprint import Fingerprint, Record, fingerprint
@@ -50,6 +50,10 @@ class PartitionBatch(Protocol):
     def records(self) -> Sequence[Record]: ...
 
 
+#: the batches a runtime hands in (its adapter's hooks take the same type)
+BatchT = TypeVar("BatchT", bound=PartitionBatch)
+
+
 @dataclass
 class PartitionState:
     """A partition's summary, and what the runtime knows about how it got there."""
@@ -59,7 +63,7 @@ class PartitionState:
     restored_position: int = 0
     #: highest offset + 1 processed by this runtime since it took the partition over
     replayed_to: int = 0
-    #: whether ``position`` is known (from the table or an event) to be the next offset
+    #: whether ``position`` is known (from the store or a record) to be the next offset
     anchored: bool = False
     #: the position last rewound to, how often, and when (monotonic seconds)
     rewound_to: int | None = None
@@ -107,7 +111,7 @@ class Applied:
     replaced: bool = False
 
 
-class PartitionedSummaries:
+class PartitionedSummaries(Generic[BatchT]):
     """Applies records to the summaries of the partitions of one source topic.
 
     A runtime adapts it to its store and its records: :meth:`_writing` is called before a
@@ -149,11 +153,11 @@ class PartitionedSummaries:
             self.partitions.pop(partition, None)
             self._recounts.pop(partition, None)
 
-    async def check_log(self, batch: PartitionBatch) -> None:
+    async def check_log(self, batch: BatchT) -> None:
         """Before a partition's first batch, before one that follows a pause in its batches
-        (a broker outage is one: the worker may ride through a broker restart that lost
+        (a broker outage is one: the runtime may ride through a broker restart that lost
         records) and before one that starts below the position (a reset after an out-of-range
-        fetch: a log recreated and refilled under the worker need not pause it): is the last
+        fetch: a log recreated and refilled under the runtime need not pause it): is the last
         record its store counted still the one at that offset? If not, the log lost records
         and was refilled past the position: the partition is counted again from the start of
         the log up to the batch (read on the side, so the batch follows on), and ``apply``
@@ -201,7 +205,7 @@ class PartitionedSummaries:
 
     async def _refilled(self, state: PartitionState) -> LogBounds | None:
         """The log's bounds if the record at the offset of ``state.last`` is not it any more
-        (compared once per assignment; the agent and the snapshot timer share the one
+        (compared once per assignment; the batches and the snapshot export share the one
         comparison). A log that ends before it is left to ``_lost_by_the_log``."""
         if self.check is None or state.last is None:
             return None
@@ -211,7 +215,7 @@ class PartitionedSummaries:
             )
         return await asyncio.shield(state.comparison)
 
-    def apply(self, batch: PartitionBatch) -> Applied:
+    def apply(self, batch: BatchT) -> Applied:
         """Count a batch of one partition's records.
 
         The store's position says where the partition continues. A consumer can deliver a
@@ -221,14 +225,14 @@ class PartitionedSummaries:
         """
         return self._apply(batch)
 
-    def _writing(self, batch: PartitionBatch) -> None:
+    def _writing(self, batch: BatchT) -> None:
         """The store is about to be written for ``batch`` (a runtime may route the writes)."""
 
-    def _dead_letter(self, batch: PartitionBatch, record: Record) -> Any:
+    def _dead_letter(self, batch: BatchT, record: Record) -> Any:
         """What a record of ``batch`` the summary rejected is sent to the dead letters as."""
         return record
 
-    def _apply(self, batch: PartitionBatch) -> Applied:
+    def _apply(self, batch: BatchT) -> Applied:
         state = self.state(batch.partition)
         recounted: list[Rejected] = []
         replaced = False
@@ -237,8 +241,9 @@ class PartitionedSummaries:
             state, replaced = self._install(batch, recount), True
         end = self.log_end(batch.partition)
         if end is not None and _lost_by_the_log(state, batch.records, end):
-            # the consumer was reset to the log's start: the batch begins there
-            bounds = LogBounds(batch.records[0].offset, end)
+            # the fresh state starts at 0, and the partition is rewound there if the batch
+            # does not (a consumer resumed at a committed offset inside the shorter log)
+            bounds = LogBounds(0, end)
             state = self._rebuild(batch, state, bounds)
             replaced = True
         records, rewind = _accepted(state, batch.records)
@@ -254,11 +259,9 @@ class PartitionedSummaries:
         ]
         return Applied(rejected, counted.processed, rewind, counted.ignored, replaced)
 
-    def _rebuild(
-        self, batch: PartitionBatch, state: PartitionState, bounds: LogBounds
-    ) -> PartitionState:
+    def _rebuild(self, batch: BatchT, state: PartitionState, bounds: LogBounds) -> PartitionState:
         """Forget what the store counted beyond a shorter log: count it again from offset 0
-        (a record after 0 makes the agent rewind there; the consumer resets to the start)."""
+        (a record after 0 makes the partition rewind there; the consumer resets to the start)."""
         partition = state.partition
         say_log_ends_before(self._loss(partition), state.position, bounds)
         fresh = PartitionState(PartitionSummary(self.topic, partition), anchored=True)
@@ -270,20 +273,18 @@ class PartitionedSummaries:
     def _loss(self, partition: int) -> DataLoss:
         return DataLoss(self.topic, partition, self.holder)
 
-    def _install(self, batch: PartitionBatch, recount: PartitionState) -> PartitionState:
+    def _install(self, batch: BatchT, recount: PartitionState) -> PartitionState:
         """Put a partition counted again from the log in place of its stored state."""
         self._replace(batch, recount)
         return recount
 
-    def _replace(self, batch: PartitionBatch, state: PartitionState) -> None:
+    def _replace(self, batch: BatchT, state: PartitionState) -> None:
         """``state`` is the partition's whole state in the store, and its mirror, from now on."""
         self._writing(batch)
         self.store.replace(SavedState(state.summary, state.last))
         self.partitions[state.partition] = state
 
-    def _persist(
-        self, batch: PartitionBatch, state: PartitionState, changed: dict[str, Stats]
-    ) -> None:
+    def _persist(self, batch: BatchT, state: PartitionState, changed: dict[str, Stats]) -> None:
         self._writing(batch)
         self.store.persist(SavedState(state.summary, state.last), changed)
 
@@ -300,9 +301,10 @@ class PartitionedSummaries:
             last=saved.last,
         )
         log.info(
-            "%s[%d]: summary loaded from the store: position %d, %d groups",
+            "%s[%d]: summary loaded from %s: position %d, %d groups",
             self.topic,
             partition,
+            self.holder,
             state.position,
             len(state.groups),
         )
@@ -310,7 +312,7 @@ class PartitionedSummaries:
 
 
 def _lost_by_the_log(state: PartitionState, records: Sequence[Record], end: int) -> bool:
-    """Whether the table counted records a shorter log no longer has: its position is past
+    """Whether the store counted records a shorter log no longer has: its position is past
     the log end, and the consumer was reset below it (the fetch is consistent with that end)."""
     return bool(records) and lost_under_a_reset(
         state.position, end, records[0].offset, records[-1].offset

@@ -11,7 +11,7 @@ A file or a table whose offset lies beyond the partition's log end (a broker tha
 acknowledged writes) describes records the log no longer has: that is data loss, logged once
 in one line. A file ahead of the log is rewritten from the table (built from the log); a
 table ahead of the log is never written to a file (it counts records the log lost; the
-agent rebuilds it, see ``tables.py``).
+agent rebuilds it: ``pipeline/summaries.py``).
 
 A worker writes a file only while it owns the partition by the group's word: its epoch is its
 group generation, and a worker whose generation is over (another claimed the file) or whose

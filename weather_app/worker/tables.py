@@ -41,7 +41,7 @@ class SummaryTable(Protocol):
     async def send_collected(self) -> None: ...
 
 
-class TableSummaries(PartitionedSummaries):
+class TableSummaries(PartitionedSummaries[Batch]):
     """The summaries of one source topic's partitions, kept in ``table``."""
 
     holder = TABLE
@@ -57,7 +57,7 @@ class TableSummaries(PartitionedSummaries):
         super().__init__(TableStore(table, topic), topic, log_end, empty_means_start, check)
         self.table = table
 
-    def apply(self, batch: Batch) -> Applied:  # type: ignore[override]
+    def apply(self, batch: Batch) -> Applied:
         with self.table.collecting():  # its changelog records leave in send_changes
             return super().apply(batch)
 
@@ -65,11 +65,11 @@ class TableSummaries(PartitionedSummaries):
         """Send the changelog records of the batches applied since the last call."""
         await self.table.send_collected()
 
-    def _writing(self, batch: Batch) -> None:  # type: ignore[override]
+    def _writing(self, batch: Batch) -> None:
         # Faust routes a table write to the changelog partition (and transaction) of the
         # current event; in a batch we make the partition's last event current explicitly.
         make_current(batch.event)
 
-    def _dead_letter(self, batch: Batch, record: Record) -> Any:  # type: ignore[override]
+    def _dead_letter(self, batch: Batch, record: Record) -> Any:
         # dead letters name the record's topic and partition: a whole record, as Faust's
         return consumer_record(batch.tp, record)
