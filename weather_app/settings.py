@@ -125,6 +125,16 @@ class Settings:
                 raise SettingsError(f"WEATHER_DELAY_SEC must be a finite number >= 0, got {delay}")
             values.setdefault("stations_delay", delay)
             values.setdefault("temperatures_delay", delay)
+        token_file = env.get("WEATHER_DASHBOARD_TOKEN_FILE", "").strip()
+        if token_file:  # a container secret: the token never in the environment
+            if "dashboard_token" in values:
+                raise SettingsError(
+                    "WEATHER_DASHBOARD_TOKEN and WEATHER_DASHBOARD_TOKEN_FILE are both set: "
+                    "give one"
+                )
+            values["dashboard_token"] = _read_secret(
+                Path(token_file), "WEATHER_DASHBOARD_TOKEN_FILE"
+            )
         try:
             return cls(**values)
         except SettingsError as error:
@@ -175,13 +185,14 @@ def _boolean(raw: str) -> bool:
     return text in ("true", "1", "yes")
 
 
-def _read_secret(path: Path) -> str:
-    """A secret file's content without its trailing newline (how secrets are mounted)."""
+def _read_secret(path: Path, name: str = "KAFKA_SASL_PASSWORD_FILE") -> str:
+    """A secret file's content without its trailing newline (how secrets are mounted);
+    ``name`` is the variable that gave the path, for the error."""
     try:
         return path.read_text().rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # ValueError: a NUL in the path
         reason = getattr(error, "strerror", None) or type(error).__name__
-        raise SettingsError(f"KAFKA_SASL_PASSWORD_FILE cannot be read: {path} ({reason})") from None
+        raise SettingsError(f"{name} cannot be read: {path} ({reason})") from None
 
 
 # environment name -> (field, parser); WEATHER_DELAY_SEC is handled apart (it sets two fields)

@@ -216,6 +216,47 @@ def test_a_weak_or_unsendable_token_is_refused_without_showing_it(token: str):
     assert TOKEN not in repr(Settings(dashboard_token=TOKEN))
 
 
+def test_the_token_can_come_from_a_secret_file_without_its_newline(tmp_path: Path):
+    secret = tmp_path / "token"
+    secret.write_text(TOKEN + "\n")
+    settings = Settings.from_env({"WEATHER_DASHBOARD_TOKEN_FILE": str(secret)})
+    assert settings.dashboard_token == TOKEN
+
+
+@pytest.mark.parametrize(
+    "env, error",
+    [
+        (
+            {"WEATHER_DASHBOARD_TOKEN": TOKEN, "WEATHER_DASHBOARD_TOKEN_FILE": "{secret}"},
+            "WEATHER_DASHBOARD_TOKEN and WEATHER_DASHBOARD_TOKEN_FILE are both set: give one",
+        ),
+        (
+            {"WEATHER_DASHBOARD_TOKEN_FILE": "{missing}"},
+            "WEATHER_DASHBOARD_TOKEN_FILE cannot be read: {missing} (No such file or directory)",
+        ),
+        (
+            {"WEATHER_DASHBOARD_TOKEN_FILE": "{weak}"},
+            "WEATHER_DASHBOARD_TOKEN must be at least 16 printable ASCII characters without "
+            "spaces, got 9 characters",
+        ),
+    ],
+    ids=["both set", "no such file", "weak token in the file"],
+)
+def test_a_token_file_that_cannot_be_used_is_refused_in_one_line(tmp_path: Path, env, error):
+    paths = {
+        "secret": tmp_path / "secret",
+        "missing": tmp_path / "missing",
+        "weak": tmp_path / "weak",
+    }
+    paths["secret"].write_text(TOKEN)
+    paths["weak"].write_text("short-tok\n")
+    named = {name: str(path) for name, path in paths.items()}
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({name: value.format(**named) for name, value in env.items()})
+    assert str(raised.value) == error.format(**named)
+    assert TOKEN not in str(raised.value) and "short-tok" not in str(raised.value)
+
+
 def test_the_dashboard_command_refuses_a_weak_token_in_one_line(tmp_path: Path):
     env = command_env(WEATHER_DATA_DIR=str(tmp_path), WEATHER_DASHBOARD_TOKEN="short-tok")
     result = run_cli("dashboard", "--port", "0", env=env, check=False, timeout=60)
