@@ -52,6 +52,17 @@ def produce(env: dict[str, str], dataset: str, days: int) -> None:
     )
 
 
+def send_one_december_record(cli_env: dict[str, str]) -> None:
+    record = '{"date": "1999-12-31", "degrees": 4.6}'
+    run_cli("send", "temperatures", record, "--key", "December", env=cli_env)
+
+
+def printed_records(out: Path) -> list[tuple[str, str]]:
+    """(key, date) of every record a debug run printed, in order."""
+    records = [ast.literal_eval(line) for line in out.read_text().splitlines()]
+    return [(r["key"], r["date"]) for r in records]
+
+
 def test_debug_prints_only_new_records_in_the_spec_format(fresh_topics, cli_env, tmp_path):
     produce(cli_env, "temperatures", 40)  # old records: debug must not seek back to them
     with debugging(cli_env, tmp_path, "temperatures") as out:
@@ -81,11 +92,9 @@ def test_a_second_run_starts_at_the_end_too(fresh_topics, cli_env, tmp_path):
         printed(out, 3, "the first run's records")
     produce(cli_env, "temperatures", 40)  # while no debug runs
     with debugging(cli_env, tmp_path / "second", "temperatures") as out:
-        record = '{"date": "1999-12-31", "degrees": 4.6}'
-        run_cli("send", "temperatures", record, "--key", "December", env=cli_env)
+        send_one_december_record(cli_env)
         printed(out, 1, "the record sent during the second run")
-    records = [ast.literal_eval(line) for line in out.read_text().splitlines()]
-    assert [(r["key"], r["date"]) for r in records] == [("December", "1999-12-31")]
+    assert printed_records(out) == [("December", "1999-12-31")]
 
 
 def test_a_run_starts_at_the_end_whatever_the_group_committed(fresh_topics, cli_env, tmp_path):
@@ -101,11 +110,9 @@ def test_a_run_starts_at_the_end_whatever_the_group_committed(fresh_topics, cli_
     finally:
         committer.close()
     with debugging(cli_env, tmp_path, "temperatures") as out:
-        record = '{"date": "1999-12-31", "degrees": 4.6}'
-        run_cli("send", "temperatures", record, "--key", "December", env=cli_env)
+        send_one_december_record(cli_env)
         printed(out, 1, "the record sent during the run")
-    records = [ast.literal_eval(line) for line in out.read_text().splitlines()]
-    assert [(r["key"], r["date"]) for r in records] == [("December", "1999-12-31")]
+    assert printed_records(out) == [("December", "1999-12-31")]
 
 
 def test_debug_stations_adds_station_and_rain(fresh_topics, cli_env, tmp_path):

@@ -406,6 +406,14 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
+def restore_partition_1(summaries, january: dict, *, offset: int, last) -> None:
+    """Partition 1's table as recovery leaves it: January 1990's stats, the position and the
+    last record counted."""
+    summaries.table.data["1/January/1990"] = january
+    summaries.table.data["1/#offset"] = offset
+    summaries.table.data["1/#last"] = list(fingerprint(last))
+
+
 def test_a_recount_that_ends_at_the_committed_offset_is_committed_again(worker):
     """The log lost its 10 records and was refilled with 10 others: the recount ends where
     the committed offset already is. Faust would commit nothing for the partition, leaving
@@ -415,9 +423,7 @@ def test_a_recount_that_ends_at_the_committed_offset_is_committed_again(worker):
     refill = parsed((o, JANUARY, temperature(f"1990-01-{o + 15:02d}", 2.0)) for o in range(10))
     summaries = worker.topic(TEMPERATURES).summaries
     restored = {"count": 10, "sum": 10.0, "start": "1990-01-01", "end": "1990-01-10"}
-    summaries.table.data["1/January/1990"] = restored
-    summaries.table.data["1/#offset"] = 10
-    summaries.table.data["1/#last"] = list(fingerprint(old[9]))
+    restore_partition_1(summaries, restored, offset=10, last=old[9])
     tp = TP(TEMPERATURES, 1)
     worker.consumer._committed_offset[tp] = 10
 
@@ -435,9 +441,7 @@ def test_a_batch_whose_log_check_meets_a_stopping_worker_is_neither_counted_nor_
     old = parsed((o, JANUARY, temperature(f"1990-01-{o + 1:02d}", 1.0)) for o in range(3))
     summaries = worker.topic(TEMPERATURES).summaries
     restored = {"count": 2, "sum": 2.0, "start": "1990-01-01", "end": "1990-01-02"}
-    summaries.table.data["1/January/1990"] = restored
-    summaries.table.data["1/#offset"] = 2
-    summaries.table.data["1/#last"] = list(fingerprint(old[1]))
+    restore_partition_1(summaries, restored, offset=2, last=old[1])
     worker.logs[TEMPERATURES].closed = True
 
     asyncio.run(worker.feed(TEMPERATURES, 1, old[2:]))
