@@ -44,6 +44,7 @@ def test_every_workaround_says_what_it_answers_and_where_it_is_applied():
         "empty SyncGroup rejoin",
         "member eviction",
         "static rejoin",
+        "stale aborted transactions",
     ]
     for quirk in QUIRKS:
         assert quirk.behaviour and quirk.workaround
@@ -52,5 +53,5 @@ def test_every_workaround_says_what_it_answers_and_where_it_is_applied():
 
 def test_every_driver_patch_for_a_quirk_names_a_listed_one():
     named = {patch.quirk for patch in PATCHES if patch.quirk is not None}
-    assert named == {"fetch wait", "empty SyncGroup rejoin"}
+    assert named == {"fetch wait", "empty SyncGroup rejoin", "stale aborted transactions"}
     assert all(quirks.by_name(name) for name in named)

@@ -87,6 +87,16 @@ QUIRKS: tuple[Quirk, ...] = (
         "weather_app.kafka.membership (evict_previous_member, registered by weather_app.worker.app "
         "with weather_app.worker.faust_driver.group.before_first_join)",
     ),
+    Quirk(
+        "stale aborted transactions",
+        "lists, in a fetch response, aborted transactions that ended before the fetch offset, "
+        "so a read_committed reader that fetches after an aborted transaction skips the same "
+        "producer's later committed batches (a standby or a recovery lost the changelog "
+        "records a new owner committed after a takeover)",
+        "a listed transaction that began before the fetch offset is dropped when the "
+        "producer's next marker in the response is a commit",
+        "weather_app.worker.faust_driver.transport.stale_aborts",
+    ),
 )
 
 

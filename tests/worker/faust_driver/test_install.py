@@ -19,7 +19,7 @@ from weather_app.worker.faust_driver.commit import stores
 from weather_app.worker.faust_driver.commit.stores import GuardedStore, UncommittedWrites
 from weather_app.worker.faust_driver.install import PATCHES, install
 
-QUIRK_PATCHES = {"fetch wait", "empty SyncGroup rejoin"}
+QUIRK_PATCHES = {"fetch wait", "empty SyncGroup rejoin", "stale aborted transactions"}
 
 
 def applied() -> set[str]:
@@ -34,6 +34,7 @@ def test_install_applies_every_patch_and_registers_the_guarded_store(restored_dr
         "PartitionRecords.__init__",
         "FetchResult.getall",
         "Fetcher._proc_fetch_request",
+        "PartitionRecords._unpack_records",
         "GroupCoordinator._on_join_complete",
         "GroupCoordinator._do_heartbeat",
         "GroupCoordinator.ensure_active_group",

@@ -41,6 +41,10 @@ Inventory (module: private name -> why)
 * ``transport.fetch_wait``: aiokafka's ``Fetcher._proc_fetch_request`` -> after an empty fetch
   response that came back at once (noida-db does not hold a fetch for ``fetch_max_wait_ms``),
   the next request to that node waits a moment instead of spinning thousands of times a second.
+* ``transport.stale_aborts``: aiokafka's ``PartitionRecords._unpack_records`` and its
+  ``_records``, ``_aborted_transactions``, ``_contains_abort_marker`` -> a read_committed fetch
+  drops the aborted transactions noida-db lists although they ended before the fetch offset
+  (they hid the same producer's later committed changelog records from standbys and recovery).
 * ``commit.changelog`` (``BatchedTable``, a subclass of ``faust.Table``): ``_sensor_on_set`` /
   ``_sensor_on_del``, ``app.tables.persist_offset_on_commit``, the store's
   ``set_persisted_offset`` and the transactional id format of Faust's ``TransactionManager``

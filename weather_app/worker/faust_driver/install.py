@@ -26,12 +26,14 @@ from weather_app.worker.faust_driver.recovery import (
 from weather_app.worker.faust_driver.transport.consumer import PARSED_RECORDS
 from weather_app.worker.faust_driver.transport.fetch import BATCH_GETALL
 from weather_app.worker.faust_driver.transport.fetch_wait import EMPTY_FETCH_WAIT
+from weather_app.worker.faust_driver.transport.stale_aborts import STALE_ABORTS
 
 #: every aiokafka or Faust method the driver replaces
 PATCHES: tuple[Patch, ...] = (
     PARSED_RECORDS,
     BATCH_GETALL,
     EMPTY_FETCH_WAIT,
+    STALE_ABORTS,
     EMPTY_ASSIGNMENT_REJOIN,
     HEARTBEAT_TIME,
     JOIN_TIME,
