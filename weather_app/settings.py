@@ -83,7 +83,7 @@ class Settings:
     broker_quirks: str = "auto"
     session_timeout: float = 10.0
     #: warm copies of each table partition kept by other workers (Faust's standby replicas)
-    standby_replicas: int = 0
+    standby_replicas: int = 1
     state_dir: Path | None = None
     #: the worker's static member id in the consumer group (None: derived from its state folder)
     worker_id: str | None = None

@@ -58,10 +58,10 @@ def create_app(settings: Settings) -> WorkerApp:
         # member and round for it (bench/takeover.py); a thirtieth costs a few small requests
         broker_heartbeat_interval=max(settings.session_timeout / 30, 0.2),
         broker_rebalance_timeout=settings.session_timeout * 2,
-        # standby replicas (WEATHER_STANDBY_REPLICAS, 0 by default): a worker that takes a dead
+        # standby replicas (WEATHER_STANDBY_REPLICAS, 1 by default): a worker that takes a dead
         # peer's partition over promotes its warm copy instead of reading the changelog from
-        # the start (their reading lost records until faust_driver/recovery.py's drain fix; off
-        # by default while a restart with them on can wait 10 s more, docs/faults.md)
+        # the start (their reading lost records until faust_driver/recovery.py's drain fix and,
+        # on noida-db, transport/stale_aborts.py)
         table_standby_replicas=settings.standby_replicas,
         # a fetch hands over up to 20,000 records, and up to 65,536 may wait for the agents
         # (which take each partition's waiting records as one batch) before partitions
