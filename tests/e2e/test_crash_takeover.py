@@ -382,7 +382,7 @@ def one_kill(
     kafka_broker: str,
     tmp_path: Path,
     restart: bool,
-    standbys: int = 0,
+    standbys: int,
 ) -> tuple[float, dict[str, int], int, int, list[tuple[str, int, int, int]]]:
     """Three workers, a producer, ``b`` SIGKILLed (and restarted at once if ``restart``).
 
@@ -429,14 +429,15 @@ def one_kill(
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize("standbys", [0, 1])
 def test_a_worker_killed_and_restarted_at_once_takes_its_partitions_back(
-    base, data_dir, kafka_broker, tmp_path
+    standbys, base, data_dir, kafka_broker, tmp_path
 ):
     """On Apache Kafka the restart is a static rejoin: no survivor rebalances. noida-db hands
     a static rejoin a wrong assignment (kafka/quirks.py "static rejoin"), so there the
     restarted worker evicts its predecessor and the group rebalances."""
     stall, rebalances, lost, doubled, backwards = one_kill(
-        base, data_dir, kafka_broker, tmp_path, restart=True
+        base, data_dir, kafka_broker, tmp_path, restart=True, standbys=standbys
     )
     print(f"kill + restart: longest partition stall {stall:.1f} s, rebalances {rebalances}")
     report("SIGKILL + restart at once (3 workers)", "SIGKILL, restart", lost, doubled, stall)

@@ -94,7 +94,8 @@ QUIRKS: tuple[Quirk, ...] = (
         "producer's later committed batches (a standby or a recovery lost the changelog "
         "records a new owner committed after a takeover)",
         "a listed transaction that began before the fetch offset is dropped when the "
-        "producer's next marker in the response is a commit",
+        "producer's next marker in the response is a commit; a response holding none of "
+        "its markers ends before that producer's first batch, so the next fetch decides",
         "weather_app.worker.faust_driver.transport.stale_aborts",
     ),
 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -27,6 +28,10 @@ from weather_app.worker.faust_driver.transport import consumer as consumer_modul
 
 #: (label, commit?) per transaction, in order; "takeover" starts the second producer
 TRANSACTIONS = [("a", True), ("b", False), ("c", True), ("d", True), ("e", False), ("f", True)]
+
+
+#: how long one read of the partition may take
+READ_DEADLINE_SEC = 20.0
 
 
 class Diverting:
@@ -91,7 +96,9 @@ async def read_from_every_offset(address: str, topic: str) -> tuple[int, dict[in
         for start in range(end):
             reader.seek(tp, start)
             got: list[bytes] = []
+            deadline = time.monotonic() + READ_DEADLINE_SEC
             while await reader.position(tp) < end:
+                assert time.monotonic() < deadline, f"a read from {start} stopped short of {end}"
                 fetched = await reader.getmany(tp, timeout_ms=2_000)
                 got += [record.value for record in fetched.get(tp, [])]
             reads[start] = got
@@ -144,65 +151,126 @@ PRODUCER = 7
 
 
 def parsed(
-    response: list[bytes], aborted: list[tuple[int, int]], fetch_offset: int
+    response: list[bytes], aborted: list[tuple[int, int]], fetch_offset: int, path: str
 ) -> tuple[list[int], int]:
-    """The offsets aiokafka's record path yields from ``response``, and where it leaves the
-    fetch position."""
-    from aiokafka.consumer.fetcher import READ_COMMITTED, PartitionRecords
+    """The offsets a fetch of ``response`` hands over through ``path``, and the consumer's
+    position after them (aiokafka's ``getall``, or the batch path's for a diverted topic)."""
+    topic = "changelog"
+    diverting = Diverting(topic)
+    if path == "batch path":
+        consumer_module._BATCHING.add(diverting)
+    try:
+        return asyncio.run(_parsed(topic, response, aborted, fetch_offset))
+    finally:
+        consumer_module._BATCHING.discard(diverting)
+
+
+async def _parsed(
+    topic: str, response: list[bytes], aborted: list[tuple[int, int]], fetch_offset: int
+) -> tuple[list[int], int]:
+    from aiokafka.consumer.fetcher import READ_COMMITTED, FetchResult, PartitionRecords
+    from aiokafka.consumer.subscription_state import Assignment
     from aiokafka.record.memory_records import MemoryRecords
 
+    tp = TopicPartition(topic, 0)
+    assignment = Assignment({tp})
+    assignment.state_value(tp).reset_to(fetch_offset)
     records = PartitionRecords(
-        TopicPartition("changelog", 0),
-        MemoryRecords(b"".join(response)),
-        aborted,
-        fetch_offset,
-        None,
-        None,
-        True,
+        tp, MemoryRecords(b"".join(response)), aborted, fetch_offset, None, None, True,
         READ_COMMITTED,
-    )
-    return [record.offset for record in records], records.next_fetch_offset
+    )  # fmt: skip
+    result = FetchResult(tp, assignment=assignment, partition_records=records, backoff=0)
+    offsets = []
+    while result.has_more():
+        offsets += [record.offset for record in result.getall()]
+    return offsets, assignment.state_value(tp).position
+
+
+STALE_THEN_COMMITTED = [
+    batch(9, 3, producer_id=PRODUCER),
+    batch(12, 1, producer_id=PRODUCER, control=True, commit=True),
+    batch(13, 2),
+]
 
 
 @pytest.mark.usefixtures("driver_installed")
-def test_a_transaction_listed_before_the_fetch_and_followed_by_a_commit_was_stale():
-    response = [
-        batch(9, 3, producer_id=PRODUCER),
-        batch(12, 1, producer_id=PRODUCER, control=True, commit=True),
-        batch(13, 2),
-    ]
-    assert parsed(response, [(PRODUCER, 5)], 9) == ([9, 10, 11, 13, 14], 15)
+def test_a_transaction_listed_before_the_fetch_and_followed_by_a_commit_was_stale(path):
+    assert parsed(STALE_THEN_COMMITTED, [(PRODUCER, 5)], 9, path) == ([9, 10, 11, 13, 14], 15)
+
+
+@pytest.mark.usefixtures("restored_driver")
+def test_aiokafka_alone_takes_every_listed_transaction_as_open():
+    assert parsed(STALE_THEN_COMMITTED, [(PRODUCER, 5)], 9, "aiokafka path") == ([13, 14], 15)
 
 
 @pytest.mark.usefixtures("driver_installed")
-def test_a_transaction_still_open_at_the_fetch_offset_stays_aborted():
+def test_a_transaction_still_open_at_the_fetch_offset_stays_aborted(path):
     response = [
         batch(6, 2, producer_id=PRODUCER),  # the fetch begins inside the aborted transaction
         batch(8, 1, producer_id=PRODUCER, control=True),
         batch(9, 3, producer_id=PRODUCER),
         batch(12, 1, producer_id=PRODUCER, control=True, commit=True),
     ]
-    assert parsed(response, [(PRODUCER, 5)], 6) == ([9, 10, 11], 13)
+    assert parsed(response, [(PRODUCER, 5)], 6, path) == ([9, 10, 11], 13)
 
 
 @pytest.mark.usefixtures("driver_installed")
-def test_a_producer_without_a_marker_in_the_response_is_read_again_from_its_first_batch():
-    response = [batch(9, 2), batch(11, 3, producer_id=PRODUCER)]
-    assert parsed(response, [(PRODUCER, 5)], 9) == ([9, 10], 11)
-
-
-@pytest.mark.usefixtures("driver_installed")
-def test_an_undecided_first_batch_is_skipped_as_aiokafka_does_with_a_warning(caplog):
-    response = [batch(9, 3, producer_id=PRODUCER)]
-    assert parsed(response, [(PRODUCER, 5)], 9) == ([], 12)
-    assert "cannot tell whether the aborted transactions listed before offset 9" in caplog.text
-
-
-@pytest.mark.usefixtures("restored_driver")
-def test_aiokafka_alone_takes_every_listed_transaction_as_open():
+def test_a_stale_transaction_then_a_real_abort_of_the_same_producer(path):
     response = [
         batch(9, 3, producer_id=PRODUCER),
         batch(12, 1, producer_id=PRODUCER, control=True, commit=True),
-        batch(13, 2, producer_id=PRODUCER),
+        batch(13, 2, producer_id=PRODUCER),  # aborted: listed at 13
+        batch(15, 1, producer_id=PRODUCER, control=True),
+        batch(16, 1),
     ]
-    assert parsed(response, [(PRODUCER, 5)], 9) == ([], 15)
+    assert parsed(response, [(PRODUCER, 5), (PRODUCER, 13)], 9, path) == ([9, 10, 11, 16], 17)
+
+
+@pytest.mark.usefixtures("driver_installed")
+def test_a_producer_without_a_marker_in_the_response_is_read_again_from_its_first_batch(path):
+    response = [batch(9, 2), batch(11, 3, producer_id=PRODUCER)]
+    assert parsed(response, [(PRODUCER, 5)], 9, path) == ([9, 10], 11)
+
+
+@pytest.mark.usefixtures("driver_installed")
+def test_one_producer_decided_and_another_undecided(path):
+    other = PRODUCER + 1
+    response = [
+        batch(9, 2, producer_id=PRODUCER),
+        batch(11, 1, producer_id=PRODUCER, control=True, commit=True),
+        batch(12, 2, producer_id=other),  # no marker of it in the response
+    ]
+    assert parsed(response, [(PRODUCER, 5), (other, 6)], 9, path) == ([9, 10], 12)
+
+
+@pytest.mark.usefixtures("driver_installed")
+def test_an_undecided_first_batch_is_skipped_as_aiokafka_does_and_said(path, caplog):
+    other = PRODUCER + 1
+    response = [batch(9, 3, producer_id=PRODUCER), batch(12, 2, producer_id=other)]
+    # the second producer is undecided too: the response ends before it, for the next fetch
+    assert parsed(response, [(PRODUCER, 5), (other, 6)], 9, path) == ([], 12)
+    assert "cannot tell whether producer 7's aborted transaction listed before offset 9" in (
+        caplog.text
+    )
+
+
+@pytest.mark.usefixtures("driver_installed")
+def test_a_corrupt_marker_decides_nothing():
+    """A response with a batch whose CRC fails is read as aiokafka reads it: the corrupt
+    commit marker does not make the transaction before it committed, and the read raises."""
+    from aiokafka.consumer.fetcher import READ_COMMITTED, PartitionRecords
+    from aiokafka.errors import CorruptRecordException
+    from aiokafka.record.memory_records import MemoryRecords
+
+    marker = bytearray(batch(12, 1, producer_id=PRODUCER, control=True, commit=True))
+    marker[-1] ^= 0xFF  # a byte of the marker's value: the CRC no longer matches
+    response = [batch(9, 3, producer_id=PRODUCER), bytes(marker)]
+    records = PartitionRecords(
+        TopicPartition("changelog", 0), MemoryRecords(b"".join(response)), [(PRODUCER, 5)], 9,
+        None, None, True, READ_COMMITTED,
+    )  # fmt: skip
+    read = []
+    with pytest.raises(CorruptRecordException):
+        for record in records:
+            read.append(record.offset)
+    assert read == []
