@@ -56,6 +56,9 @@ Inventory (module: private name -> why)
   exactly_once no offset was ever persisted and every recovery replayed the changelog);
   the serialized store's ``_iteritems`` / ``_decode_key`` / ``_decode_value`` ->
   ``items_under``, the items of ``items()`` under a key prefix, only those decoded.
+  ``faust.utils.json``'s ``orjson`` and ``on_default`` -> the table encodes its keys and
+  values as Faust's ``json`` codec would, with the same encoder and call, without the
+  codec's lookups per write.
 * ``commit.store_memory``: Faust's ``Store._dbs`` -> the RocksDB memory figures of the memory probe.
 * ``commit.transactions`` (``TransactionalProducer``, the base of ``FlushingProducer``): aiokafka's
   ``_txn_manager.state`` and ``_sender.sender_task`` (a producer's transaction state and

@@ -14,16 +14,19 @@ store's persisted offset as Faust's ``_on_changelog_sent`` makes it: at the comm
 keying by the changelog partition never persisted one), at once under ``at_least_once``.
 
 Writing a key costs its serialization too: Faust's ``json`` codec looks the codec up and
-builds a new encoder for every key and value (about 10 us a write). :func:`dumps_json` makes
-the same bytes without that, and :meth:`BatchedTable.update` writes a whole mapping (a
-batch's changed groups) with one routing, one store queue and one changelog queue.
+(without orjson) builds a new encoder for every key and value (about 10 us a write).
+:func:`dumps_json` and :func:`dumps_json_key` make the same bytes without that, with whichever
+encoder the codec uses (orjson when it is installed, else the standard library's), and
+:meth:`BatchedTable.update` writes a whole mapping (a batch's changed groups) with one
+routing, one store queue and one changelog queue.
 
 Private Faust names used: ``Table._sensor_on_set`` / ``_sensor_on_del`` (what ``on_key_set``
 tells the sensors), ``app.tables.persist_offset_on_commit`` and the store's
 ``set_persisted_offset`` (the two branches of ``_on_changelog_sent``), the transactional
 id Faust's ``TransactionManager.send`` derives (``{app id}-{group}-{partition}``), and the
 serialized store's ``_iteritems`` / ``_decode_key`` / ``_decode_value`` (what ``items()``
-reads and decodes, for :meth:`BatchedTable.items_under`).
+reads and decodes, for :meth:`BatchedTable.items_under`); ``faust.utils.json``'s
+``orjson`` and ``on_default`` (which encoder the ``json`` codec uses, and how it calls it).
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ class BatchedTable(faust.Table):
             plain = _PLAIN_JSON
             records = [
                 (
-                    _ascii(key).encode() if type(key) is str else dump_key(key),
+                    dumps_json_key(key) if type(key) is str else dump_key(key),
                     dumps_json(value) if type(value) in plain else dump_value(value),
                 )
                 for key, value in writes.items()
@@ -146,8 +149,9 @@ class BatchedTable(faust.Table):
 
         The same store databases are read (Faust's, those of the active partitions), but
         only the matching items are decoded: with JSON keys a key starts with ``prefix`` if
-        and only if its bytes start with the encoded prefix (the stdlib encoder escapes each
-        character on its own, and every key in the store was written by it). Loading a
+        and only if its bytes start with the encoded prefix (both encoders the codec may use
+        write each character on its own, as an escape or its bytes, and every key in the store
+        was written by the one in use). Loading a
         partition with ``items()`` decoded every other loaded partition's thousands of
         stations too.
         """
@@ -155,7 +159,7 @@ class BatchedTable(faust.Table):
         if not (self._json_keys and isinstance(store, SerializedStore)):
             yield from ((key, value) for key, value in self.items() if key.startswith(prefix))
             return
-        encoded = _ascii(prefix).encode()[:-1]  # without the closing quote
+        encoded = dumps_json_key(prefix)[:-1]  # without the closing quote
         decode_key, decode_value = store._decode_key, store._decode_value
         for key, value in store._iteritems():
             if key.startswith(encoded):
@@ -184,7 +188,7 @@ class BatchedTable(faust.Table):
 
     def _dump_key(self, key: Any) -> bytes:
         if type(key) is str and self._json_keys:
-            return _ascii(key).encode()  # what the json codec makes of a str
+            return dumps_json_key(key)  # what the json codec makes of a str
         dumped = self.app.serializers.dumps_key(self.key_type, key, serializer=self.key_serializer)
         if dumped is None:  # as the store refuses it
             raise TypeError("Table key cannot be None")
@@ -199,12 +203,13 @@ class BatchedTable(faust.Table):
 
     @property
     def _json_keys(self) -> bool:
-        """Whether keys go through Faust's ``json`` codec (no model, the stdlib encoder)."""
-        return _STDLIB_JSON and self.key_type is None and self.key_serializer == "json"
+        """Whether keys go through Faust's ``json`` codec (no model) with an encoder
+        :func:`dumps_json_key` knows."""
+        return _KNOWN_JSON and self.key_type is None and self.key_serializer == "json"
 
     @property
     def _json_values(self) -> bool:
-        return _STDLIB_JSON and self.value_type is None and self.value_serializer == "json"
+        return _KNOWN_JSON and self.value_type is None and self.value_serializer == "json"
 
     async def send_collected(self) -> None:
         """Send what was collected, one partition's records in write order; stop collecting.
@@ -257,9 +262,10 @@ class BatchedTable(faust.Table):
             self.data.set_persisted_offset(tp, sent.offset)
 
 
-#: Faust's ``json`` codec encodes with the standard library's json (no orjson, no
-#: simplejson installed), so :func:`dumps_json` can make its bytes
-_STDLIB_JSON = faust_json.json is json and faust_json.orjson is None
+#: Faust's ``json`` codec encodes with orjson when it is installed, else with the standard
+#: library's json, or simplejson if that is installed: then the table leaves encoding to Faust
+_ORJSON = faust_json.orjson
+_KNOWN_JSON = _ORJSON is not None or faust_json.json is json
 #: Faust's encoder as its ``json`` codec configures it (``faust.utils.json.dumps``), kept
 _FAUST_ENCODER = faust_json.JSONEncoder(separators=(",", ":"))
 #: value types :func:`dumps_json` takes (anything else goes through Faust's serializers, which
@@ -270,9 +276,10 @@ _STATS = '{"count":%d,"sum":%s,"start":%s,"end":%s}'
 _ascii = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
 
-def dumps_json(value: Any) -> bytes:
-    """What Faust's ``json`` codec makes of ``value``, byte for byte: a summary's stats (the
-    writes a batch makes most) with one format, the rest with Faust's encoder, built once."""
+def stdlib_dumps_json(value: Any) -> bytes:
+    """What Faust's ``json`` codec makes of ``value`` with the standard library's json, byte
+    for byte: a summary's stats (the writes a batch makes most) with one format, the rest with
+    Faust's encoder, built once."""
     if type(value) is dict and tuple(value) == _STATS_KEYS:
         count, total, start, end = value["count"], value["sum"], value["start"], value["end"]
         if (
@@ -284,6 +291,26 @@ def dumps_json(value: Any) -> bytes:
         ):
             return (_STATS % (count, float.__repr__(total), _ascii(start), _ascii(end))).encode()
     return _FAUST_ENCODER.encode(value).encode()
+
+
+def stdlib_dumps_json_key(key: str) -> bytes:
+    return _ascii(key).encode()
+
+
+if _ORJSON is not None:
+    _ORJSON_OPTIONS = _ORJSON.OPT_NON_STR_KEYS | _ORJSON.OPT_UTC_Z
+
+    def dumps_json(value: Any) -> bytes:
+        """What Faust's ``json`` codec makes of ``value``, byte for byte (its orjson call)."""
+        return _ORJSON.dumps(value, default=faust_json.on_default, option=_ORJSON_OPTIONS)
+
+    def dumps_json_key(key: str) -> bytes:
+        """What Faust's ``json`` codec makes of a str key, byte for byte."""
+        return _ORJSON.dumps(key)
+
+else:
+    dumps_json = stdlib_dumps_json
+    dumps_json_key = stdlib_dumps_json_key
 
 
 def batched_table(app: AppT, name: str, **kwargs: Any) -> BatchedTable:
