@@ -27,3 +27,15 @@ def wait_for(condition: Callable[[], T | None], what: str, poll: float = 0.05) -
         if time.monotonic() > deadline:
             raise TimeoutError(f"gave up after {DEADLINE_SEC:g} s waiting for {what}")
         time.sleep(poll)
+
+
+def faust_json_codec() -> str:
+    """The encoder of Faust's ``json`` codec here, and so in the workers a bench starts.
+
+    Faust takes orjson when it is installed (the Quix Streams peer brings it into a bench
+    environment), else the standard library's json. It encodes the tables' keys and values,
+    so it changes a worker's cost per table write and its memory: the tables say which.
+    """
+    from faust.utils import json as faust_json
+
+    return "orjson" if faust_json.orjson is not None else "the standard library's json"

@@ -39,7 +39,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import say, wait_for  # bench/ is on sys.path when run
+from _common import faust_json_codec, say, wait_for  # bench/ is on sys.path when run
 from _growth import bench_owner
 from _profile import rss_bytes
 from kafka import KafkaConsumer, TopicPartition
@@ -303,7 +303,7 @@ def main() -> int:
         parser.error("--rounds, --records and --requests must be at least 1")
     print(
         f"snapshot interval {args.snapshot_interval:g} s, {args.records:,} records, "
-        f"{args.rounds} round(s)"
+        f"{args.rounds} round(s), Faust's json codec: {faust_json_codec()}"
     )
     rounds = []
     for number in range(args.rounds):

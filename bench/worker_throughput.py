@@ -46,7 +46,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from _common import DEADLINE_SEC, say, wait_for  # bench/ is on sys.path when run
+from _common import DEADLINE_SEC, faust_json_codec, say, wait_for  # bench/ is on sys.path when run
 from _growth import SnapshotCost, append_backlog, snapshot_costs
 from _peers import PEERS, Result
 from _profile import PySpy, cpu_per_record, rss_bytes, thread_cpu
@@ -451,7 +451,7 @@ def table(
     confluent = next((r.rate for r in results if r.runtime == "plain confluent-kafka loop"), None)
     lines = [
         f"backlog: {backlog.records} temperatures records ({len(partitions())} partitions), "
-        f"produced at {backlog.rate:,.0f} rec/s",
+        f"produced at {backlog.rate:,.0f} rec/s; Faust's json codec: {faust_json_codec()}",
         f"{'runtime':<40} {'rec/s':>9}  {'vs kafka-python':>15}  {'vs confluent':>12}  "
         f"{'window s':>8}  {'wall s':>7}",
     ]
