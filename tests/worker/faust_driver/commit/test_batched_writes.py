@@ -347,3 +347,12 @@ def test_a_write_batch_leaves_the_key_index_as_one_write_per_key_would(table):
         expected[key] = SOURCE.partition
     store.write_batch(SOURCE.partition, [(key, b"1") for key in writes], SOURCE)
     assert list(store._key_index.data.items()) == list(expected.data.items())
+
+
+def test_compact_copies_into_an_object_of_its_own():
+    """What keeps orjson's shrunk buffers out of the table's long-lived writes: a copy."""
+    encoded = json.dumps({"count": 1, "sum": 2.5}).encode()
+    copied = changelog.compact(encoded)
+    assert copied == encoded
+    assert copied is not encoded
+    assert changelog.compact(b"") == b""
