@@ -33,9 +33,13 @@ def faust_json_codec() -> str:
     """The encoder of Faust's ``json`` codec here, and so in the workers a bench starts.
 
     Faust takes orjson when it is installed (the Quix Streams peer brings it into a bench
-    environment), else the standard library's json. It encodes the tables' keys and values,
-    so it changes a worker's cost per table write and its memory: the tables say which.
+    environment), else simplejson if installed, else the standard library's json. It encodes
+    the tables' keys and values, so it changes a worker's cost per table write and its
+    memory: the tables say which.
     """
     from faust.utils import json as faust_json
 
-    return "orjson" if faust_json.orjson is not None else "the standard library's json"
+    if faust_json.orjson is not None:
+        return "orjson"
+    name = faust_json.json.__name__
+    return "the standard library's json" if name == "json" else name
