@@ -40,6 +40,7 @@ from weather_app.core.topics import (
     TEMPERATURES,
 )
 from weather_app.pipeline.log_check import LogCheck
+from weather_app.worker import agents as agents_module
 from weather_app.worker.agents import SummaryAgents, TopicSummaries
 from weather_app.worker.batches import Batch, RecordBatches
 from weather_app.worker.faust_driver.transport.consumer import BatchingConsumer
@@ -450,3 +451,134 @@ def test_a_batch_whose_log_check_meets_a_stopping_worker_is_neither_counted_nor_
     assert summaries.table.data["1/January/1990"] == restored
     assert worker.changelog == []
     assert worker.commit_offset(TEMPERATURES, 1) is None
+
+
+def days(first: int, last: int, degrees: float = 1.0) -> list[bytes]:
+    return [temperature(f"1990-01-{day:02d}", degrees) for day in range(first, last + 1)]
+
+
+def fed(offsets: range, values: list[bytes]) -> list[Any]:
+    return parsed((offset, JANUARY, value) for offset, value in zip(offsets, values, strict=True))
+
+
+@pytest.fixture
+def log_ends(worker, monkeypatch) -> dict[int, int]:
+    """The temperatures partitions' log ends as the consumer last fetched them (settable)."""
+    ends: dict[int, int] = {}
+    monkeypatch.setattr(worker.topic(TEMPERATURES).summaries, "log_end", ends.get)
+    return ends
+
+
+def test_a_backlog_s_batches_hold_their_writes_and_acks_until_it_is_caught_up(worker, log_ends):
+    """Each take behind the log end holds; the take that catches up writes each partition's
+    changes once, at their latest, in its transaction, and then acks every batch held."""
+    topic = worker.topic(TEMPERATURES)
+    summaries = topic.summaries
+    log_ends.update({0: 6, 1: 2})
+
+    async def scenario() -> None:
+        worker.put(TEMPERATURES, 0, fed(range(0, 3), days(1, 3)))
+        worker.put(TEMPERATURES, 1, fed(range(0, 1), days(1, 1)))
+        await worker.agents.summarise_taken(topic)
+        # counted (the snapshots see it), but nothing written, sent or acked yet
+        assert (summaries.state(0).position, summaries.state(1).position) == (3, 1)
+        assert dict(summaries.table.data.items()) == {}
+        assert worker.changelog == []
+        assert worker.commit_offset(TEMPERATURES, 0) is None
+        worker.put(TEMPERATURES, 0, fed(range(3, 6), days(4, 6, degrees=2.0)))
+        worker.put(TEMPERATURES, 1, fed(range(1, 2), days(2, 2)))
+        await worker.agents.summarise_taken(topic)
+
+    asyncio.run(scenario())
+
+    assert [(sent[1], [key for key, _ in sent[2]], sent[3]) for sent in worker.changelog] == [
+        (0, ["0/January/1990", "0/#offset", "0/#last"], f"{APP_ID}-1-0"),
+        (1, ["1/January/1990", "1/#offset", "1/#last"], f"{APP_ID}-1-1"),
+    ]
+    assert worker.changelog[0][2][0][1] == {
+        "count": 6,
+        "sum": 9.0,
+        "start": "1990-01-01",
+        "end": "1990-01-06",
+    }
+    assert (worker.commit_offset(TEMPERATURES, 0), worker.commit_offset(TEMPERATURES, 1)) == (6, 2)
+    assert summaries.held == {}
+
+
+@pytest.mark.parametrize(("cap", "value"), [("HOLD_MAX_RECORDS", 2), ("HOLD_MAX_SEC", 0.0)])
+def test_a_backlog_s_batches_are_held_no_longer_than_the_caps(
+    worker, log_ends, monkeypatch, cap, value
+):
+    """Far behind the log end: a take of two records reaches a cap of two records, and any
+    take is older than a cap of no time at all."""
+    monkeypatch.setattr(agents_module, cap, value)
+    topic = worker.topic(TEMPERATURES)
+    log_ends[0] = 100
+
+    async def scenario() -> None:
+        worker.put(TEMPERATURES, 0, fed(range(2), days(1, 2)))
+        await worker.agents.summarise_taken(topic)
+
+    asyncio.run(scenario())
+
+    assert [sent[1] for sent in worker.changelog] == [0]
+    assert worker.commit_offset(TEMPERATURES, 0) == 2
+
+
+def test_held_batches_a_rebalance_made_stale_are_written_but_not_acked(worker, log_ends):
+    topic = worker.topic(TEMPERATURES)
+    log_ends[0] = 10
+
+    async def scenario() -> None:
+        worker.put(TEMPERATURES, 0, fed(range(0, 3), days(1, 3)))
+        await worker.agents.summarise_taken(topic)
+        begin_rebalance()
+        await worker.agents.flush(topic)
+
+    asyncio.run(scenario())
+
+    assert [sent[1] for sent in worker.changelog] == [0]
+    assert worker.commit_offset(TEMPERATURES, 0) is None  # read again after the rebalance
+
+
+def test_a_rewind_sends_and_acks_what_was_held_before_it_seeks(worker, log_ends):
+    topic = worker.topic(TEMPERATURES)
+    log_ends[0] = 20
+
+    async def scenario() -> None:
+        worker.put(TEMPERATURES, 0, fed(range(0, 3), days(1, 3)))
+        await worker.agents.summarise_taken(topic)
+        assert worker.changelog == []
+        worker.put(TEMPERATURES, 0, fed(range(5, 7), days(6, 7)))  # beyond the position
+        await worker.agents.summarise_taken(topic)
+
+    asyncio.run(scenario())
+
+    assert [sent[1] for sent in worker.changelog] == [0]
+    assert worker.commit_offset(TEMPERATURES, 0) == 3
+    assert worker.seeks == [(TP(TEMPERATURES, 0), 3)]
+
+
+def test_a_revoke_first_sends_and_acks_what_every_agent_holds(worker, log_ends):
+    """``flush_all`` is the consumer's first step of a revoke (before the commit that ends
+    the transactions), so the batches held are committed, not read again."""
+    assert worker.consumer.before_revoke is app.before_revoke
+    assert app.before_revoke == [worker.agents.flush_all]
+    log_ends[0] = 10
+
+    async def scenario() -> None:
+        worker.put(TEMPERATURES, 0, fed(range(0, 3), days(1, 3)))
+        await worker.agents.summarise_taken(worker.topic(TEMPERATURES))
+        assert worker.changelog == []
+        app._stopped.set()
+        try:
+            await worker.agents.flush_all()  # a stopping worker's stores may be closing
+        finally:
+            app._stopped.clear()
+        assert worker.changelog == []
+        await worker.agents.flush_all()
+
+    asyncio.run(scenario())
+
+    assert [sent[1] for sent in worker.changelog] == [0]
+    assert worker.commit_offset(TEMPERATURES, 0) == 3

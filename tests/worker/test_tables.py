@@ -381,3 +381,101 @@ def test_a_partition_is_loaded_from_the_items_under_its_prefix_where_the_table_h
     )
     state = TableSummaries(table, "temperatures").state(0)
     assert (state.position, state.groups) == (2, {"January/1990": stats})
+
+
+class CountingTable(FakeTable):
+    """A fake table that keeps every ``update`` (one per partition write) it was given."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.updates: list[dict] = []
+
+    def update(self, writes) -> None:  # type: ignore[override]
+        self.updates.append(dict(writes))
+        super().update(writes)
+
+
+def held_batches(summaries: TableSummaries, *batches: Batch) -> None:
+    """Apply ``batches`` in a holding block, holding their acks as the agent does."""
+    for each in batches:
+        with summaries.holding():
+            applied = summaries.apply(each)
+        summaries.hold_ack(each, applied, started=0.0)
+
+
+def test_held_batches_write_nothing_until_written_and_then_each_group_once(clock):
+    table = CountingTable()
+    summaries = TableSummaries(table, "temperatures")
+    first = batch(0, *(record(0, o, january(o + 1), 1.0) for o in range(3)))
+    second = batch(0, *(record(0, o, january(o + 1), 2.0) for o in range(3, 5)))
+    held_batches(summaries, first, second)
+    assert table == {} and table.updates == []
+    assert summaries.held_records() == 5
+
+    acks = summaries.write_held()
+
+    assert [list(ack.processed) for ack in acks] == [[0, 1, 2], [3, 4]]
+    assert table.updates == [
+        {
+            "0/January/1990": {"count": 5, "sum": 7.0, "start": january(1), "end": january(5)},
+            "0/#offset": 5,
+            "0/#last": list(fingerprint(record(0, 4, january(5), 2.0))),
+        }
+    ]
+    assert summaries.held == {} and summaries.write_held() == []
+
+
+def test_a_write_outside_a_holding_block_carries_the_partition_s_held_changes(clock):
+    table = CountingTable()
+    summaries = TableSummaries(table, "temperatures")
+    held_batches(summaries, batch(0, record(0, 0, january(1))))
+    february = record(0, 1, "1990-02-01")
+    february.key = b"February"
+
+    summaries.apply(batch(0, february))
+
+    assert list(table.updates[0]) == ["0/January/1990", "0/February/1990", "0/#offset", "0/#last"]
+    assert summaries.held[0].changed == {}
+    assert [list(ack.processed) for ack in summaries.write_held()] == [[0]]
+    assert len(table.updates) == 1  # nothing left to write
+
+
+def test_a_rebuild_while_holding_replaces_the_held_changes_instead_of_writing_them():
+    """The table held offsets 0..5 (January 1..5, February 1) when the log turned out to end
+    at 3: the rebuilt state is written whole, and the held stats never reach the table."""
+    table = FakeTable()
+    summaries = TableSummaries(table, "temperatures", log_end=lambda partition: 3)
+    summaries.state(1)
+    february = record(1, 5, "1990-02-01")  # a group the rebuilt state does not have
+    february.key = b"February"
+    held_batches(summaries, batch(1, *(record(1, o, january(o + 1)) for o in range(5)), february))
+    assert table == {} and "February/1990" in summaries.held[1].changed
+
+    held_batches(summaries, batch(1, *(record(1, o, january(o + 10)) for o in range(3))))
+    summaries.write_held()
+
+    assert table == {
+        "1/January/1990": {"count": 3, "sum": 30.0, "start": january(10), "end": january(12)},
+        "1/#offset": 3,
+        "1/#last": list(fingerprint(record(1, 2, january(12)))),
+    }
+
+
+def test_a_forgotten_partition_s_held_changes_and_acks_are_dropped(clock):
+    table = FakeTable()
+    summaries = TableSummaries(table, "temperatures")
+    held_batches(summaries, batch(0, record(0, 0, january(1))), batch(1, record(1, 0, january(1))))
+
+    summaries.forget([0])
+    summaries.state(0)  # loaded again (the partition came back) before the next write
+
+    assert [ack.batch.partition for ack in summaries.write_held()] == [1]
+    assert sorted(table) == ["1/#last", "1/#offset", "1/January/1990"]
+
+
+def test_held_batches_keep_no_records_and_unbroken_offsets_as_a_range(clock):
+    summaries = TableSummaries(FakeTable(), "temperatures")
+    held_batches(summaries, batch(0, *(record(0, o, january(o + 1)) for o in range(4))))
+    (ack,) = summaries.held[0].acks
+    assert ack.batch.records == () and summaries.held[0].batch.records == ()
+    assert ack.processed == range(4) and ack.records == 4

@@ -43,11 +43,17 @@ from weather_app.worker.batches import Batch, RecordBatches
 from weather_app.worker.faust_driver.commit.changelog import batched_table
 from weather_app.worker.progress_log import ProgressLog
 from weather_app.worker.snapshots import TableSnapshots
-from weather_app.worker.tables import TABLE, TableSummaries
+from weather_app.worker.tables import TABLE, Ack, TableSummaries
 
 log = logging.getLogger(__name__)
 
 TABLES = {STATIONS: STATION_SUMMARY_TABLE, TEMPERATURES: TEMPERATURE_SUMMARY_TABLE}
+
+#: how long a backlog's batches may hold their table writes (and acks) for the next ones:
+#: each changed group is then written once per stretch instead of once per batch; at 10,000
+#: stations a batch changes a group for every few records it counts (bench/station_growth.py)
+HOLD_MAX_RECORDS = 200_000
+HOLD_MAX_SEC = 1.0
 
 
 class TopicSummaries:
@@ -78,6 +84,10 @@ class TopicSummaries:
         self.session_timeout = settings.session_timeout
         self.batches: RecordBatches = app.record_batches(topic)
         self.agent: AgentT | None = None
+        #: when the first batch of those held now was begun (``time.monotonic()``)
+        self.held_since = 0.0
+        #: acks of batches whose changes are sent, not acked yet
+        self.sent: list[Ack] = []
 
     def owned(self) -> list[int]:
         return sorted(
@@ -138,6 +148,7 @@ class SummaryAgents:
             )(self._agent_for(summaries))
         app.timer(settings.snapshot_interval, name="export_snapshots")(self.export_snapshots)
         app.on_partitions_assigned.connect(self.on_assigned)
+        app.before_revoke.append(self.flush_all)
         app.on_partitions_revoked.connect(self.export_revoked)
         app.on_before_shutdown.connect(self.export_on_shutdown)
         if app.uncommitted is not None:
@@ -168,20 +179,45 @@ class SummaryAgents:
 
     async def _summarise(self, topic: TopicSummaries) -> NoReturn:
         while True:
-            for batch in await topic.batches.take():
-                await self.summarise(topic, batch)
+            await self.summarise_taken(topic)
 
-    async def summarise(self, topic: TopicSummaries, batch: Batch) -> None:
-        """Count one partition's batch, send its changelog records and dead letters, ack it,
-        and rewind the partition if records beyond its position came."""
+    async def summarise_taken(self, topic: TopicSummaries) -> None:
+        """Take what waits (waiting for records) and count it, holding the table writes and
+        acks while the backlog lasts (:meth:`_may_hold_on`), flushing them once it does not."""
+        for batch in await topic.batches.take():
+            await self.summarise(topic, batch, hold=True)
+        if topic.summaries.held and not self._may_hold_on(topic):
+            await self.flush(topic)
+
+    def _may_hold_on(self, topic: TopicSummaries) -> bool:
+        """Whether the held batches may wait for the next take: only while a held partition
+        is behind its log end as last fetched (a backlog: more records are on their way), for
+        at most ``HOLD_MAX_RECORDS`` and ``HOLD_MAX_SEC``."""
+        summaries = topic.summaries
+        return (
+            any(summaries.behind(partition) for partition in summaries.held)
+            and summaries.held_records() < HOLD_MAX_RECORDS
+            and time.monotonic() - topic.held_since < HOLD_MAX_SEC
+        )
+
+    async def summarise(self, topic: TopicSummaries, batch: Batch, hold: bool = False) -> None:
+        """Count one partition's batch and send its dead letters; write and send its table
+        changes and ack it now, or with ``hold`` at the next :meth:`flush` (at once anyway
+        when the partition's state was replaced or it must be rewound); rewind the partition
+        if records beyond its position came."""
         if batch.stale:  # a rebalance began during an await below: re-read after it
             return
         started = time.monotonic()
         if not await self._check_log(topic, batch) or batch.stale:
             return
-        applied = topic.summaries.apply(batch)
-        # in the producer before the offsets are acked: the commit's flush covers them
-        await topic.summaries.send_changes()
+        if not topic.summaries.held:
+            topic.held_since = started
+        with topic.summaries.holding():
+            applied = topic.summaries.apply(batch)
+        topic.summaries.hold_ack(batch, applied, started)
+        if not hold or applied.replaced or applied.rewind is not None:
+            # in the producer before the offsets are acked: the commit's flush covers them
+            await self._send_held(topic)
         self.app.metrics.batch(
             topic.topic, len(applied.processed), applied.ignored, len(applied.rejected)
         )
@@ -202,11 +238,9 @@ class SummaryAgents:
                 record.value,
                 bad.reason,
             )
+        self._ack(topic)
         if batch.stale:
             return  # a rebalance began while changes or dead letters were sent
-        batch.done(applied.processed, recommit=applied.replaced)
-        if self.progress is not None:
-            self.progress.batch(started, topic.topic, batch.tp.partition, len(applied.processed))
         if applied.rewind is not None:
             log.warning(
                 "%s[%d]: records skipped by the consumer; re-reading from %d",
@@ -215,6 +249,37 @@ class SummaryAgents:
                 applied.rewind,
             )
             await self.app.consumer.seek(batch.tp, applied.rewind)
+
+    async def flush(self, topic: TopicSummaries) -> None:
+        """Write and send the topic's held changes, then ack the batches that made them."""
+        await self._send_held(topic)
+        self._ack(topic)
+
+    async def _send_held(self, topic: TopicSummaries) -> None:
+        acks = topic.summaries.write_held()
+        await topic.summaries.send_changes()
+        # only now: a flush running meanwhile (a revoke's) acks what it sent, never these
+        topic.sent += acks
+
+    async def flush_all(self) -> None:
+        """Every topic's held changes sent and their batches acked: a revoke's commit then
+        carries them (rather than their records being read again after it)."""
+        if self.app.should_stop:
+            return  # the stores may be closing: what is held is read again after a restart
+        for topic in self.topics.values():
+            if topic.summaries.held:
+                await self.flush(topic)
+
+    def _ack(self, topic: TopicSummaries) -> None:
+        """Ack the batches whose changes were sent (not those a rebalance made stale: their
+        records are read again after it)."""
+        sent, topic.sent = topic.sent, []
+        for ack in sent:
+            if ack.batch.stale:
+                continue
+            ack.batch.done(list(ack.processed), recommit=ack.replaced)
+            if self.progress is not None:
+                self.progress.batch(ack.started, topic.topic, ack.batch.partition, ack.records)
 
     @contextlib.asynccontextmanager
     async def _stopping_on_error(self) -> AsyncIterator[None]:

@@ -8,16 +8,27 @@ table ahead of a shorter log, a refilled log) are the pipeline's
 partition's changelog (and transaction) through its last event, they are collected per batch
 and sent in :meth:`TableSummaries.send_changes`, and a rejected record goes to the dead
 letters whole, as Faust's consumer would have delivered it.
+
+Inside :meth:`TableSummaries.holding` a batch's writes are held instead: each partition keeps
+the groups its batches changed (each group once, at its latest stats) and the offsets to ack
+for them, until :meth:`TableSummaries.write_held` writes them as one batch's writes would be
+written. A worker catching up with a backlog writes a station's state once per held stretch
+instead of once per fetch (``worker/agents.py`` decides how long); the acks wait with the
+writes, so no commit covers a record whose changes it does not carry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from weather_app.core.summary import Stats
 from weather_app.pipeline.log_check import LogCheck
-from weather_app.pipeline.summaries import Applied, PartitionedSummaries
+from weather_app.pipeline.summaries import Applied, PartitionedSummaries, PartitionState
 from weather_app.worker.batches import Batch, Record
 from weather_app.worker.faust_driver.batching import make_current
 from weather_app.worker.faust_driver.transport.consumer import consumer_record
@@ -41,6 +52,34 @@ class SummaryTable(Protocol):
     async def send_collected(self) -> None: ...
 
 
+@dataclass
+class Ack:
+    """A held batch's offsets, acked once its changes are written and sent."""
+
+    batch: Batch
+    #: offsets of the records accounted for (``Applied.processed``; a range when unbroken)
+    processed: Sequence[int]
+    #: ``Applied.replaced``: commit the partition even if no offset moved
+    replaced: bool
+    #: when the agent began the batch (``time.monotonic()``)
+    started: float
+
+    @property
+    def records(self) -> int:
+        return len(self.processed)
+
+
+@dataclass
+class Held:
+    """One partition's changes held since its last write, and the acks waiting for them."""
+
+    #: the partition's latest batch: its event routes the writes (``_writing``)
+    batch: Batch
+    #: group -> its latest stats, for the groups changed since the last write
+    changed: dict[str, Stats] = field(default_factory=dict)
+    acks: list[Ack] = field(default_factory=list)
+
+
 class TableSummaries(PartitionedSummaries[Batch]):
     """The summaries of one source topic's partitions, kept in ``table``."""
 
@@ -56,14 +95,89 @@ class TableSummaries(PartitionedSummaries[Batch]):
     ) -> None:
         super().__init__(TableStore(table, topic), topic, log_end, empty_means_start, check)
         self.table = table
+        #: partition -> what its batches applied in a holding block changed, not yet written
+        self.held: dict[int, Held] = {}
+        self._holding = False
 
     def apply(self, batch: Batch) -> Applied:
         with self.table.collecting():  # its changelog records leave in send_changes
             return super().apply(batch)
 
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Batches applied in this block hold their writes for :meth:`write_held`; the caller
+        holds their acks with :meth:`hold_ack`. A state replaced (a recount, a rebuild) is
+        written at once, with the partition's held changes (the replacement covers them)."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+
+    def hold_ack(self, batch: Batch, applied: Applied, started: float) -> None:
+        """Ack ``batch`` once its partition's held changes are written and sent."""
+        offsets = applied.processed
+        processed: Sequence[int] = offsets
+        if offsets and offsets[-1] - offsets[0] == len(offsets) - 1:
+            processed = range(offsets[0], offsets[-1] + 1)  # the usual case: a few bytes held
+        batch = _without_records(batch)
+        ack = Ack(batch, processed, applied.replaced, started)
+        self.held.setdefault(batch.partition, Held(batch)).acks.append(ack)
+
+    def behind(self, partition: int) -> bool:
+        """Whether the partition's position is below its log end as last fetched."""
+        state, end = self.partitions.get(partition), self.log_end(partition)
+        return state is not None and end is not None and state.position < end
+
+    def held_records(self) -> int:
+        return sum(ack.records for held in self.held.values() for ack in held.acks)
+
+    def write_held(self) -> list[Ack]:
+        """Write every partition's held changes (one table write per partition, collected for
+        :meth:`send_changes`), and return the acks that wait for them, in the order held."""
+        held, self.held = self.held, {}
+        acks = []
+        with self.table.collecting():
+            for partition, waiting in held.items():
+                state = self.partitions.get(partition)
+                if state is None:
+                    continue  # forgotten meanwhile (revoked, rebuilt): read again, not acked
+                if waiting.changed:
+                    self._write(waiting.batch, state, waiting.changed)
+                acks += waiting.acks
+        return acks
+
     async def send_changes(self) -> None:
         """Send the changelog records of the batches applied since the last call."""
         await self.table.send_collected()
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        partitions = list(partitions)
+        super().forget(partitions)
+        for partition in partitions:
+            self.held.pop(partition, None)
+
+    def _persist(self, batch: Batch, state: PartitionState, changed: dict[str, Stats]) -> None:
+        held = self.held.get(state.partition)
+        if not self._holding:
+            if held is not None and held.changed:  # written now, with this batch's
+                changed, held.changed = {**held.changed, **changed}, {}
+            self._write(batch, state, changed)
+            return
+        batch = _without_records(batch)
+        if held is None:
+            held = self.held[state.partition] = Held(batch)
+        held.batch = batch
+        held.changed.update(changed)
+
+    def _write(self, batch: Batch, state: PartitionState, changed: dict[str, Stats]) -> None:
+        super()._persist(batch, state, changed)
+
+    def _replace(self, batch: Batch, state: PartitionState) -> None:
+        held = self.held.get(state.partition)
+        if held is not None:
+            held.changed = {}  # the replacement writes the whole state
+        super()._replace(batch, state)
 
     def _writing(self, batch: Batch) -> None:
         # Faust routes a table write to the changelog partition (and transaction) of the
@@ -73,3 +187,9 @@ class TableSummaries(PartitionedSummaries[Batch]):
     def _dead_letter(self, batch: Batch, record: Record) -> Any:
         # dead letters name the record's topic and partition: a whole record, as Faust's
         return consumer_record(batch.tp, record)
+
+
+def _without_records(batch: Batch) -> Batch:
+    """``batch`` as held: its records are counted, so only its partition, event and source
+    stay referenced (a backlog's held batches would keep every record they held alive)."""
+    return dataclasses.replace(batch, records=())

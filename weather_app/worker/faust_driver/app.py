@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ class InternalsApp(faust.App):
         super().__init__(*args, **kwargs)
         #: topic name -> where the consumer puts its records (see worker/batches.py)
         self.batches: dict[str, BatchSink] = {}
+        #: awaited when a revoke begins, before its commit (the agents send what they hold)
+        self.before_revoke: list[Callable[[], Awaitable[None]]] = []
         #: store partitions written since their last commit (None: stores are not guarded)
         self.uncommitted: UncommittedWrites | None = None
         if uncommitted_dir is not None:
@@ -47,6 +50,7 @@ class InternalsApp(faust.App):
             beacon=self.beacon,
             loop=self.loop,
             batches=self.batches,
+            before_revoke=self.before_revoke,
         )
 
     def _new_producer(self) -> ProducerT:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from aiokafka.consumer.fetcher import PartitionRecords
@@ -47,10 +47,18 @@ IN_FLIGHT_SEC = 10.0
 class BatchingConsumer(Consumer):
     """Faust's aiokafka consumer, delivering the registered topics' records in batches."""
 
-    def __init__(self, *args: Any, batches: dict[str, BatchSink], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        batches: dict[str, BatchSink],
+        before_revoke: list[Callable[[], Awaitable[None]]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         #: topic name -> where its records go (filled as the agents are defined)
         self.batches = batches
+        #: awaited first when partitions are revoked, while processing still goes on
+        self.before_revoke = [] if before_revoke is None else before_revoke
         _BATCHING.add(self)
         self._due_commit: asyncio.Future | None = None
         #: called after every commit that committed offsets (the worker's metrics count them)
@@ -61,8 +69,11 @@ class BatchingConsumer(Consumer):
         self._fetched: dict[TP, tuple[int, float]] = {}
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
-        """End the open transactions first: Faust's revoke wipes the acks they would commit."""
+        """End the open transactions first: Faust's revoke wipes the acks they would commit.
+        Before that, the ``before_revoke`` hooks (the agents ack the batches they held)."""
         try:
+            for hook in self.before_revoke:
+                await hook()
             await end_transactions_before_revoke(self)
         except Exception as error:  # aiokafka would only log an error raised in its listener
             await self.app.crash(error)
