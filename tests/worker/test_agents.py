@@ -5,6 +5,8 @@ Records are aiokafka's parsed records (what the fetch delivers), put into the to
 then counts each batch into the app's real ``BatchedTable`` (on a memory store), collects and
 sends its changelog records, acks the batch on the app's real ``BatchingConsumer`` (not
 started: the commit offset is Faust's own bookkeeping) and rewinds a partition by seeking.
+``SummaryAgents.summarise_taken`` (one take of the agent's loop) holds a backlog's writes and
+acks until the partition catches up with its log end, which a test sets (``log_ends``).
 The summaries keep the worker's default, ``exactly_once``: an empty table counts from offset 0.
 
 Fakes stand in for the ports that would reach a broker: the producer's
