@@ -584,3 +584,29 @@ def test_a_revoke_first_sends_and_acks_what_every_agent_holds(worker, log_ends):
 
     assert [sent[1] for sent in worker.changelog] == [0]
     assert worker.commit_offset(TEMPERATURES, 0) == 3
+
+
+def test_a_flush_while_a_held_batch_s_dead_letters_are_sent_acks_it_only_after_them(
+    worker, log_ends, monkeypatch
+):
+    """A revoke's flush runs while the agent awaits a dead letter: the batch's offsets are
+    not acked before its dead letters are sent (a commit then would lose them in a crash)."""
+    acked_while_sending = []
+
+    async def send_async(*args: Any) -> None:
+        await worker.agents.flush_all()
+        acked_while_sending.append(worker.commit_offset(TEMPERATURES, 0))
+
+    monkeypatch.setattr(worker.agents.dead_letters, "send_async", send_async)
+    log_ends[0] = 10
+    values = [*days(1, 1), b"garbage", *days(2, 2)]
+
+    async def scenario() -> None:
+        worker.put(TEMPERATURES, 0, fed(range(3), values))
+        await worker.agents.summarise_taken(worker.topic(TEMPERATURES))
+        await worker.agents.flush_all()
+
+    asyncio.run(scenario())
+
+    assert acked_while_sending == [None]
+    assert worker.commit_offset(TEMPERATURES, 0) == 3

@@ -201,8 +201,8 @@ class SummaryAgents:
         )
 
     async def summarise(self, topic: TopicSummaries, batch: Batch, hold: bool = False) -> None:
-        """Count one partition's batch and send its dead letters; write and send its table
-        changes and ack it now, or with ``hold`` at the next :meth:`flush` (at once anyway
+        """Count one partition's batch and send its dead letters; then write and send its
+        table changes and ack it, now or, with ``hold``, at the next :meth:`flush` (now anyway
         when the partition's state was replaced or it must be rewound); rewind the partition
         if records beyond its position came."""
         if batch.stale:  # a rebalance began during an await below: re-read after it
@@ -214,10 +214,6 @@ class SummaryAgents:
             topic.held_since = started
         with topic.summaries.holding():
             applied = topic.summaries.apply(batch)
-        topic.summaries.hold_ack(batch, applied, started)
-        if not hold or applied.replaced or applied.rewind is not None:
-            # in the producer before the offsets are acked: the commit's flush covers them
-            await self._send_held(topic)
         self.app.metrics.batch(
             topic.topic, len(applied.processed), applied.ignored, len(applied.rejected)
         )
@@ -238,6 +234,11 @@ class SummaryAgents:
                 record.value,
                 bad.reason,
             )
+        # held after its dead letters are sent, so no flush meanwhile (a revoke's) acks it first
+        topic.summaries.hold_ack(batch, applied, started)
+        if not hold or applied.replaced or applied.rewind is not None:
+            # in the producer before the offsets are acked: the commit's flush covers them
+            await self._send_held(topic)
         self._ack(topic)
         if batch.stale:
             return  # a rebalance began while changes or dead letters were sent
