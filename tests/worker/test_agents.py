@@ -463,6 +463,13 @@ def fed(offsets: range, values: list[bytes]) -> list[Any]:
     return parsed((offset, JANUARY, value) for offset, value in zip(offsets, values, strict=True))
 
 
+async def hold_three_days(worker: Worker, topic: TopicSummaries) -> None:
+    """January 1..3 at offsets 0..2 of partition 0, taken and held (its log end lies beyond)."""
+    worker.put(TEMPERATURES, 0, fed(range(3), days(1, 3)))
+    await worker.agents.summarise_taken(topic)
+    assert worker.changelog == [] and topic.summaries.held
+
+
 @pytest.fixture
 def log_ends(worker, monkeypatch) -> dict[int, int]:
     """The temperatures partitions' log ends as the consumer last fetched them (settable)."""
@@ -532,8 +539,7 @@ def test_held_batches_a_rebalance_made_stale_are_written_but_not_acked(worker, l
     log_ends[0] = 10
 
     async def scenario() -> None:
-        worker.put(TEMPERATURES, 0, fed(range(0, 3), days(1, 3)))
-        await worker.agents.summarise_taken(topic)
+        await hold_three_days(worker, topic)
         begin_rebalance()
         await worker.agents.flush(topic)
 
@@ -548,9 +554,7 @@ def test_a_rewind_sends_and_acks_what_was_held_before_it_seeks(worker, log_ends)
     log_ends[0] = 20
 
     async def scenario() -> None:
-        worker.put(TEMPERATURES, 0, fed(range(0, 3), days(1, 3)))
-        await worker.agents.summarise_taken(topic)
-        assert worker.changelog == []
+        await hold_three_days(worker, topic)
         worker.put(TEMPERATURES, 0, fed(range(5, 7), days(6, 7)))  # beyond the position
         await worker.agents.summarise_taken(topic)
 
@@ -569,9 +573,7 @@ def test_a_revoke_first_sends_and_acks_what_every_agent_holds(worker, log_ends):
     log_ends[0] = 10
 
     async def scenario() -> None:
-        worker.put(TEMPERATURES, 0, fed(range(0, 3), days(1, 3)))
-        await worker.agents.summarise_taken(worker.topic(TEMPERATURES))
-        assert worker.changelog == []
+        await hold_three_days(worker, worker.topic(TEMPERATURES))
         app._stopped.set()
         try:
             await worker.agents.flush_all()  # a stopping worker's stores may be closing
