@@ -612,3 +612,77 @@ def test_a_flush_while_a_held_batch_s_dead_letters_are_sent_acks_it_only_after_t
 
     assert acked_while_sending == [None]
     assert worker.commit_offset(TEMPERATURES, 0) == 3
+
+
+def test_held_batches_are_flushed_when_no_record_comes_within_the_hold(
+    worker, log_ends, monkeypatch
+):
+    """The log end stays ahead (a trailing transaction marker, say) and no record comes: the
+    agent waits no longer than the hold may last, then writes, sends and acks."""
+    monkeypatch.setattr(agents_module, "HOLD_MAX_SEC", 0.2)
+    topic = worker.topic(TEMPERATURES)
+    log_ends[0] = 10
+
+    async def scenario() -> None:
+        await hold_three_days(worker, topic)
+        await asyncio.wait_for(worker.agents.summarise_taken(topic), 5)
+
+    asyncio.run(scenario())
+
+    assert [sent[1] for sent in worker.changelog] == [0]
+    assert worker.commit_offset(TEMPERATURES, 0) == 3
+
+
+def test_a_take_that_ends_in_a_rebalance_writes_nothing_held(worker, log_ends, monkeypatch):
+    topic = worker.topic(TEMPERATURES)
+    log_ends[0] = 3
+
+    async def scenario() -> None:
+        worker.put(TEMPERATURES, 0, fed(range(3), days(1, 3)))
+        monkeypatch.setattr(app, "rebalancing", True)  # began while the batch was counted
+        await worker.agents.summarise_taken(topic)
+
+    asyncio.run(scenario())
+
+    assert worker.changelog == [] and topic.summaries.held  # dropped by the revoke
+    assert worker.commit_offset(TEMPERATURES, 0) is None
+
+
+def test_the_agent_waits_while_a_revoke_s_flush_sends_and_acks_in_order(
+    worker, log_ends, monkeypatch
+):
+    """A revoke's flush waits for room in partition 0's send queue while the agent catches
+    partition 1 up: the agent's newer writes queue after the flush's older ones, and partition
+    1's later offsets are not acked before its earlier changes are queued."""
+    topic = worker.topic(TEMPERATURES)
+    log_ends.update({0: 10, 1: 10})
+    send = app.producer.send_records_soon
+    gate, blocked = asyncio.Event(), asyncio.Event()
+
+    async def send_records_soon(topic_name, partition, records, **kwargs):
+        if partition == 0 and not gate.is_set():
+            blocked.set()
+            await gate.wait()
+        await send(topic_name, partition, records, **kwargs)
+
+    monkeypatch.setattr(app.producer, "send_records_soon", send_records_soon)
+
+    async def scenario() -> None:
+        worker.put(TEMPERATURES, 0, fed(range(3), days(1, 3)))
+        worker.put(TEMPERATURES, 1, fed(range(3), days(1, 3)))
+        await worker.agents.summarise_taken(topic)
+        revoke = asyncio.ensure_future(worker.agents.flush_all())
+        await blocked.wait()
+        log_ends[1] = 6
+        worker.put(TEMPERATURES, 1, fed(range(3, 6), days(4, 6)))
+        agent = asyncio.ensure_future(worker.agents.summarise_taken(topic))
+        await until(lambda: agent.done() or topic.sending._waiters)  # the agent waits its turn
+        assert worker.commit_offset(TEMPERATURES, 1) is None
+        gate.set()
+        await asyncio.gather(revoke, agent)
+
+    asyncio.run(scenario())
+
+    counts = [(p, records[0][1]["count"]) for _, p, records, _ in worker.changelog]
+    assert counts == [(0, 3), (1, 3), (1, 6)]
+    assert worker.commit_offset(TEMPERATURES, 1) == 6

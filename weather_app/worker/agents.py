@@ -88,6 +88,8 @@ class TopicSummaries:
         self.held_since = 0.0
         #: acks of batches whose changes are sent, not acked yet
         self.sent: list[Ack] = []
+        #: held by whoever writes and sends the held changes (the agent, a revoke's flush)
+        self.sending = asyncio.Lock()
 
     def owned(self) -> list[int]:
         return sorted(
@@ -183,11 +185,25 @@ class SummaryAgents:
 
     async def summarise_taken(self, topic: TopicSummaries) -> None:
         """Take what waits (waiting for records) and count it, holding the table writes and
-        acks while the backlog lasts (:meth:`_may_hold_on`), flushing them once it does not."""
-        for batch in await topic.batches.take():
+        acks while the backlog lasts (:meth:`_may_hold_on`), flushing them once it does not.
+        With something held, records are waited for no longer than the hold may last."""
+        if topic.summaries.held:
+            left = HOLD_MAX_SEC - (time.monotonic() - topic.held_since)
+            try:  # take() is cancelled only while it waits, before it takes anything
+                taken = await asyncio.wait_for(topic.batches.take(), max(left, 0.0))
+            except TimeoutError:
+                taken = []
+        else:
+            taken = await topic.batches.take()
+        for batch in taken:
             await self.summarise(topic, batch, hold=True)
-        if topic.summaries.held and not self._may_hold_on(topic):
+        if topic.summaries.held and not self._may_hold_on(topic) and self._may_write():
             await self.flush(topic)
+
+    def _may_write(self) -> bool:
+        """Whether held changes may be written now: not once a rebalance or a stop began (the
+        stores of revoked partitions are closing; their records are read again after it)."""
+        return not (self.app.should_stop or self.app.rebalancing)
 
     def _may_hold_on(self, topic: TopicSummaries) -> bool:
         """Whether the held batches may wait for the next take: only while a held partition
@@ -257,16 +273,24 @@ class SummaryAgents:
         self._ack(topic)
 
     async def _send_held(self, topic: TopicSummaries) -> None:
-        acks = topic.summaries.write_held()
-        await topic.summaries.send_changes()
-        # only now: a flush running meanwhile (a revoke's) acks what it sent, never these
-        topic.sent += acks
+        """Write what is held and queue its changelog records, then make its batches ackable.
+
+        One at a time per topic: a revoke's flush runs while the agent goes on, and without
+        the lock the agent could queue and ack a later batch of a partition while the earlier
+        one's records still waited for room in the send queue (a commit then would carry
+        offsets whose changes it does not)."""
+        async with topic.sending:
+            acks = topic.summaries.write_held()
+            await topic.summaries.send_changes()
+            topic.sent += acks
 
     async def flush_all(self) -> None:
         """Every topic's held changes sent and their batches acked: a revoke's commit then
         carries them (rather than their records being read again after it)."""
         if self.app.should_stop:
             return  # the stores may be closing: what is held is read again after a restart
+        # (under at_least_once Faust's revoke drops the acks of revoked partitions before its
+        # commit: their changes are in the changelog, their records are read again)
         for topic in self.topics.values():
             if topic.summaries.held:
                 await self.flush(topic)
