@@ -686,3 +686,28 @@ def test_the_agent_waits_while_a_revoke_s_flush_sends_and_acks_in_order(
     counts = [(p, records[0][1]["count"]) for _, p, records, _ in worker.changelog]
     assert counts == [(0, 3), (1, 3), (1, 6)]
     assert worker.commit_offset(TEMPERATURES, 1) == 6
+
+
+def test_held_batches_in_a_rebalance_leave_the_agent_waiting_for_records(
+    worker, log_ends, monkeypatch
+):
+    """Nothing held may be written in a rebalance, so the hold's deadline does not apply: the
+    agent waits for the next records (for the flow, in a real rebalance) instead of taking
+    nothing again and again until the revoke drops what is held."""
+    topic = worker.topic(TEMPERATURES)
+    log_ends[0] = 10
+
+    async def scenario() -> None:
+        await hold_three_days(worker, topic)
+        monkeypatch.setattr(agents_module, "HOLD_MAX_SEC", 0.0)  # over, were it to count
+        monkeypatch.setattr(app, "rebalancing", True)
+        waiting = asyncio.ensure_future(worker.agents.summarise_taken(topic))
+        for _ in range(20):
+            await asyncio.sleep(0)  # let it run: a take of nothing would be over by now
+        assert not waiting.done()
+        worker.put(TEMPERATURES, 0, fed(range(3, 4), days(4, 4)))
+        await asyncio.wait_for(waiting, 5)
+
+    asyncio.run(scenario())
+
+    assert worker.changelog == []  # still held: the revoke drops it

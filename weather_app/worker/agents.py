@@ -186,8 +186,10 @@ class SummaryAgents:
     async def summarise_taken(self, topic: TopicSummaries) -> None:
         """Take what waits (waiting for records) and count it, holding the table writes and
         acks while the backlog lasts (:meth:`_may_hold_on`), flushing them once it does not.
-        With something held, records are waited for no longer than the hold may last."""
-        if topic.summaries.held:
+        With something held, records are waited for no longer than the hold may last (while
+        it may be written: in a rebalance the take waits for the flow, and the revoke drops
+        what is held)."""
+        if topic.summaries.held and self._may_write():
             left = HOLD_MAX_SEC - (time.monotonic() - topic.held_since)
             try:  # take() is cancelled only while it waits, before it takes anything
                 taken = await asyncio.wait_for(topic.batches.take(), max(left, 0.0))
