@@ -107,7 +107,7 @@ class TableSummaries(PartitionedSummaries[Batch]):
     def holding(self) -> Iterator[None]:
         """Batches applied in this block hold their writes for :meth:`write_held`; the caller
         holds their acks with :meth:`hold_ack`. A state replaced (a recount, a rebuild) is
-        written at once, with the partition's held changes (the replacement covers them)."""
+        written at once, and the partition's held changes are dropped (it covers them)."""
         self._holding = True
         try:
             yield
